@@ -1,0 +1,174 @@
+/* sdv/model.h — the pairing object: one discrete optimizer and its SDE, in one model.
+ *
+ * A model holds the objective f, N agents each with a noise law and scale sigma_i (and, for
+ * DCSGD, a compressor), the batch size B, the learning rate eta, the start x0 and a method.
+ * The method type (one file per method in lib/optimizer/) provides BOTH
+ *   step()       the discrete update x_{k+1} = x_k - eta * U(x_k; noise, compressor), and
+ *   drift() + diffusion()   the SDE dX = b(X) dt + sqrt(eta) S(X) dW, S S^T = Sigma(X),
+ * derived from the one-step mean and covariance of U (Li, Tai & E). docs/math.md has the
+ * formulas for each method and their assumptions.
+ *
+ * Randomness: step() draws gradient noise from one stream and compressor randomness from
+ * another; nothing else draws. Scratch lives in an sdv_work (one per thread).
+ */
+#ifndef SDV_MODEL_H
+#define SDV_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sdv/compressor.h>
+#include <sdv/diffusion.h>
+#include <sdv/noise.h>
+#include <sdv/objective.h>
+#include <sdv/rng.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sdv_model sdv_model;
+typedef struct sdv_work sdv_work; /* per-thread scratch for one model (opaque) */
+
+/* Which diffusion the SDE side uses. */
+typedef enum sdv_sde_route {
+  SDV_SDE_AUTO = 0,   /* closed-form structured Sigma where the components allow it */
+  SDV_SDE_SAMPLED = 1 /* the generic route, even where a closed form exists (for testing) */
+} sdv_sde_route;
+
+typedef struct sdv_method_type {
+  const char *name; /* "dsgd", "dcsgd", "dsignsgd" */
+  const char *help; /* one line for `sdv list` */
+  bool uses_compressor;
+  /* Method-specific validation of a built model (SDV_EINVAL/ENOTSUP with a message). */
+  int (*validate)(const sdv_model *m);
+  /* One discrete step, in place. */
+  int (*step)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+              sdv_stream *comp);
+  /* SDE drift b(x). */
+  void (*drift)(const sdv_model *m, sdv_work *w, const double *x, double *b);
+  /* SDE one-step covariance Sigma(x) (without the eta factor), structured, into D. */
+  int (*diffusion)(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D);
+  /* Generic route (may be NULL): a random vector with mean 0, covariance Sigma(x) and a
+   * symmetric law, drawn from s. Used when diffusion() reports SDV_DIFFUSION_SAMPLED. */
+  int (*increment)(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                   double *out);
+} sdv_method_type;
+
+extern const sdv_method_type *const sdv_method_dsgd;
+extern const sdv_method_type *const sdv_method_dcsgd;
+extern const sdv_method_type *const sdv_method_dsignsgd;
+
+const sdv_method_type *sdv_method_type_from_name(const char *name);
+size_t sdv_method_types(const sdv_method_type **list, size_t max);
+
+/* The model's fields are public for reading; build and change models only through the
+ * functions below. Per-agent arrays have `agents` entries. */
+struct sdv_model {
+  const sdv_method_type *method;
+  size_t dim;    /* d >= 1 */
+  size_t agents; /* N >= 1 */
+  size_t batch;  /* B >= 1 */
+  double eta;    /* > 0 */
+  uint64_t seed;
+  sdv_objective *objective;      /* owned */
+  sdv_noise **noise;             /* [N] per-agent law (owned) */
+  double *sigma;                 /* [N] per-sample scale sigma_i >= 0 */
+  double *var;                   /* [N] per-coordinate variance of the minibatch noise,
+                                    sigma_i^2 Var(T) / B; INFINITY when infinite */
+  double *scale;                 /* [N] scale of the minibatch noise as sigma_i c_B when the
+                                    law is stable under averaging, else NAN */
+  sdv_compressor **compressor;   /* [N] (owned); NULL when !method->uses_compressor */
+  double *omega;                 /* [N] declared omega_i (0 without compressor) */
+  double *x0;                    /* [d] */
+  sdv_sde_route sde_route;
+  double diffusion_scale;        /* multiplies S; 1 for the model, 0 = drift ODE, other
+                                    values are deliberately wrong models (negative controls) */
+  char *description;             /* canonical one-line spec (owned) */
+};
+
+/* Options, as text, exactly as the command line gives them (borrowed strings). */
+typedef struct sdv_model_options {
+  const char *method;     /* default "dsgd" */
+  size_t dim;             /* default 1 */
+  size_t agents;          /* default 1 */
+  size_t batch;           /* default 1 */
+  double eta;             /* default 0.1 */
+  const char *objective;  /* default "quadratic:lam=1" */
+  const char *noise;      /* default "gaussian"; 1 or N specs separated by ';' */
+  const char *sigma;      /* default "1"; 1 or N comma-separated values */
+  const char *compressor; /* default "identity"; 1 or N specs separated by ';' */
+  const char *x0;         /* default "1"; 1 or d comma-separated values */
+  uint64_t seed;          /* default 1 */
+  sdv_sde_route sde_route;
+  double diffusion_scale; /* default 1 */
+} sdv_model_options;
+
+void sdv_model_options_default(sdv_model_options *o);
+
+/* Sets one option from its command-line name without dashes ("method", "dim", "agents",
+ * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",
+ * "diffusion-scale"). value is borrowed. SDV_EINVAL naming the option for unknown names
+ * and unparsable numbers. */
+int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value);
+
+/* Builds and validates a model. Every field is checked: SDV_EINVAL with a message naming
+ * the field and value (eta <= 0, N = 0, sigma < 0, a list of the wrong length, NaN/inf,
+ * unknown component names, bad component parameters, ...). *out is NULL on failure. */
+int sdv_model_alloc(sdv_model **out, const sdv_model_options *o);
+void sdv_model_free(sdv_model *m); /* NULL is a no-op */
+
+/* Per-thread scratch. */
+int sdv_work_alloc(sdv_work **out, const sdv_model *m);
+void sdv_work_free(sdv_work *w); /* NULL is a no-op */
+
+/* Thin wrappers over the method table. */
+int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                   sdv_stream *comp);
+void sdv_model_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
+/* Computes Sigma(x) into the work's diffusion and returns it through *D (owned by w). */
+int sdv_model_diffusion(const sdv_model *m, sdv_work *w, const double *x,
+                        sdv_diffusion **D);
+/* out = diffusion_scale * S(x) xi. SDV_ENOTSUP if the model uses the sampled route. */
+int sdv_model_diffusion_apply(const sdv_model *m, sdv_work *w, const double *x,
+                              const double *xi, double *out);
+/* out = diffusion_scale * (a zero-mean draw with covariance Sigma(x)): S(x) xi with fresh
+ * normals from s on structured routes, the method's increment() on the sampled route. */
+int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x,
+                              sdv_stream *s, double *out);
+
+/* Draws agent i's minibatch gradient noise Z_i (d values) from s: one draw per coordinate
+ * scaled by scale[i] when the law is stable under averaging, else the mean of B draws. */
+void sdv_model_draw_noise(const sdv_model *m, size_t agent, sdv_stream *s, double *z);
+
+/* ---- Observables g(x) whose expectations the harness compares ---- */
+
+typedef enum sdv_observable_kind {
+  SDV_OBS_F = 0,     /* f(x) */
+  SDV_OBS_NORM2 = 1, /* ||x||^2 */
+  SDV_OBS_GRAD2 = 2, /* ||grad f(x)||^2 */
+  SDV_OBS_X = 3,     /* x_j */
+  SDV_OBS_X2 = 4,    /* x_j^2 */
+  SDV_OBS_USER = 5   /* fn(user, d, x) */
+} sdv_observable_kind;
+
+typedef struct sdv_observable {
+  sdv_observable_kind kind;
+  size_t index; /* j for X and X2 (0-based) */
+  double (*fn)(void *user, size_t dim, const double *x);
+  void *user;
+  const char *label; /* for USER */
+} sdv_observable;
+
+/* Parses "f", "norm2", "grad2", "x:J", "x2:J" (J 1-based on the command line, 1 <= J <= d). */
+int sdv_observable_parse(sdv_observable *o, const char *text, size_t dim);
+/* Writes the canonical text ("x2:3") into buf. */
+const char *sdv_observable_name(const sdv_observable *o, char *buf, size_t len);
+double sdv_observable_eval(const sdv_observable *o, const sdv_model *m, sdv_work *w,
+                           const double *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,90 @@
+/* sdv/rng.h — counter-based random streams.
+ *
+ * A stream is Philox4x64-10 (Salmon et al., SC'11; Random123) keyed by (seed, path) with a
+ * counter whose high words hold (purpose, sub). Stream (seed, path, purpose, sub) is
+ * therefore a pure function of those four numbers: any single path can be regenerated alone,
+ * and the numbers a path sees cannot depend on how paths are spread over threads or
+ * processes. There is no global generator: every function that draws takes its stream.
+ *
+ * The struct is public so that streams live on the stack or inside a workspace; treat its
+ * fields as private.
+ */
+#ifndef SDV_RNG_H
+#define SDV_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the numbers of a stream are for. Different purposes of one path are independent
+ * streams; the discrete and SDE sides share randomness only where a caller asks for it. */
+enum sdv_purpose {
+  SDV_PURPOSE_NOISE = 1,      /* gradient noise of the agents */
+  SDV_PURPOSE_COMPRESSOR = 2, /* compressor randomness */
+  SDV_PURPOSE_BROWNIAN = 3,   /* Brownian increments of an SDE path */
+  SDV_PURPOSE_SAMPLING = 4,   /* conformance checks and other sampling studies */
+  SDV_PURPOSE_AUX = 5,        /* anything else inside the library (e.g. random signs) */
+  SDV_PURPOSE_USER = 64       /* first purpose reserved for user code */
+};
+
+typedef struct sdv_stream {
+  uint64_t key[2]; /* (seed, path) */
+  uint64_t ctr[4]; /* (purpose << 32 | sub, 0, block counter hi, lo) */
+  uint64_t buf[4]; /* last Philox output block */
+  unsigned avail;  /* unread words left in buf (read from buf[4 - avail]) */
+} sdv_stream;
+
+/* Positions s at the start of stream (seed, path, purpose, sub). Never fails. */
+void sdv_stream_init(sdv_stream *s, uint64_t seed, uint64_t path, uint32_t purpose,
+                     uint32_t sub);
+
+/* Generates the next block of 4 words (used by the inline readers). */
+void sdv_stream_refill(sdv_stream *s);
+
+/* Next uniformly distributed 64-bit word. */
+static inline uint64_t sdv_stream_u64(sdv_stream *s) {
+  if (s->avail == 0) sdv_stream_refill(s);
+  return s->buf[4 - s->avail--];
+}
+
+/* Uniform on the open interval (0, 1), 53 random bits: (w + 0.5) 2^-53, never 0 or 1. */
+static inline double sdv_stream_uniform(sdv_stream *s) {
+  return ((double)(sdv_stream_u64(s) >> 11) + 0.5) * 0x1p-53;
+}
+
+/* Uniform integer in [0, n), unbiased (Lemire's multiply-and-reject). n must be >= 1. */
+size_t sdv_stream_below(sdv_stream *s, size_t n);
+
+/* Standard normal N(0, 1). */
+double sdv_stream_normal(sdv_stream *s);
+
+/* n standard normals into out (same values as n calls of sdv_stream_normal). */
+void sdv_stream_normals(sdv_stream *s, double *out, size_t n);
+
+/* Gamma(shape a, scale 1), a > 0 (Marsaglia-Tsang, with the U^(1/a) boost for a < 1). */
+double sdv_stream_gamma(sdv_stream *s, double a);
+
+/* Student-t with nu > 0 degrees of freedom (nu = 1 is Cauchy). Returns NAN for nu <= 0. */
+double sdv_stream_student_t(sdv_stream *s, double nu);
+
+/* Standard Cauchy, tan(pi (U - 1/2)). */
+double sdv_stream_cauchy(sdv_stream *s);
+
+/* Random sign, +1 or -1 with probability 1/2 each. */
+static inline double sdv_stream_sign(sdv_stream *s) {
+  return (sdv_stream_u64(s) >> 63) ? 1.0 : -1.0;
+}
+
+/* A gsl_rng that draws from s (borrowed: s must outlive it), so GSL's samplers
+ * (gsl_ran_*) run on sdv streams. Returns NULL when out of memory. Free with gsl_rng_free. */
+gsl_rng *sdv_stream_gsl_rng_alloc(sdv_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,29 @@
+/* Shared helpers for the Check suites. */
+#ifndef SDV_TESTUTIL_H
+#define SDV_TESTUTIL_H
+
+#include <check.h>
+#include <stdio.h>
+
+/* Runs a suite, prints Check's summary, returns the process exit status. Also switches
+ * GSL's aborting error handler off, as every sdv executable must. */
+int sdv_test_run(Suite *s);
+
+/* |a - b| <= tol * max(1, |b|) with a message naming both values. */
+#define ck_assert_close(a, b, tol)                                                          \
+  do {                                                                                     \
+    const double a_ = (a), b_ = (b), t_ = (tol);                                           \
+    const double s_ = fabs(b_) > 1.0 ? fabs(b_) : 1.0;                                     \
+    ck_assert_msg(fabs(a_ - b_) <= t_ * s_, "%s = %.17g, expected %.17g (tol %g)", #a, a_, \
+                  b_, t_);                                                                 \
+  } while (0)
+
+/* Relative closeness: |a - b| <= rtol * |b|. */
+#define ck_assert_rel(a, b, rtol)                                                          \
+  do {                                                                                     \
+    const double a_ = (a), b_ = (b), t_ = (rtol);                                          \
+    ck_assert_msg(fabs(a_ - b_) <= t_ * fabs(b_), "%s = %.17g, expected %.17g (rtol %g)",  \
+                  #a, a_, b_, t_);                                                         \
+  } while (0)
+
+#endif

@@ -1,0 +1,41 @@
+/* Command-line plumbing shared by the subcommands. */
+#ifndef SDV_CLI_H
+#define SDV_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <sdv/model.h>
+
+enum { SDV_EXIT_OK = 0, SDV_EXIT_FAIL = 1, SDV_EXIT_USAGE = 2, SDV_EXIT_RUNTIME = 3 };
+
+/* Prints "sdv CMD: <formatted message>\n" to stderr. */
+void sdv_cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Maps a library status to an exit code: SDV_EINVAL/ENOTSUP/ELIMIT -> usage (2), the rest
+ * -> runtime (3). Prints the library's last error message under cmd. */
+int sdv_cli_status_exit(const char *cmd, int status);
+
+/* If argv[*i] is a model option (--method, --dim, --agents, --eta, --batch, --objective,
+ * --noise, --sigma, --compressor, --x0, --seed, --sde, --diffusion-scale), consumes it and
+ * its value (either "--opt VALUE" or "--opt=VALUE"), sets it in o and returns 1; returns 0
+ * if argv[*i] is not a model option; returns -1 (message printed) on a bad or missing value. */
+int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char **argv, int *i);
+
+/* Generic "--name VALUE" / "--name=VALUE" matcher: returns the value and advances *i, or
+ * NULL if argv[*i] is not --name. Prints an error and sets *bad when the value is missing. */
+const char *sdv_cli_value(const char *cmd, const char *name, int argc, char **argv, int *i,
+                          bool *bad);
+
+/* Help text for the model options (printed by every subcommand's --help). */
+void sdv_cli_model_help(FILE *out);
+
+/* True if stderr is a terminal (progress is shown only then). */
+bool sdv_cli_progress_enabled(void);
+
+#endif
