@@ -1,0 +1,228 @@
+/* Streams: reference values, determinism, independence and the distributions of draws.
+ * Statistical checks use fixed seeds; each states its false-failure rate. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <Random123/philox.h>
+
+#include <sdv/rng.h>
+#include <sdv/stats.h>
+
+#include "testutil.h"
+
+START_TEST(test_reference_values) {
+  /* Random123's known-answer vector for Philox4x64-10 with zero counter and key. */
+  philox4x64_ctr_t c = {{0, 0, 0, 0}};
+  philox4x64_key_t k = {{0, 0}};
+  philox4x64_ctr_t r = philox4x64(c, k);
+  ck_assert_uint_eq(r.v[0], 0x16554d9eca36314cULL);
+  ck_assert_uint_eq(r.v[3], 0x7e68b68aec7ba23bULL);
+  /* Stream (seed 1, path 2, purpose 0, sub 0) starts with Philox(counter 0, key (1, 2)). */
+  sdv_stream s;
+  sdv_stream_init(&s, 1, 2, 0, 0);
+  ck_assert_uint_eq(sdv_stream_u64(&s), 0x46fdf329c224985eULL);
+}
+END_TEST
+
+START_TEST(test_same_key_same_numbers) {
+  sdv_stream a, b;
+  sdv_stream_init(&a, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  sdv_stream_init(&b, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  for (int i = 0; i < 1000; i++) {
+    ck_assert_uint_eq(sdv_stream_u64(&a), sdv_stream_u64(&b));
+    ck_assert(sdv_stream_normal(&a) == sdv_stream_normal(&b));
+    ck_assert(sdv_stream_student_t(&a, 2.5) == sdv_stream_student_t(&b, 2.5));
+  }
+  /* Re-initialising restarts the stream: a path can be regenerated alone. */
+  sdv_stream_init(&a, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  sdv_stream_init(&b, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  sdv_stream_u64(&b);
+  sdv_stream_init(&b, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  ck_assert_uint_eq(sdv_stream_u64(&a), sdv_stream_u64(&b));
+}
+END_TEST
+
+START_TEST(test_keys_separate_streams) {
+  /* Streams that differ in one key component: no equal words, and sample correlation
+   * within 4.5 standard errors of 0 (each of 4 comparisons: false-failure rate 7e-6). */
+  const uint64_t keys[5][4] = {{5, 9, 1, 0}, {6, 9, 1, 0}, {5, 10, 1, 0}, {5, 9, 2, 0},
+                               {5, 9, 1, 1}};
+  const int n = 20000;
+  for (int k = 1; k < 5; k++) {
+    sdv_stream a, b;
+    sdv_stream_init(&a, keys[0][0], keys[0][1], (uint32_t)keys[0][2], (uint32_t)keys[0][3]);
+    sdv_stream_init(&b, keys[k][0], keys[k][1], (uint32_t)keys[k][2], (uint32_t)keys[k][3]);
+    double sxy = 0;
+    for (int i = 0; i < n; i++) {
+      double x = sdv_stream_uniform(&a) - 0.5, y = sdv_stream_uniform(&b) - 0.5;
+      sxy += x * y;
+    }
+    /* Var(xy) = (1/12)^2 for independent uniforms centred at their mean. */
+    const double z = (sxy / n) / (1.0 / 12.0 / sqrt(n));
+    ck_assert_msg(fabs(z) < 4.5, "streams %d vs 0 correlate: z = %g", k, z);
+  }
+}
+END_TEST
+
+START_TEST(test_uniform_open_interval) {
+  sdv_stream s;
+  sdv_stream_init(&s, 11, 0, SDV_PURPOSE_AUX, 0);
+  sdv_acc acc;
+  sdv_acc_reset(&acc);
+  for (int i = 0; i < 100000; i++) {
+    double u = sdv_stream_uniform(&s);
+    ck_assert(u > 0.0 && u < 1.0);
+    sdv_acc_add(&acc, u);
+  }
+  /* 4.5 standard errors: false-failure rate 7e-6. */
+  ck_assert_msg(fabs(sdv_acc_mean(&acc) - 0.5) < 4.5 * sdv_acc_se(&acc), "mean %g",
+                sdv_acc_mean(&acc));
+  ck_assert_close(sdv_acc_var(&acc), 1.0 / 12.0, 0.002);
+}
+END_TEST
+
+START_TEST(test_below_uniform) {
+  /* Chi-square over 7 cells (6 dof); 30 is beyond the 1 - 1e-5 quantile (~ 27.9),
+   * so the false-failure rate is below 1e-5. */
+  sdv_stream s;
+  sdv_stream_init(&s, 12, 0, SDV_PURPOSE_AUX, 0);
+  size_t count[7] = {0};
+  const int n = 70000;
+  for (int i = 0; i < n; i++) {
+    size_t v = sdv_stream_below(&s, 7);
+    ck_assert_uint_lt(v, 7);
+    count[v]++;
+  }
+  double chi2 = 0;
+  for (int c = 0; c < 7; c++) chi2 += pow((double)count[c] - n / 7.0, 2) / (n / 7.0);
+  ck_assert_msg(chi2 < 30.0, "chi2 = %g", chi2);
+  ck_assert_uint_eq(sdv_stream_below(&s, 1), 0);
+}
+END_TEST
+
+/* Kolmogorov-Smirnov: sqrt(n) D_n < 2.225 has false-failure rate 1e-4 (2 exp(-2 x^2)). */
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+static double ks_stat(double *x, size_t n, double (*cdf)(double, double), double par) {
+  qsort(x, n, sizeof *x, cmp);
+  double d = 0;
+  for (size_t i = 0; i < n; i++) {
+    double F = cdf(x[i], par);
+    d = fmax(d, fmax(fabs(F - (double)i / n), fabs((double)(i + 1) / n - F)));
+  }
+  return sqrt((double)n) * d;
+}
+static double gauss_cdf(double x, double unused) { (void)unused; return gsl_cdf_ugaussian_P(x); }
+static double t_cdf(double x, double nu) { return gsl_cdf_tdist_P(x, nu); }
+static double gamma_cdf(double x, double a) { return gsl_cdf_gamma_P(x, a, 1.0); }
+
+START_TEST(test_normal_distribution) {
+  enum { n = 40000 };
+  static double x[n];
+  sdv_stream s;
+  sdv_stream_init(&s, 13, 4, SDV_PURPOSE_BROWNIAN, 0);
+  sdv_stream_normals(&s, x, n);
+  /* Block and single draws agree. */
+  sdv_stream t;
+  sdv_stream_init(&t, 13, 4, SDV_PURPOSE_BROWNIAN, 0);
+  for (int i = 0; i < 100; i++) ck_assert(sdv_stream_normal(&t) == x[i]);
+  /* Tail mass beyond the ziggurat base |x| > 3.44 is 2Q(3.44) = 5.8e-4: count is
+   * Binomial(n, p); accept within 5 standard deviations (false-failure rate 6e-7). */
+  size_t tail = 0;
+  for (int i = 0; i < n; i++) tail += fabs(x[i]) > 3.442619855899;
+  const double p = 2 * gsl_cdf_ugaussian_Q(3.442619855899);
+  ck_assert_msg(fabs(tail - n * p) < 5 * sqrt(n * p * (1 - p)), "tail %zu vs %g", tail, n * p);
+  double ks = ks_stat(x, n, gauss_cdf, 0);
+  ck_assert_msg(ks < 2.225, "KS normal %g", ks);
+}
+END_TEST
+
+START_TEST(test_student_t_and_cauchy_distribution) {
+  enum { n = 20000 };
+  static double x[n];
+  const double nus[] = {0.7, 1.0, 2.5, 5.0, 31.0};
+  for (size_t k = 0; k < sizeof nus / sizeof *nus; k++) {
+    sdv_stream s;
+    sdv_stream_init(&s, 14, k, SDV_PURPOSE_NOISE, 0);
+    for (int i = 0; i < n; i++) x[i] = sdv_stream_student_t(&s, nus[k]);
+    double ks = ks_stat(x, n, t_cdf, nus[k]);
+    ck_assert_msg(ks < 2.225, "KS t_%g: %g", nus[k], ks);
+  }
+  sdv_stream s;
+  sdv_stream_init(&s, 15, 0, SDV_PURPOSE_NOISE, 0);
+  for (int i = 0; i < n; i++) x[i] = sdv_stream_cauchy(&s);
+  ck_assert_msg(ks_stat(x, n, t_cdf, 1.0) < 2.225, "KS cauchy");
+  ck_assert(isnan(sdv_stream_student_t(&s, 0.0)));
+  ck_assert(isnan(sdv_stream_student_t(&s, -2.0)));
+  ck_assert(isnan(sdv_stream_student_t(&s, NAN)));
+}
+END_TEST
+
+START_TEST(test_gamma_distribution) {
+  enum { n = 20000 };
+  static double x[n];
+  const double shapes[] = {0.35, 1.0, 3.7};
+  for (size_t k = 0; k < 3; k++) {
+    sdv_stream s;
+    sdv_stream_init(&s, 16, k, SDV_PURPOSE_AUX, 0);
+    for (int i = 0; i < n; i++) x[i] = sdv_stream_gamma(&s, shapes[k]);
+    double ks = ks_stat(x, n, gamma_cdf, shapes[k]);
+    ck_assert_msg(ks < 2.225, "KS gamma(%g): %g", shapes[k], ks);
+  }
+  sdv_stream s;
+  sdv_stream_init(&s, 16, 9, SDV_PURPOSE_AUX, 0);
+  ck_assert(isnan(sdv_stream_gamma(&s, 0.0)));
+}
+END_TEST
+
+START_TEST(test_gsl_adaptor) {
+  sdv_stream a, b;
+  sdv_stream_init(&a, 17, 1, SDV_PURPOSE_SAMPLING, 0);
+  sdv_stream_init(&b, 17, 1, SDV_PURPOSE_SAMPLING, 0);
+  gsl_rng *ra = sdv_stream_gsl_rng_alloc(&a);
+  gsl_rng *rb = sdv_stream_gsl_rng_alloc(&b);
+  ck_assert_ptr_nonnull(ra);
+  for (int i = 0; i < 100; i++) {
+    double u = gsl_rng_uniform(ra);
+    ck_assert(u >= 0.0 && u < 1.0);
+    ck_assert(u == gsl_rng_uniform(rb));
+    ck_assert_uint_eq(gsl_ran_binomial(ra, 0.3, 17), gsl_ran_binomial(rb, 0.3, 17));
+  }
+  /* The adaptor draws from the borrowed stream itself. */
+  sdv_stream c;
+  sdv_stream_init(&c, 17, 1, SDV_PURPOSE_SAMPLING, 0);
+  gsl_rng *rc = sdv_stream_gsl_rng_alloc(&c);
+  (void)gsl_rng_uniform(rc); /* consumes exactly one word of c */
+  sdv_stream d;
+  sdv_stream_init(&d, 17, 1, SDV_PURPOSE_SAMPLING, 0);
+  (void)sdv_stream_u64(&d);
+  ck_assert_uint_eq(sdv_stream_u64(&c), sdv_stream_u64(&d));
+  gsl_rng_free(ra);
+  gsl_rng_free(rb);
+  gsl_rng_free(rc);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("rng");
+  TCase *det = tcase_create("determinism");
+  tcase_add_test(det, test_reference_values);
+  tcase_add_test(det, test_same_key_same_numbers);
+  tcase_add_test(det, test_gsl_adaptor);
+  suite_add_tcase(s, det);
+  TCase *dist = tcase_create("distributions");
+  tcase_set_timeout(dist, 20);
+  tcase_add_test(dist, test_keys_separate_streams);
+  tcase_add_test(dist, test_uniform_open_interval);
+  tcase_add_test(dist, test_below_uniform);
+  tcase_add_test(dist, test_normal_distribution);
+  tcase_add_test(dist, test_student_t_and_cauchy_distribution);
+  tcase_add_test(dist, test_gamma_distribution);
+  suite_add_tcase(s, dist);
+  return sdv_test_run(s);
+}

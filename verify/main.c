@@ -1,0 +1,51 @@
+/* sdv — numerical verification of SDE models of distributed optimizers.
+ * The front door: dispatches to one subcommand per file (verify/cmd_*.c). */
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "sdv_config.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *help;
+} command;
+
+static const command commands[] = {
+    {"compressor-check", sdv_cmd_compressor_check, "conformance check of one compressor"},
+    {"list", sdv_cmd_list, "methods, compressors, noise laws, objectives, integrators, checks"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: sdv COMMAND [options]   (sdv COMMAND --help for its options)\n\n");
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].help);
+  fprintf(out, "\n  --version         print version and git revision\n");
+}
+
+int main(int argc, char **argv) {
+  /* GSL aborts on error by default; sdv checks every GSL status instead. */
+  gsl_set_error_handler_off();
+  if (argc < 2) {
+    usage(stderr);
+    return SDV_EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return SDV_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("sdv %s (git %s)\n", SDV_VERSION, SDV_GIT_REVISION);
+    return SDV_EXIT_OK;
+  }
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "sdv: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return SDV_EXIT_USAGE;
+}
