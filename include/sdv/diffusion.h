@@ -11,7 +11,7 @@
  * O(d) factor for Diag(D) - beta u u^T (D >= 0, beta >= 0, PSD iff r <= 1):
  *   r = beta sum_j u_j^2 / D_j,  gamma = beta / (1 + sqrt(1 - r)),
  *   (S xi)_j = sqrt(D_j) xi_j - gamma u_j c,  c = sum_j u_j xi_j / sqrt(D_j)
- * (terms with D_j = 0 are skipped; PSD then forces u_j = 0). See docs/math.md.
+ * (terms with D_j = 0 are skipped; PSD then forces u_j = 0). See docs/math/diffusion.md.
  */
 #ifndef SDV_DIFFUSION_H
 #define SDV_DIFFUSION_H
@@ -50,7 +50,8 @@ void sdv_diffusion_free(sdv_diffusion *D); /* NULL is a no-op */
 
 /* out = S xi with S S^T = Sigma. out and xi do not alias. Returns SDV_OK, SDV_EDOM with a
  * message if Sigma is not positive semi-definite (negative diagonal, r > 1 beyond round-off,
- * failed Cholesky), SDV_ENOTSUP for SAMPLED. May overwrite D->dense with its factor. */
+ * failed Cholesky), SDV_ENOTSUP for SAMPLED, SDV_EINVAL for DENSE without dense storage.
+ * D->dense is left intact: the Cholesky factor is computed into D->work on every call. */
 int sdv_diffusion_apply(sdv_diffusion *D, const double *xi, double *out);
 
 /* Writes Sigma as a dense row-major matrix (tests and small reports). SDV_ENOTSUP for

@@ -34,7 +34,8 @@ typedef struct sdv_work sdv_work; /* per-thread scratch for one model (opaque) *
 /* Which diffusion the SDE side uses. */
 typedef enum sdv_sde_route {
   SDV_SDE_AUTO = 0,   /* closed-form structured Sigma where the components allow it */
-  SDV_SDE_SAMPLED = 1 /* the generic route, even where a closed form exists (for testing) */
+  SDV_SDE_SAMPLED = 1 /* the generic route, even where a closed form exists (for testing);
+                         SDV_ENOTSUP at sdv_model_alloc for methods without increment() */
 } sdv_sde_route;
 
 typedef struct sdv_method_type {
@@ -127,7 +128,9 @@ void sdv_work_free(sdv_work *w); /* NULL is a no-op */
 int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                    sdv_stream *comp);
 void sdv_model_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
-/* Computes Sigma(x) into the work's diffusion and returns it through *D (owned by w). */
+/* Computes Sigma(x) into the work's diffusion and returns it through *D (owned by w).
+ * The result includes diffusion_scale^2 (S is scaled by diffusion_scale everywhere).
+ * SDV_EDOM when the model has no SDE (DSGD/DCSGD with infinite noise variance). */
 int sdv_model_diffusion(const sdv_model *m, sdv_work *w, const double *x,
                         sdv_diffusion **D);
 /* out = diffusion_scale * S(x) xi. SDV_ENOTSUP if the model uses the sampled route. */
@@ -139,7 +142,9 @@ int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x,
                               sdv_stream *s, double *out);
 
 /* Draws agent i's minibatch gradient noise Z_i (d values) from s: one draw per coordinate
- * scaled by scale[i] when the law is stable under averaging, else the mean of B draws. */
+ * scaled by scale[i] when the law is stable under averaging, else the mean of B draws
+ * (B draws for coordinate 0, then B for coordinate 1, ...). sigma_i = 0 gives exact zeros
+ * and still consumes its d draws. */
 void sdv_model_draw_noise(const sdv_model *m, size_t agent, sdv_stream *s, double *z);
 
 /* ---- Observables g(x) whose expectations the harness compares ---- */

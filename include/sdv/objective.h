@@ -50,7 +50,7 @@ typedef struct sdv_objective {
 /* Built-in types.
  *  quadratic:lam=LIST        diagonal H = diag(lam), lam_j > 0; LIST may be a range A..B
  *  dense-quadratic:lam=LIST:seed=S   H = Q diag(lam) Q^T with Q a seeded random rotation
- *  double-well:a=A           f = sum_j (x_j^4/4 - a x_j^2/2)... see the type's help text
+ *  double-well:a=A           f = sum_j (x_j^2 - a^2)^2 / 4, a > 0; minima at x_j = +-a
  *  quartic:lam=LIST          f = sum_j (x_j^4/4 + lam_j x_j^2/2)
  */
 extern const sdv_objective_type *const sdv_objective_quadratic;

@@ -52,9 +52,11 @@ static inline uint64_t sdv_stream_u64(sdv_stream *s) {
   return s->buf[4 - s->avail--];
 }
 
-/* Uniform on the open interval (0, 1), 53 random bits: (w + 0.5) 2^-53, never 0 or 1. */
+/* Uniform on the open interval (0, 1): (k + 1/2) 2^-52 with k the top 52 bits of a word.
+ * Every value is exactly representable (53 significant bits), so it is never 0 or 1 (with 53
+ * bits, k + 1/2 would round up to 2^53 for the largest k). */
 static inline double sdv_stream_uniform(sdv_stream *s) {
-  return ((double)(sdv_stream_u64(s) >> 11) + 0.5) * 0x1p-53;
+  return ((double)(sdv_stream_u64(s) >> 12) + 0.5) * 0x1p-52;
 }
 
 /* Uniform integer in [0, n), unbiased (Lemire's multiply-and-reject). n must be >= 1. */

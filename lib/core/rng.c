@@ -9,7 +9,7 @@
  *
  * Normals: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) with 128 layers in
  * Doornik's formulation (2005), one 64-bit word per attempt: bits 0-6 pick the layer and
- * the top 53 bits the abscissa. Student-t: Bailey's polar method (Math. Comp. 62, 1994),
+ * the top 52 bits the abscissa. Student-t: Bailey's polar method (Math. Comp. 62, 1994),
  * exact for every nu > 0. Gamma: Marsaglia & Tsang (ACM TOMS 26, 2000).
  */
 #include <sdv/rng.h>
@@ -94,7 +94,7 @@ static inline double zig_draw(sdv_stream *s) {
   for (;;) {
     const uint64_t w = sdv_stream_u64(s);
     const int i = (int)(w & 0x7F);
-    const double u = 2.0 * (((double)(w >> 11) + 0.5) * 0x1p-53) - 1.0;
+    const double u = 2.0 * (((double)(w >> 12) + 0.5) * 0x1p-52) - 1.0;
     if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
     if (i == 0) return zig_tail(s, u < 0);
     const double x = u * zig_x[i];

@@ -1,0 +1,159 @@
+/* sdv/weak.h — weak-error studies: does the SDE reproduce the moments of the optimizer?
+ *
+ * For a model and a ladder of learning rates eta, the harness estimates E g(x_k) (discrete)
+ * and E g(X_{k eta}) (SDE) at chosen times t = k eta, exactly where sdv/exact.h can and by
+ * Monte Carlo (sdv/mc.h) elsewhere, and reports three things:
+ *
+ * 1. Rows: both sides with standard errors, their difference with a 95% confidence interval.
+ * 2. Order fit: the slope of log|error| against log eta by weighted least squares
+ *    (gsl_fit_wlinear, weights (error/se)^2), with a confidence interval. Rungs whose error is
+ *    within z standard errors of 0 are flagged "unresolved" and left out of the fit. When
+ *    both sides are exact the fit is unweighted and its interval comes from the residuals
+ *    (Student t). Verdict: the upper confidence bound is >= order - order_tol (the error
+ *    decays at least like eta^order, up to the tolerance). If the resolved errors change sign
+ *    along the ladder the rungs are not yet asymptotic and the order is INCONCLUSIVE.
+ * 3. The diffusion-sensitive statistic. An order-1 test cannot validate a diffusion: the
+ *    noiseless ODE is also weakly order 1. So the harness separates the fluctuation part:
+ *        F_disc(eta) = [E g(x_k) - g(xbar_k)] / eta,      xbar = noise-free recursion,
+ *        F_sde(eta)  = [E g(X_t) - g(x~(t))] / eta,       x~ = the same integrator with the
+ *                                                          diffusion switched off (so its
+ *                                                          step-size bias cancels), or the
+ *                                                          exact drift ODE on exact sides.
+ *    Both tend to the same constant L when the diffusion is right; a wrong diffusion (or none)
+ *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta and
+ *    tests a = 0 at level alpha (interval from the WLS covariance, inflated by the reduced
+ *    chi-square when the fit is poor; from the residuals when both sides are exact). It is
+ *    "resolved" only if L is distinguishable from 0. Reported with it: a / L, the relative
+ *    error of the fluctuation as eta -> 0.
+ *
+ * Built-in negative controls (options.controls): the same study with the SDE's diffusion
+ * scaled by 0 (the drift ODE) and by 2. A verdict counts only if the study REJECTS both: a
+ * study without the power to tell a wrong diffusion from the right one passes nothing. The
+ * overall verdict is PASS only if every order fit passes, every resolved diffusion statistic
+ * passes, at least one is resolved, and every control is rejected; otherwise FAIL, or
+ * INCONCLUSIVE when nothing was resolved. docs/math/weak.md has the details.
+ */
+#ifndef SDV_WEAK_H
+#define SDV_WEAK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sdv/model.h>
+#include <sdv/process.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sdv_verdict {
+  SDV_VERDICT_PASS = 0,
+  SDV_VERDICT_FAIL = 1,
+  SDV_VERDICT_INCONCLUSIVE = 2
+} sdv_verdict;
+
+const char *sdv_verdict_name(sdv_verdict v); /* "PASS", "FAIL", "INCONCLUSIVE" */
+
+typedef struct sdv_weak_options {
+  const double *eta;          /* ladder of learning rates (>= 2 distinct values, > 0) */
+  size_t neta;
+  const double *times;        /* SDE times t > 0; t/eta must be an integer for every eta
+                                 (within 1e-9 relative) */
+  size_t ntimes;
+  const sdv_observable *obs;  /* observables (default: f only, when NULL) */
+  size_t nobs;
+  size_t paths;               /* Monte Carlo paths per side and rung (default 20000) */
+  size_t substeps;            /* m, SDE step h = eta/m (default 4) */
+  const sdv_integrator_type *integrator; /* default richardson */
+  double alpha;               /* family-wise level of the verdict tests (default 0.01) */
+  double order;               /* the claimed weak order (default 1) */
+  double order_tol;           /* tolerance on the order (default 0.25) */
+  bool exact;                 /* use exact references where they exist (default true) */
+  bool controls;              /* run the built-in negative controls (default true) */
+  size_t threads;             /* OpenMP threads, 0 = default */
+  volatile sig_atomic_t *cancel; /* checked between blocks; SDV_EINTR when set (may be NULL) */
+  void (*progress)(void *user, double fraction); /* master thread only; may be NULL */
+  void *progress_user;
+} sdv_weak_options;
+
+void sdv_weak_options_default(sdv_weak_options *o);
+
+typedef struct sdv_weak_side {
+  double mean;        /* estimate of E g */
+  double se;          /* its standard error (0 when exact) */
+  bool exact;
+  double ref;         /* g(xbar_k) or g(x~(t)): the noise-free reference */
+  uint64_t nonfinite; /* Monte Carlo paths that diverged (excluded) */
+} sdv_weak_side;
+
+typedef struct sdv_weak_row {
+  double eta, t;
+  size_t step;       /* k = t/eta */
+  size_t obs;        /* index into options.obs */
+  sdv_weak_side disc, sde;
+  double err, err_se, err_lo, err_hi; /* E g(x_k) - E g(X_t), 95% interval */
+  bool resolved;                     /* |err| > z err_se (or exact and nonzero) */
+  double fl_disc, fl_sde, fl_se;     /* F_disc, F_sde and the se of their difference */
+} sdv_weak_row;
+
+typedef struct sdv_weak_test {
+  size_t obs;
+  double t;
+  /* order fit */
+  double slope, slope_se, slope_lo, slope_hi;
+  size_t fit_points;
+  bool sign_change;                  /* resolved errors of both signs: the ladder is not in
+                                        the asymptotic regime, the order is INCONCLUSIVE */
+  sdv_verdict order_verdict;
+  /* diffusion-sensitive statistic */
+  double limit, limit_se;            /* L: extrapolated F_disc */
+  double intercept, intercept_se, intercept_lo, intercept_hi; /* a */
+  double rel, rel_lo, rel_hi;        /* a / L with interval */
+  bool fluct_resolved;
+  sdv_verdict diffusion_verdict;     /* INCONCLUSIVE when not resolved */
+} sdv_weak_test;
+
+typedef struct sdv_weak_control {
+  double diffusion_scale;        /* 0 (ODE) or 2 */
+  size_t ntests;
+  sdv_weak_test *tests;          /* [ntests] (owned) */
+  bool rejected;                 /* some resolved diffusion statistic rejected it */
+} sdv_weak_control;
+
+typedef struct sdv_weak_result {
+  size_t nrows;
+  sdv_weak_row *rows;            /* [neta * ntimes * nobs] (owned) */
+  size_t ntests;
+  sdv_weak_test *tests;          /* [ntimes * nobs] (owned) */
+  size_t ncontrols;
+  sdv_weak_control *controls;    /* [ncontrols] (owned) */
+  sdv_verdict verdict;
+  char summary[512];             /* one line saying why */
+  double z_row;                  /* critical value used for the 95% intervals */
+  double z_test;                 /* critical value used by the verdict tests */
+} sdv_weak_result;
+
+/* Runs a study. disc and sde are the model options of the two sides (sde may be NULL: the
+ * same model); their eta is replaced by each rung's value. Returns SDV_OK with *out set (a
+ * failing verdict is not an error), SDV_EINVAL (bad options, naming the field), SDV_ENOTSUP
+ * (e.g. no SDE for this noise), SDV_EINTR (cancelled), SDV_ELIMIT, SDV_ENOMEM, or a
+ * model/solver status. *out is NULL on failure. */
+int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
+                 const sdv_weak_options *o, sdv_weak_result **out);
+
+void sdv_weak_result_free(sdv_weak_result *r); /* NULL is a no-op */
+
+/* Weighted least squares helpers used by the harness (public for the claim suite).
+ * Fits y = c0 + c1 x. With se == NULL (exact data) the fit is unweighted and the standard
+ * errors come from the residuals; otherwise weights are 1/se^2 and the covariance is
+ * inflated by max(1, chi2/dof). *dof receives n - 2. Returns SDV_OK, SDV_EINVAL (n < 2),
+ * SDV_ENUMERIC. */
+int sdv_weak_linfit(const double *x, const double *y, const double *se, size_t n, double *c0,
+                    double *c1, double *se0, double *se1, size_t *dof);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

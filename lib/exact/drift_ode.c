@@ -1,0 +1,160 @@
+/* The deterministic skeletons of any model: the drift ODE and the noise-free recursion.
+ *
+ *   ODE        x'(t) = b(x(t)),  x(0) = x0           (CVODE, BDF + dense linear solver)
+ *   NOISEFREE  xbar_{k+1} = xbar_k + eta b(xbar_k),  xbar_0 = x0
+ * with b the model's SDE drift (sdv_model_drift), for any objective and method. Their
+ * difference carries the leading weak-error constant of every order-1 model (theory §5):
+ *   lim_{eta->0} [E g(x_k) - E g(X_{k eta})]/eta = lim_{eta->0} [g(xbar_k) - g(x(k eta))]/eta,
+ * i.e. the Euler bias of the mean drift; the noise only enters at O(eta^2).
+ *
+ * Reference value (tests/test-exact.c, "drift"): DSGD on f = 0.5 * 2.385 x^2, x0 = 1.7:
+ * x(t) = 1.7 e^{-2.385 t}, at t = 0.8 equals 0.252240634335... ; NOISEFREE after 8 steps of
+ * eta = 0.1: 1.7 (1 - 0.2385)^8 = 0.192224253390...
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sdv/errors.h>
+
+#include "exact/exact_private.h"
+#include "exact/sundials_compat.h"
+
+typedef struct drift_data {
+  const sdv_model *m;
+  sdv_work *w;
+} drift_data;
+
+static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
+  (void)t;
+  const drift_data *dd = user;
+  const double *Y = N_VGetArrayPointer(y);
+  double *Yd = N_VGetArrayPointer(ydot);
+  sdv_model_drift(dd->m, dd->w, Y, Yd);
+  for (size_t j = 0; j < dd->m->dim; j++)
+    if (!isfinite(Yd[j])) return 1; /* recoverable: CVODE retries with a smaller step */
+  return 0;
+}
+
+int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, double *x,
+                        const sdv_exact_options *opt, sdv_exact_info *info) {
+  const size_t d = m->dim;
+  SUNContext ctx = NULL;
+  N_Vector y = NULL;
+  SUNMatrix A = NULL;
+  SUNLinearSolver LS = NULL;
+  void *cv = NULL;
+  drift_data dd = {m, NULL};
+  int rc = sdv_work_alloc(&dd.w, m), src = 0;
+  const char *what = "";
+  if (rc) return rc;
+  if (sdv_sun_context_create(&ctx)) {
+    what = "SUNContext_Create";
+    src = -1;
+    goto fail;
+  }
+  y = N_VNew_Serial((sunindextype)d, ctx);
+  A = SUNDenseMatrix((sunindextype)d, (sunindextype)d, ctx);
+  if (!y || !A) {
+    rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (CVODE vectors, d = %zu)", d);
+    goto done;
+  }
+  double *Y = N_VGetArrayPointer(y);
+  double scale = 0.0;
+  for (size_t j = 0; j < d; j++) {
+    Y[j] = m->x0[j];
+    if (fabs(m->x0[j]) > scale) scale = fabs(m->x0[j]);
+  }
+  if (!(scale > 0.0)) scale = 1.0;
+  cv = CVodeCreate(CV_BDF, ctx);
+  if (!cv) {
+    what = "CVodeCreate";
+    src = -1;
+    goto fail;
+  }
+  if ((src = sdv_sun_silence(ctx, cv))) {
+    what = "silencing CVODE";
+    goto fail;
+  }
+  if ((src = CVodeInit(cv, rhs, 0.0, y))) {
+    what = "CVodeInit";
+    goto fail;
+  }
+  /* The state is x itself: atol relative to max |x0_j|. */
+  if ((src = CVodeSStolerances(cv, opt->rtol, opt->atol * scale))) {
+    what = "CVodeSStolerances";
+    goto fail;
+  }
+  if ((src = CVodeSetUserData(cv, &dd))) {
+    what = "CVodeSetUserData";
+    goto fail;
+  }
+  if ((src = CVodeSetMaxNumSteps(cv, 1000000))) {
+    what = "CVodeSetMaxNumSteps";
+    goto fail;
+  }
+  LS = SUNLinSol_Dense(y, A, ctx);
+  if (!LS) {
+    what = "SUNLinSol_Dense";
+    src = -1;
+    goto fail;
+  }
+  if ((src = CVodeSetLinearSolver(cv, LS, A))) {
+    what = "CVodeSetLinearSolver";
+    goto fail;
+  }
+  sunrealtype tcur = 0.0;
+  for (size_t t = 0; t < nt; t++) {
+    const double tout = (double)steps[t] * m->eta;
+    if (tout > tcur && (src = CVode(cv, tout, y, &tcur, CV_NORMAL)) < 0) {
+      what = "CVode";
+      goto fail;
+    }
+    memcpy(x + t * d, Y, d * sizeof *Y);
+  }
+  if (info) {
+    long nst = 0;
+    if ((src = CVodeGetNumSteps(cv, &nst))) {
+      what = "CVodeGetNumSteps";
+      goto fail;
+    }
+    info->iterations = (size_t)nst;
+  }
+  goto done;
+fail:
+  rc = SDV_ERROR(SDV_ENUMERIC, "exact: drift ODE of %s: %s failed (flag %d)",
+                 m->description ? m->description : m->method->name, what, src);
+done:
+  if (cv) CVodeFree(&cv);
+  if (LS) SUNLinSolFree(LS);
+  if (A) SUNMatDestroy(A);
+  if (y) N_VDestroy(y);
+  if (ctx) SUNContext_Free(&ctx);
+  sdv_work_free(dd.w);
+  return rc;
+}
+
+int sdv_exact_noisefree(const sdv_model *m, const size_t *steps, size_t nt, double *x) {
+  const size_t d = m->dim;
+  sdv_work *w = NULL;
+  int rc = sdv_work_alloc(&w, m);
+  if (rc) return rc;
+  double *cur = malloc(2 * d * sizeof *cur);
+  if (!cur) {
+    sdv_work_free(w);
+    return SDV_ERROR(SDV_ENOMEM, "exact: out of memory (d = %zu)", d);
+  }
+  double *b = cur + d;
+  memcpy(cur, m->x0, d * sizeof *cur);
+  size_t k = 0;
+  for (size_t t = 0; t < nt; t++) {
+    for (; k < steps[t]; k++) {
+      sdv_model_drift(m, w, cur, b);
+      for (size_t j = 0; j < d; j++) cur[j] += m->eta * b[j];
+    }
+    memcpy(x + t * d, cur, d * sizeof *cur);
+  }
+  free(cur);
+  sdv_work_free(w);
+  return SDV_OK;
+}

@@ -1,0 +1,478 @@
+/* The model object: options, validation, derived per-agent quantities, minibatch noise
+ * (docs/math/model.md).
+ *
+ * Per-agent derived values, from the noise type of agent i (Var T, c_B) and sigma_i, B:
+ *     var[i]   = sigma_i^2 Var(T) / B        (INFINITY when Var T is infinite, 0 if sigma_i = 0)
+ *     scale[i] = sigma_i c_B                 (NAN when the mean of B draws is not a scaled T;
+ *                                             0 if sigma_i = 0; c_1 = 1 for every law)
+ *     omega[i] = the compressor's declared omega (0 without compressor).
+ * Reference value (tests/test-model.c): student-t:nu=3, sigma = 2.385, B = 4:
+ *     var = 2.385^2 * 3 / 4 = 4.26624..., scale = NAN (t_3 is not stable under averaging).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sdv/errors.h>
+#include <sdv/model.h>
+#include <sdv/params.h>
+
+#include "model/work.h"
+
+void sdv_model_options_default(sdv_model_options *o) {
+  *o = (sdv_model_options){.method = "dsgd",
+                           .dim = 1,
+                           .agents = 1,
+                           .batch = 1,
+                           .eta = 0.1,
+                           .objective = "quadratic:lam=1",
+                           .noise = "gaussian",
+                           .sigma = "1",
+                           .compressor = "identity",
+                           .x0 = "1",
+                           .seed = 1,
+                           .sde_route = SDV_SDE_AUTO,
+                           .diffusion_scale = 1.0};
+}
+
+int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value) {
+  if (!o || !name) return SDV_ERROR(SDV_EINVAL, "model option: missing option or name");
+  if (!value) return SDV_ERROR(SDV_EINVAL, "--%s: missing value", name);
+  if (strcmp(name, "method") == 0) {
+    o->method = value;
+  } else if (strcmp(name, "objective") == 0) {
+    o->objective = value;
+  } else if (strcmp(name, "noise") == 0) {
+    o->noise = value;
+  } else if (strcmp(name, "sigma") == 0) {
+    o->sigma = value;
+  } else if (strcmp(name, "compressor") == 0) {
+    o->compressor = value;
+  } else if (strcmp(name, "x0") == 0) {
+    o->x0 = value;
+  } else if (strcmp(name, "dim") == 0) {
+    return sdv_parse_size(value, "--dim", &o->dim);
+  } else if (strcmp(name, "agents") == 0) {
+    return sdv_parse_size(value, "--agents", &o->agents);
+  } else if (strcmp(name, "batch") == 0) {
+    return sdv_parse_size(value, "--batch", &o->batch);
+  } else if (strcmp(name, "eta") == 0) {
+    return sdv_parse_double(value, "--eta", &o->eta);
+  } else if (strcmp(name, "diffusion-scale") == 0) {
+    return sdv_parse_double(value, "--diffusion-scale", &o->diffusion_scale);
+  } else if (strcmp(name, "seed") == 0) {
+    size_t seed;
+    const int rc = sdv_parse_size(value, "--seed", &seed);
+    if (rc) return rc;
+    o->seed = (uint64_t)seed;
+  } else if (strcmp(name, "sde") == 0) {
+    if (strcmp(value, "auto") == 0)
+      o->sde_route = SDV_SDE_AUTO;
+    else if (strcmp(value, "sampled") == 0)
+      o->sde_route = SDV_SDE_SAMPLED;
+    else
+      return SDV_ERROR(SDV_EINVAL, "--sde = '%s' must be auto or sampled", value);
+  } else {
+    return SDV_ERROR(SDV_EINVAL,
+                     "unknown model option --%s (known: method, dim, agents, batch, eta, "
+                     "objective, noise, sigma, compressor, x0, seed, sde, diffusion-scale)",
+                     name);
+  }
+  return SDV_OK;
+}
+
+/* ---- small helpers ---- */
+
+/* Re-raises the component's own message with the option and spec in front, so the user
+ * sees which of several specs was wrong. */
+static int wrap_error(int rc, const char *option, const char *spec) {
+  char inner[768];
+  snprintf(inner, sizeof inner, "%s", sdv_last_error());
+  return SDV_ERROR(rc, "--%s = '%s': %s", option, spec, inner);
+}
+
+/* A ';'-separated list of component specs, split in a private copy. */
+typedef struct spec_list {
+  char *buf;
+  char **part;
+  size_t n;
+} spec_list;
+
+static void spec_list_clear(spec_list *l) {
+  free(l->buf);
+  free(l->part);
+  memset(l, 0, sizeof *l);
+}
+
+static int spec_list_split(spec_list *l, const char *text, const char *option) {
+  memset(l, 0, sizeof *l);
+  size_t n = 1;
+  for (const char *c = text; *c; c++) n += (*c == ';');
+  l->buf = malloc(strlen(text) + 1);
+  l->part = malloc(n * sizeof *l->part);
+  if (!l->buf || !l->part) return SDV_ERROR(SDV_ENOMEM, "out of memory");
+  strcpy(l->buf, text);
+  char *s = l->buf;
+  for (size_t k = 0; k < n; k++) {
+    char *semi = strchr(s, ';');
+    if (semi) *semi = '\0';
+    if (*s == '\0')
+      return SDV_ERROR(SDV_EINVAL, "--%s = '%s': spec %zu of %zu is empty", option, text, k + 1, n);
+    l->part[k] = s;
+    s = semi ? semi + 1 : s;
+  }
+  l->n = n;
+  return SDV_OK;
+}
+
+/* Shortest of %.15g / %.17g that reads back as v. */
+static const char *format_double(char *buf, size_t len, double v) {
+  snprintf(buf, len, "%.15g", v);
+  if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
+  return buf;
+}
+
+typedef struct strbuf {
+  char *s;
+  size_t len, cap;
+  int failed;
+} strbuf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+strbuf_printf(strbuf *b, const char *fmt, ...) {
+  if (b->failed) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    const int w = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+      b->failed = 1;
+      return;
+    }
+    if (b->s && b->len + (size_t)w < b->cap) {
+      b->len += (size_t)w;
+      return;
+    }
+    const size_t cap = 2 * (b->len + (size_t)w + 64);
+    char *s = realloc(b->s, cap);
+    if (!s) {
+      b->failed = 1;
+      return;
+    }
+    b->s = s;
+    b->cap = cap;
+  }
+}
+
+/* Appends " key=v_0,v_1,..." or " key=v" when all n values are equal. */
+static void strbuf_values(strbuf *b, const char *key, const double *v, size_t n) {
+  bool same = true;
+  for (size_t k = 1; k < n; k++) same = same && v[k] == v[0];
+  char num[40];
+  strbuf_printf(b, " %s=", key);
+  for (size_t k = 0; k < (same ? 1 : n); k++)
+    strbuf_printf(b, "%s%s", k ? "," : "", format_double(num, sizeof num, v[k]));
+}
+
+/* Appends " key=s_0;s_1;..." or " key=s" when all n specs are equal. */
+static void strbuf_specs(strbuf *b, const char *key, const char *const *s, size_t n) {
+  bool same = true;
+  for (size_t k = 1; k < n; k++) same = same && strcmp(s[k], s[0]) == 0;
+  strbuf_printf(b, " %s=", key);
+  for (size_t k = 0; k < (same ? 1 : n); k++) strbuf_printf(b, "%s%s", k ? ";" : "", s[k]);
+}
+
+static char *describe(const sdv_model *m, const char *objective, const spec_list *noise) {
+  strbuf b = {0};
+  char num[40];
+  strbuf_printf(&b, "%s dim=%zu agents=%zu batch=%zu eta=%s objective=%s", m->method->name, m->dim,
+                m->agents, m->batch, format_double(num, sizeof num, m->eta), objective);
+  strbuf_specs(&b, "noise", (const char *const *)noise->part, noise->n);
+  strbuf_values(&b, "sigma", m->sigma, m->agents);
+  if (m->compressor) {
+    strbuf_printf(&b, " compressor=");
+    bool same = true;
+    for (size_t i = 1; i < m->agents; i++)
+      same = same && strcmp(m->compressor[i]->spec, m->compressor[0]->spec) == 0;
+    for (size_t i = 0; i < (same ? 1 : m->agents); i++)
+      strbuf_printf(&b, "%s%s", i ? ";" : "", m->compressor[i]->spec);
+  }
+  strbuf_values(&b, "x0", m->x0, m->dim);
+  strbuf_printf(&b, " seed=%llu sde=%s diffusion-scale=%s", (unsigned long long)m->seed,
+                m->sde_route == SDV_SDE_SAMPLED ? "sampled" : "auto",
+                format_double(num, sizeof num, m->diffusion_scale));
+  if (b.failed) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+/* Names of the methods that use a compressor, for the "only used by" message. */
+static const char *compressing_methods(char *buf, size_t len) {
+  const sdv_method_type *list[32];
+  const size_t n = sdv_method_types(list, 32);
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t k = 0; k < n && k < 32; k++) {
+    if (!list[k]->uses_compressor) continue;
+    const int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", list[k]->name);
+    if (w < 0 || (size_t)w >= len - used) break;
+    used += (size_t)w;
+  }
+  return buf;
+}
+
+static const char *method_names(char *buf, size_t len) {
+  const sdv_method_type *list[32];
+  const size_t n = sdv_method_types(list, 32);
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t k = 0; k < n && k < 32; k++) {
+    const int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", list[k]->name);
+    if (w < 0 || (size_t)w >= len - used) break;
+    used += (size_t)w;
+  }
+  return buf;
+}
+
+/* ---- alloc / free ---- */
+
+static int build_noise(sdv_model *m, const char *text, spec_list *specs) {
+  const size_t n = m->agents;
+  int rc = spec_list_split(specs, text, "noise");
+  if (rc) return rc;
+  if (specs->n != 1 && specs->n != n)
+    return SDV_ERROR(SDV_EINVAL, "--noise = '%s' has %zu specs; expected 1 or %zu (--agents)", text,
+                     specs->n, n);
+  for (size_t i = 0; i < n; i++) {
+    const char *spec = specs->part[specs->n == 1 ? 0 : i];
+    if ((rc = sdv_noise_alloc(&m->noise[i], spec))) return wrap_error(rc, "noise", spec);
+  }
+  return SDV_OK;
+}
+
+static int build_sigma(sdv_model *m, const char *text) {
+  const size_t n = m->agents;
+  double *v;
+  size_t count;
+  int rc = sdv_parse_double_list(text, "--sigma", &v, &count);
+  if (rc) return rc;
+  if (count != 1 && count != n) {
+    free(v);
+    return SDV_ERROR(SDV_EINVAL, "--sigma = '%s' has %zu values; expected 1 or %zu (--agents)",
+                     text, count, n);
+  }
+  for (size_t i = 0; i < n; i++) m->sigma[i] = v[count == 1 ? 0 : i];
+  free(v);
+  for (size_t i = 0; i < n; i++)
+    if (!(m->sigma[i] >= 0.0))
+      return SDV_ERROR(SDV_EINVAL, "--sigma = %g (agent %zu) must be >= 0", m->sigma[i], i + 1);
+  for (size_t i = 0; i < n; i++) {
+    const sdv_noise *z = m->noise[i];
+    const double s = m->sigma[i];
+    if (s == 0.0) { /* no noise at all, whatever the law */
+      m->var[i] = 0.0;
+      m->scale[i] = 0.0;
+      continue;
+    }
+    const double vt = z->type->variance(z->state);
+    const double c = m->batch == 1 ? 1.0 : z->type->batch_scale(z->state, m->batch);
+    m->var[i] = isinf(vt) ? INFINITY : s * s * vt / (double)m->batch;
+    m->scale[i] = isnan(c) ? NAN : s * c;
+  }
+  return SDV_OK;
+}
+
+static int build_compressor(sdv_model *m, const char *text) {
+  const size_t n = m->agents;
+  if (!m->method->uses_compressor) {
+    if (strcmp(text, "identity") != 0) {
+      char names[256];
+      return SDV_ERROR(SDV_EINVAL,
+                       "--compressor = '%s' is given, but the compressor is only used by %s "
+                       "(--method is %s)",
+                       text, compressing_methods(names, sizeof names), m->method->name);
+    }
+    return SDV_OK;
+  }
+  if (!(m->compressor = calloc(n, sizeof *m->compressor)))
+    return SDV_ERROR(SDV_ENOMEM, "out of memory");
+  spec_list specs;
+  int rc = spec_list_split(&specs, text, "compressor");
+  if (rc) goto done;
+  if (specs.n != 1 && specs.n != n) {
+    rc = SDV_ERROR(SDV_EINVAL, "--compressor = '%s' has %zu specs; expected 1 or %zu (--agents)",
+                   text, specs.n, n);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *spec = specs.part[specs.n == 1 ? 0 : i];
+    if ((rc = sdv_compressor_alloc(&m->compressor[i], spec, m->dim))) {
+      rc = wrap_error(rc, "compressor", spec);
+      goto done;
+    }
+    m->omega[i] = sdv_compressor_omega(m->compressor[i]);
+  }
+done:
+  spec_list_clear(&specs);
+  return rc;
+}
+
+static int build_x0(sdv_model *m, const char *text) {
+  double *v;
+  size_t count;
+  int rc = sdv_parse_double_list(text, "--x0", &v, &count);
+  if (rc) return rc;
+  if (count != 1 && count != m->dim) {
+    free(v);
+    return SDV_ERROR(SDV_EINVAL, "--x0 = '%s' has %zu values; expected 1 or %zu (--dim)", text,
+                     count, m->dim);
+  }
+  for (size_t j = 0; j < m->dim; j++) m->x0[j] = v[count == 1 ? 0 : j];
+  free(v);
+  return SDV_OK;
+}
+
+/* NULL option strings mean the default, so a zeroed options struct is not a crash. */
+static const char *or_default(const char *s, const char *def) { return s ? s : def; }
+
+int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc: out is NULL");
+  *out = NULL;
+  if (!o) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc: options are NULL");
+  sdv_model *m = calloc(1, sizeof *m);
+  spec_list noise = {0};
+  int rc;
+  if (!m) return SDV_ERROR(SDV_ENOMEM, "out of memory");
+
+  const char *method = or_default(o->method, "dsgd");
+  if (!(m->method = sdv_method_type_from_name(method))) {
+    char names[256];
+    rc = SDV_ERROR(SDV_EINVAL, "--method = '%s' is unknown (known: %s)", method,
+                   method_names(names, sizeof names));
+    goto fail;
+  }
+  if (o->dim < 1) {
+    rc = SDV_ERROR(SDV_EINVAL, "--dim = %zu must be >= 1", o->dim);
+    goto fail;
+  }
+  if (o->agents < 1) {
+    rc = SDV_ERROR(SDV_EINVAL, "--agents = %zu must be >= 1", o->agents);
+    goto fail;
+  }
+  if (o->batch < 1) {
+    rc = SDV_ERROR(SDV_EINVAL, "--batch = %zu must be >= 1", o->batch);
+    goto fail;
+  }
+  if (!(o->eta > 0.0) || !isfinite(o->eta)) {
+    rc = SDV_ERROR(SDV_EINVAL, "--eta = %g must be > 0 and finite", o->eta);
+    goto fail;
+  }
+  if (!(o->diffusion_scale >= 0.0) || !isfinite(o->diffusion_scale)) {
+    rc =
+        SDV_ERROR(SDV_EINVAL, "--diffusion-scale = %g must be >= 0 and finite", o->diffusion_scale);
+    goto fail;
+  }
+  if (o->sde_route != SDV_SDE_AUTO && o->sde_route != SDV_SDE_SAMPLED) {
+    rc = SDV_ERROR(SDV_EINVAL, "--sde = %d must be auto (0) or sampled (1)", (int)o->sde_route);
+    goto fail;
+  }
+  if (o->sde_route == SDV_SDE_SAMPLED && !m->method->increment) {
+    rc = SDV_ERROR(SDV_ENOTSUP,
+                   "--sde = sampled: method %s has no sampled route (its diffusion is always "
+                   "in closed form)",
+                   m->method->name);
+    goto fail;
+  }
+  m->dim = o->dim;
+  m->agents = o->agents;
+  m->batch = o->batch;
+  m->eta = o->eta;
+  m->seed = o->seed;
+  m->sde_route = o->sde_route;
+  m->diffusion_scale = o->diffusion_scale;
+
+  const size_t n = m->agents, d = m->dim;
+  m->noise = calloc(n, sizeof *m->noise);
+  m->sigma = calloc(n, sizeof *m->sigma);
+  m->var = calloc(n, sizeof *m->var);
+  m->scale = calloc(n, sizeof *m->scale);
+  m->omega = calloc(n, sizeof *m->omega);
+  m->x0 = calloc(d, sizeof *m->x0);
+  if (!m->noise || !m->sigma || !m->var || !m->scale || !m->omega || !m->x0) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+    goto fail;
+  }
+
+  const char *objective = or_default(o->objective, "quadratic:lam=1");
+  if ((rc = sdv_objective_alloc(&m->objective, objective, d))) {
+    rc = wrap_error(rc, "objective", objective);
+    goto fail;
+  }
+  if ((rc = build_noise(m, or_default(o->noise, "gaussian"), &noise))) goto fail;
+  if ((rc = build_sigma(m, or_default(o->sigma, "1")))) goto fail;
+  if ((rc = build_compressor(m, or_default(o->compressor, "identity")))) goto fail;
+  if ((rc = build_x0(m, or_default(o->x0, "1")))) goto fail;
+  if (!(m->description = describe(m, objective, &noise))) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = m->method->validate(m))) goto fail;
+  spec_list_clear(&noise);
+  *out = m;
+  return SDV_OK;
+
+fail:
+  spec_list_clear(&noise);
+  sdv_model_free(m);
+  return rc;
+}
+
+void sdv_model_free(sdv_model *m) {
+  if (!m) return;
+  sdv_objective_free(m->objective);
+  if (m->noise)
+    for (size_t i = 0; i < m->agents; i++) sdv_noise_free(m->noise[i]);
+  if (m->compressor)
+    for (size_t i = 0; i < m->agents; i++) sdv_compressor_free(m->compressor[i]);
+  free(m->noise);
+  free(m->compressor);
+  free(m->sigma);
+  free(m->var);
+  free(m->scale);
+  free(m->omega);
+  free(m->x0);
+  free(m->description);
+  free(m);
+}
+
+void sdv_model_draw_noise(const sdv_model *m, size_t agent, sdv_stream *s, double *z) {
+  const sdv_noise *law = m->noise[agent];
+  const size_t d = m->dim;
+  const double scale = m->scale[agent];
+  if (!isnan(scale)) {
+    /* Drawn even when sigma_i = 0, so that an agent's draws do not depend on the other
+     * agents' scales (common random numbers across models). */
+    sdv_noise_sample_n(law, s, z, d);
+    if (scale == 0.0)
+      for (size_t j = 0; j < d; j++) z[j] = 0.0;
+    else
+      for (size_t j = 0; j < d; j++) z[j] *= scale;
+    return;
+  }
+  /* The law of the mean of B draws is not a scaled T: average literally, coordinate by
+   * coordinate (B draws for coordinate 0, then B for coordinate 1, ...). */
+  const double f = m->sigma[agent] / (double)m->batch;
+  for (size_t j = 0; j < d; j++) {
+    double sum = 0.0;
+    for (size_t b = 0; b < m->batch; b++) sum += sdv_noise_sample(law, s);
+    z[j] = f * sum;
+  }
+}

@@ -1,0 +1,226 @@
+/* Objective registry, allocation from specs, user callbacks (see sdv/objective.h). */
+#include <sdv/errors.h>
+#include <sdv/objective.h>
+
+#include "core/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* User-registered types. The built-in tables are static in their own files and reachable only
+ * through their exported pointers, whose values are not constant expressions in C, so the
+ * NULL-terminated built-in list cannot be a static initialiser. Instead every lookup builds
+ * it on its own stack and works on a copy of this registry: lookups then never write shared
+ * state and stay safe to call from several threads. */
+static sdv_registry user_types = {.what = "objective"};
+
+#define SDV_OBJECTIVE_NBUILTIN 4
+
+static sdv_registry snapshot(const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1]) {
+  builtin[0] = sdv_objective_quadratic;
+  builtin[1] = sdv_objective_dense_quadratic;
+  builtin[2] = sdv_objective_quartic;
+  builtin[3] = sdv_objective_double_well;
+  builtin[4] = NULL;
+  sdv_registry r = user_types;
+  r.builtin = builtin;
+  return r;
+}
+
+const sdv_objective_type *sdv_objective_type_from_name(const char *name) {
+  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
+  const sdv_registry r = snapshot(builtin);
+  return sdv_registry_find(&r, name);
+}
+
+size_t sdv_objective_types(const sdv_objective_type **list, size_t max) {
+  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
+  const sdv_registry r = snapshot(builtin);
+  const void *all[SDV_OBJECTIVE_NBUILTIN + SDV_REGISTRY_USER_MAX];
+  const size_t n = sdv_registry_list(&r, all, sizeof all / sizeof all[0]);
+  for (size_t i = 0; i < n && i < max; i++) list[i] = all[i];
+  return n;
+}
+
+/* The hooks every instance relies on; help, free and hessian are optional. */
+static int check_type(const sdv_objective_type *t) {
+  if (!t) return SDV_ERROR(SDV_EINVAL, "objective type: type = NULL");
+  if (!t->name || !*t->name) return SDV_ERROR(SDV_EINVAL, "objective type: missing name");
+  const char *missing = !t->size       ? "size"
+                        : !t->init     ? "init"
+                        : !t->value    ? "value"
+                        : !t->gradient ? "gradient"
+                                       : NULL;
+  if (missing)
+    return SDV_ERROR(SDV_EINVAL, "objective type '%s': required function '%s' is NULL", t->name,
+                     missing);
+  return SDV_OK;
+}
+
+int sdv_objective_register(const sdv_objective_type *type) {
+  int rc = check_type(type);
+  if (rc) return rc;
+  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
+  sdv_registry r = snapshot(builtin);
+  if ((rc = sdv_registry_add(&r, type))) return rc;
+  /* Registration is documented as not thread-safe, so writing the copy back is allowed. */
+  r.builtin = NULL;
+  user_types = r;
+  return SDV_OK;
+}
+
+/* Allocates obj and its zeroed state, runs init with p and rejects unread keys. */
+static int alloc_with_params(sdv_objective **out, const sdv_objective_type *type, size_t dim,
+                             sdv_params *p) {
+  *out = NULL;
+  if (dim < 1)
+    return SDV_ERROR(SDV_EINVAL, "objective %s: dim = %zu must be >= 1", type->name, dim);
+  int rc = SDV_OK;
+  sdv_objective *obj = calloc(1, sizeof *obj);
+  if (!obj) goto nomem;
+  obj->type = type;
+  obj->dim = dim;
+  const size_t size = type->size(dim);
+  /* calloc(1, 0) may legally return NULL; a stateless type still gets a valid pointer. */
+  obj->state = calloc(1, size ? size : 1);
+  if (!obj->state) goto nomem;
+  if ((rc = type->init(obj->state, dim, p))) goto fail;
+  if ((rc = sdv_params_check_unused(p))) goto fail;
+  *out = obj;
+  return SDV_OK;
+nomem:
+  rc = SDV_ERROR(SDV_ENOMEM, "objective %s: out of memory", type->name);
+fail:
+  sdv_objective_free(obj);
+  return rc;
+}
+
+int sdv_objective_alloc(sdv_objective **out, const char *spec, size_t dim) {
+  *out = NULL;
+  sdv_params p;
+  int rc = sdv_params_parse(&p, spec);
+  if (rc) goto done;
+  const sdv_objective_type *type = sdv_objective_type_from_name(p.name);
+  if (!type) {
+    char names[512];
+    const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
+    const sdv_registry r = snapshot(builtin);
+    rc = SDV_ERROR(SDV_EINVAL, "unknown objective '%s'; known: %s", p.name,
+                   sdv_registry_names(&r, names, sizeof names));
+    goto done;
+  }
+  rc = alloc_with_params(out, type, dim, &p);
+done:
+  sdv_params_clear(&p);
+  return rc;
+}
+
+int sdv_objective_alloc_type(sdv_objective **out, const sdv_objective_type *type, size_t dim,
+                             const char *params) {
+  *out = NULL;
+  int rc = check_type(type);
+  if (rc) return rc;
+  /* Reuse the spec parser (and its messages) by putting the type's name in front. */
+  const size_t len = strlen(type->name) + 1 + (params ? strlen(params) : 0) + 1;
+  char *spec = malloc(len);
+  if (!spec) return SDV_ERROR(SDV_ENOMEM, "objective %s: out of memory", type->name);
+  if (params && *params)
+    snprintf(spec, len, "%s:%s", type->name, params);
+  else
+    snprintf(spec, len, "%s", type->name);
+  sdv_params p;
+  rc = sdv_params_parse(&p, spec);
+  if (!rc) rc = alloc_with_params(out, type, dim, &p);
+  sdv_params_clear(&p);
+  free(spec);
+  return rc;
+}
+
+/* Callback objectives: a private type whose state holds the user's function pointers. */
+typedef struct callback_state {
+  sdv_objective_value_fn *value;
+  sdv_objective_vector_fn *gradient;
+  sdv_objective_vector_fn *hessian;
+  void *user;
+} callback_state;
+
+static size_t callback_size(size_t dim) {
+  (void)dim;
+  return sizeof(callback_state);
+}
+
+/* The state is filled by sdv_objective_alloc_callback, not from a spec. */
+static int callback_init(void *state, size_t dim, sdv_params *params) {
+  (void)state;
+  (void)dim;
+  (void)params;
+  return SDV_OK;
+}
+
+static double callback_value(const void *state, size_t dim, const double *x) {
+  const callback_state *s = state;
+  return s->value(s->user, dim, x);
+}
+
+static void callback_gradient(const void *state, size_t dim, const double *x, double *g) {
+  const callback_state *s = state;
+  s->gradient(s->user, dim, x, g);
+}
+
+static void callback_hessian(const void *state, size_t dim, const double *x, double *h) {
+  const callback_state *s = state;
+  s->hessian(s->user, dim, x, h);
+}
+
+/* Two tables so that "has a Hessian" stays a property of the type, as for built-ins. */
+static const sdv_objective_type callback_type = {
+    .name = "callback",
+    .help = "user callbacks (value, gradient)",
+    .kind = SDV_OBJECTIVE_GENERAL,
+    .size = callback_size,
+    .init = callback_init,
+    .value = callback_value,
+    .gradient = callback_gradient,
+};
+
+static const sdv_objective_type callback_hess_type = {
+    .name = "callback",
+    .help = "user callbacks (value, gradient, Hessian)",
+    .kind = SDV_OBJECTIVE_GENERAL,
+    .size = callback_size,
+    .init = callback_init,
+    .value = callback_value,
+    .gradient = callback_gradient,
+    .hessian = callback_hessian,
+};
+
+int sdv_objective_alloc_callback(sdv_objective **out, size_t dim, sdv_objective_value_fn *value,
+                                 sdv_objective_vector_fn *gradient,
+                                 sdv_objective_vector_fn *hessian, void *user) {
+  *out = NULL;
+  if (!value) return SDV_ERROR(SDV_EINVAL, "objective callback: value = NULL is required");
+  if (!gradient) return SDV_ERROR(SDV_EINVAL, "objective callback: gradient = NULL is required");
+  int rc = sdv_objective_alloc_type(out, hessian ? &callback_hess_type : &callback_type, dim, NULL);
+  if (rc) return rc;
+  callback_state *s = (*out)->state;
+  s->value = value;
+  s->gradient = gradient;
+  s->hessian = hessian;
+  s->user = user;
+  return SDV_OK;
+}
+
+void sdv_objective_free(sdv_objective *obj) {
+  if (!obj) return;
+  if (obj->state && obj->type->free) obj->type->free(obj->state);
+  free(obj->state);
+  free(obj);
+}
+
+int sdv_objective_hessian(const sdv_objective *o, const double *x, double *hess) {
+  if (!o->type->hessian)
+    return SDV_ERROR(SDV_ENOTSUP, "objective %s: no Hessian provided", o->type->name);
+  o->type->hessian(o->state, o->dim, x, hess);
+  return SDV_OK;
+}

@@ -1,0 +1,62 @@
+/* Diagonal quadratic: the test bed of the theory (notation section, "quadratic test bed").
+ *
+ *   f(x) = (1/2) sum_j lam_j x_j^2,   grad f = (lam_j x_j)_j,   Hess f = H = diag(lam),
+ *   lam_j > 0, unique minimizer x* = 0, f* = 0.
+ *
+ * Spec "quadratic:lam=LIST" (default lam=1); LIST is one number, d numbers or a range A..B.
+ * Reference value (checked in tests/test-objective.c): lam=0.5..2, d = 3,
+ * x = (1.5, -2.385, 0.25) gives f = 267529/64000 = 4.180140625.
+ */
+#include <sdv/errors.h>
+#include <sdv/objective.h>
+
+#include <math.h>
+#include <stddef.h>
+
+/* The state is lam[dim]. */
+static size_t quadratic_size(size_t dim) { return dim * sizeof(double); }
+
+static int quadratic_init(void *state, size_t dim, sdv_params *params) {
+  double *lam = state;
+  for (size_t j = 0; j < dim; j++) lam[j] = 1.0;
+  if (sdv_params_has(params, "lam")) {
+    const int rc = sdv_params_get_list(params, "lam", dim, NULL, lam);
+    if (rc) return rc;
+  }
+  for (size_t j = 0; j < dim; j++)
+    if (!(lam[j] > 0.0) || !isfinite(lam[j]))
+      return SDV_ERROR(SDV_EINVAL, "quadratic: lam[%zu] = %g must be > 0 and finite", j, lam[j]);
+  return SDV_OK;
+}
+
+static double quadratic_value(const void *state, size_t dim, const double *x) {
+  const double *lam = state;
+  double s = 0.0;
+  for (size_t j = 0; j < dim; j++) s += lam[j] * x[j] * x[j];
+  return 0.5 * s;
+}
+
+static void quadratic_gradient(const void *state, size_t dim, const double *x, double *g) {
+  const double *lam = state;
+  for (size_t j = 0; j < dim; j++) g[j] = lam[j] * x[j];
+}
+
+static void quadratic_hessian(const void *state, size_t dim, const double *x, double *h) {
+  (void)x;
+  const double *lam = state;
+  for (size_t i = 0; i < dim * dim; i++) h[i] = 0.0;
+  for (size_t j = 0; j < dim; j++) h[j * dim + j] = lam[j];
+}
+
+static const sdv_objective_type quadratic_type = {
+    .name = "quadratic",
+    .help = "lam=LIST: f = 0.5 sum_j lam_j x_j^2, lam_j > 0 (default 1); minimizer 0",
+    .kind = SDV_OBJECTIVE_QUADRATIC_DIAG,
+    .size = quadratic_size,
+    .init = quadratic_init,
+    .value = quadratic_value,
+    .gradient = quadratic_gradient,
+    .hessian = quadratic_hessian,
+};
+
+const sdv_objective_type *const sdv_objective_quadratic = &quadratic_type;

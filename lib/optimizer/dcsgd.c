@@ -1,0 +1,144 @@
+/* DCSGD: distributed SGD where each agent sends an unbiased compression of its stochastic
+ * gradient (docs/math/dcsgd.md; theory §2, §3, §4.2).
+ *
+ * Discrete update. g_i = grad f(x) + Z_i as in DSGD; agent i sends C_i(g_i) with its own
+ * compressor randomness; the server averages:
+ *     x_{k+1} = x_k - eta U,   U = (1/N) sum_i C_i(g_i).
+ * One-step moments (given x, g = grad f(x)): E U = g, and since a compressor's error has mean
+ * zero given its input and agents are independent (no cross terms),
+ *     Cov U = Sigma(x) = (1/N^2) sum_i [ v_i I + E_Z Phi_i(g + Z_i) ],
+ * Phi_i(v) = Cov C_i(v) the compressor's error covariance.
+ * SDE: dX = -grad f(X) dt + sqrt(eta) S(X) dW, S S^T = Sigma(X).
+ *
+ * Closed form (route AUTO, every compressor linear: Phi_i(v) = a_i Diag(v_j^2) - c_i v v^T).
+ * With E (g+Z)(g+Z)^T = g g^T + v_i I the expectation is linear in that matrix, so
+ *     Sigma = Diag_j( (1/N^2) sum_i [ v_i + a_i (g_j^2 + v_i) - c_i v_i ] )
+ *             - ((1/N^2) sum_i c_i) g g^T,
+ * DIAGONAL when every c_i = 0, else DIAG_RANK1 with u = g. Bernoulli(p): a = 1/p - 1 = omega,
+ * c = 0, so D_j = (1/N) [mean v + mean omega v + mean omega g_j^2] (theory §4.2). rand-k:
+ * a = omega d/(d-1), c = omega/(d-1), so D_j = (1/N^2) sum_i [(1+omega_i) v_i +
+ * omega_i d/(d-1) g_j^2] and beta = (1/N^2) sum_i omega_i/(d-1) (theory §4.2).
+ *
+ * Generic route (any other compressor, e.g. qsgd, natural, a user's; or route SAMPLED).
+ * diffusion() reports SAMPLED and increment() draws
+ *     zeta = s (1/N) sum_i (C_i(g + Z_i) - g),   s = +-1 with probability 1/2,
+ * from the one stream it is given: first s, then for each agent in order Z_i, then C_i's
+ * randomness. zeta is U - E U times an independent sign: mean 0, covariance exactly Sigma(x),
+ * and a symmetric law (zeta and -zeta have the same law), so all odd moments vanish. An Euler
+ * step X + h b + sqrt(eta h) zeta therefore matches the Gaussian Euler step in its first,
+ * second and third moments; by the weak Euler theorem (Kloeden & Platen 1992, Thm 14.5.2;
+ * Milstein) that is what weak order 1 needs, provided the fourth moment of zeta is bounded
+ * (noise with finite fourth moments: Gaussian, Student-t with nu > 4).
+ *
+ * Assumptions: finite v_i. With Student-t nu <= 2 diffusion() returns SDV_EDOM (no SDE; the
+ * discrete step still runs). Randomness of step(): Z_i from `noise`, C_i from `comp`, agents
+ * in order 0..N-1 on each stream.
+ * Reference value (tests/test-optimizer.c): N = 2, Bernoulli p = (0.5, 0.25), Gaussian
+ * sigma = (1, 2), B = 1, g_j = 2: D_j = (1/4)[2*1 + 1*4 + 4*4 + 3*4] = 8.5.
+ */
+#include <math.h>
+
+#include <sdv/errors.h>
+#include <sdv/model.h>
+
+#include "model/work.h"
+
+static int dcsgd_validate(const sdv_model *m) {
+  if (!m->compressor) return SDV_ERROR(SDV_EINVAL, "dcsgd: the model has no compressors");
+  return SDV_OK;
+}
+
+static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                      sdv_stream *comp) {
+  const size_t d = m->dim, n = m->agents;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, noise, w->noise);
+    for (size_t j = 0; j < d; j++) w->gi[j] = w->grad[j] + w->noise[j];
+    sdv_compressor_apply(w->comp[i], w->gi, w->ci, comp);
+    for (size_t j = 0; j < d; j++) w->acc[j] += w->ci[j];
+  }
+  for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  return SDV_OK;
+}
+
+static void dcsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  sdv_objective_gradient(m->objective, x, b);
+  for (size_t j = 0; j < m->dim; j++) b[j] = -b[j];
+}
+
+/* True if every agent's compressor declares the linear form. The
+ * type hook is called directly: "not linear" is an answer here, not an error to report. */
+static bool all_linear(const sdv_model *m) {
+  for (size_t i = 0; i < m->agents; i++)
+    if (!m->compressor[i]->type->linear) return false;
+  return true;
+}
+
+static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  const size_t d = m->dim, n = m->agents;
+  for (size_t i = 0; i < n; i++)
+    if (isinf(m->var[i]))
+      return SDV_ERROR(SDV_EDOM,
+                       "dcsgd: no SDE: noise variance is infinite (student-t nu <= 2) for "
+                       "agent %zu",
+                       i + 1);
+  if (m->sde_route == SDV_SDE_SAMPLED || !all_linear(m)) {
+    D->structure = SDV_DIFFUSION_SAMPLED;
+    return SDV_OK;
+  }
+  /* Sigma = Diag(base + asum g_j^2)/N^2 - (csum/N^2) g g^T, summed over agents first so the
+   * cost is O(N + d). */
+  double base = 0.0, asum = 0.0, csum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const sdv_compressor *c = m->compressor[i];
+    double a, cc;
+    const int rc = c->type->linear(c->state, c->dim, &a, &cc);
+    if (rc) return rc;
+    base += m->var[i] + a * m->var[i] - cc * m->var[i];
+    asum += a;
+    csum += cc;
+  }
+  const double n2 = (double)n * (double)n;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) D->diag[j] = (base + asum * w->grad[j] * w->grad[j]) / n2;
+  if (csum == 0.0) {
+    D->structure = SDV_DIFFUSION_DIAGONAL;
+    return SDV_OK;
+  }
+  D->structure = SDV_DIFFUSION_DIAG_RANK1;
+  D->beta = csum / n2;
+  for (size_t j = 0; j < d; j++) D->u[j] = w->grad[j];
+  return SDV_OK;
+}
+
+static int dcsgd_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                           double *out) {
+  const size_t d = m->dim, n = m->agents;
+  const double sign = sdv_stream_sign(s);
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, s, w->noise);
+    for (size_t j = 0; j < d; j++) w->gi[j] = w->grad[j] + w->noise[j];
+    sdv_compressor_apply(w->comp[i], w->gi, w->ci, s);
+    /* Summing the differences keeps digits: they are O(noise), the messages O(g). */
+    for (size_t j = 0; j < d; j++) w->acc[j] += w->ci[j] - w->grad[j];
+  }
+  for (size_t j = 0; j < d; j++) out[j] = sign * (w->acc[j] / (double)n);
+  return SDV_OK;
+}
+
+static const sdv_method_type dcsgd_type = {
+    .name = "dcsgd",
+    .help = "distributed compressed SGD: x -= eta * mean_i C_i(grad f + Z_i), unbiased C_i",
+    .uses_compressor = true,
+    .validate = dcsgd_validate,
+    .step = dcsgd_step,
+    .drift = dcsgd_drift,
+    .diffusion = dcsgd_diffusion,
+    .increment = dcsgd_increment,
+};
+
+const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

@@ -1,0 +1,73 @@
+/* DSGD: distributed SGD with server averaging (docs/math/dsgd.md; theory §2, §4.1).
+ *
+ * Discrete update. Agent i sees g_i = grad f(x) + Z_i, where every coordinate of Z_i is the
+ * mean of B per-sample draws sigma_i T (independent over agents, coordinates and steps);
+ * the server averages:
+ *     x_{k+1} = x_k - eta U,   U = (1/N) sum_i g_i.
+ * One-step moments (given x): E U = grad f(x),  Cov U = (1/N^2) sum_i v_i I, with
+ * v_i = sigma_i^2 Var(T) / B the per-coordinate variance of Z_i (model->var).
+ * SDE (Li, Tai & E moment matching, weak order 1):
+ *     dX = -grad f(X) dt + sqrt(eta) S dW,   S S^T = Sigma = ((1/N^2) sum_i v_i) I  (SCALAR).
+ * Assumptions: Var T finite. For Student-t with nu <= 2 some v_i is infinite: the discrete
+ * step is still well defined (the iterates just have no variance), but there is no SDE, and
+ * diffusion() returns SDV_EDOM. For 2 < nu <= 4 the SDE matches two moments only.
+ * Randomness: Z_0, ..., Z_{N-1} from the `noise` stream in agent order (sdv_model_draw_noise);
+ * the compressor stream is not touched.
+ * Reference value (tests/test-optimizer.c): N = 2, B = 2, Gaussian, sigma = (0.5, 1.5):
+ *     Sigma = (1/4)(0.25/2 + 2.25/2) = 0.3125 per coordinate.
+ */
+#include <math.h>
+
+#include <sdv/errors.h>
+#include <sdv/model.h>
+
+#include "model/work.h"
+
+static int dsgd_validate(const sdv_model *m) { return SDV_OK; }
+
+static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                     sdv_stream *comp) {
+  const size_t d = m->dim, n = m->agents;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, noise, w->noise);
+    for (size_t j = 0; j < d; j++) w->acc[j] += w->grad[j] + w->noise[j];
+  }
+  for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  return SDV_OK;
+}
+
+static void dsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  sdv_objective_gradient(m->objective, x, b);
+  for (size_t j = 0; j < m->dim; j++) b[j] = -b[j];
+}
+
+static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  const size_t n = m->agents;
+  double sum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if (isinf(m->var[i]))
+      return SDV_ERROR(SDV_EDOM,
+                       "dsgd: no SDE: noise variance is infinite (student-t nu <= 2) for "
+                       "agent %zu",
+                       i + 1);
+    sum += m->var[i];
+  }
+  D->structure = SDV_DIFFUSION_SCALAR;
+  D->scalar = sum / ((double)n * (double)n);
+  return SDV_OK;
+}
+
+static const sdv_method_type dsgd_type = {
+    .name = "dsgd",
+    .help = "distributed SGD: x -= eta * mean_i (grad f + Z_i); SDE with scalar diffusion",
+    .uses_compressor = false,
+    .validate = dsgd_validate,
+    .step = dsgd_step,
+    .drift = dsgd_drift,
+    .diffusion = dsgd_diffusion,
+    .increment = NULL,
+};
+
+const sdv_method_type *const sdv_method_dsgd = &dsgd_type;

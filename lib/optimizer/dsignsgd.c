@@ -1,0 +1,99 @@
+/* DSignSGD: each agent sends the coordinate-wise sign of its stochastic gradient and the
+ * server AVERAGES the signs (docs/math/dsignsgd.md; theory §2, §4.3). Not majority vote.
+ *
+ * Discrete update, sign(0) = 0:
+ *     x_{k+1} = x_k - eta U,   U = (1/N) sum_i sign(g_i),   g_i = grad f(x) + Z_i.
+ * One-step moments. With a symmetric continuous law, Z_ij = scale_i T and
+ * y_ij = d_j f(x) / scale_i, E sign(g_ij) = m_i(y_ij) = 2 F_i(y_ij) - 1 and
+ * Var sign(g_ij) = 1 - m_i(y_ij)^2; coordinates and agents are independent, so
+ *     E U_j = (1/N) sum_i m_ij,   Cov U = Diag_j( (1/N^2) sum_i (1 - m_ij^2) ).
+ * SDE: dX = b(X) dt + sqrt(eta) S(X) dW with b_j = -(1/N) sum_i m_ij and S = Diag(sqrt(D_j)),
+ * D_j = (1/N^2) sum_i (1 - m_ij^2) (DIAGONAL; entries in [0, 1/N]).
+ * scale_i = sigma_i c_B is the scale of the minibatch noise: Gaussian c_B = B^-1/2, Cauchy
+ * c_B = 1 (batching does not help), B = 1 for every law. Other laws with B > 1 have no
+ * closed-form law of the mean, so validate() refuses them (SDV_ENOTSUP); the discrete step
+ * alone would be fine. sigma_i = 0: the sign is deterministic, m = sign(d_j f) and its
+ * variance is E sign^2 - m^2 = 0, including at d_j f = 0 where 1 - m^2 would say 1 (that is
+ * the limit sigma_i -> 0+, not the value at sigma_i = 0; the moment test checks this).
+ * Valid for every nu > 0 (bounded drift and diffusion), Cauchy included. m and 1 - m^2 come
+ * from the noise type, which keeps relative accuracy near 0 and in the tails.
+ * Cost: O(N d) with N divisions (1/scale_i once per agent), no allocation.
+ * Randomness of step(): Z_i from `noise`, agents in order; `comp` is not touched.
+ * Reference value (tests/test-optimizer.c): Gaussian, N = 2, sigma = (0.5, 2), B = 1,
+ * d_j f = 0.75: b_j = -0.5793625654038657, D_j = 0.29097839843832185.
+ */
+#include <math.h>
+
+#include <sdv/errors.h>
+#include <sdv/model.h>
+
+#include "model/work.h"
+
+static int dsignsgd_validate(const sdv_model *m) {
+  for (size_t i = 0; i < m->agents; i++)
+    if (m->sigma[i] > 0.0 && isnan(m->scale[i]))
+      return SDV_ERROR(SDV_ENOTSUP,
+                       "dsignsgd: agent %zu: the mean of B = %zu '%s' draws has no closed-form "
+                       "law, so the sign drift is unknown; use batch = 1, gaussian or cauchy "
+                       "noise",
+                       i + 1, m->batch, m->noise[i]->type->name);
+  return SDV_OK;
+}
+
+static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
+
+static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                         sdv_stream *comp) {
+  const size_t d = m->dim, n = m->agents;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, noise, w->noise);
+    for (size_t j = 0; j < d; j++) w->acc[j] += sign0(w->grad[j] + w->noise[j]);
+  }
+  for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  return SDV_OK;
+}
+
+static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  const size_t d = m->dim, n = m->agents;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) b[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if (m->sigma[i] == 0.0) {
+      for (size_t j = 0; j < d; j++) b[j] += sign0(w->grad[j]);
+      continue;
+    }
+    const double inv = 1.0 / m->scale[i];
+    for (size_t j = 0; j < d; j++) b[j] += sdv_noise_sign_mean(m->noise[i], w->grad[j] * inv);
+  }
+  for (size_t j = 0; j < d; j++) b[j] = -b[j] / (double)n;
+}
+
+static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  const size_t d = m->dim, n = m->agents;
+  sdv_objective_gradient(m->objective, x, w->grad);
+  for (size_t j = 0; j < d; j++) D->diag[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if (m->sigma[i] == 0.0) continue; /* a deterministic sign has no variance */
+    const double inv = 1.0 / m->scale[i];
+    for (size_t j = 0; j < d; j++) D->diag[j] += sdv_noise_sign_var(m->noise[i], w->grad[j] * inv);
+  }
+  const double n2 = (double)n * (double)n;
+  for (size_t j = 0; j < d; j++) D->diag[j] /= n2;
+  D->structure = SDV_DIFFUSION_DIAGONAL;
+  return SDV_OK;
+}
+
+static const sdv_method_type dsignsgd_type = {
+    .name = "dsignsgd",
+    .help = "distributed sign SGD: x -= eta * mean_i sign(grad f + Z_i) (averaged, sign(0) = 0)",
+    .uses_compressor = false,
+    .validate = dsignsgd_validate,
+    .step = dsignsgd_step,
+    .drift = dsignsgd_drift,
+    .diffusion = dsignsgd_diffusion,
+    .increment = NULL,
+};
+
+const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;

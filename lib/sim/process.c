@@ -1,0 +1,221 @@
+/* One sample path of a model, discrete or SDE (see sdv/process.h), and the integrator
+ * registry.
+ *
+ * The process owns everything its hot calls touch (state replicas, Brownian normals,
+ * integrator scratch, the model's sdv_work, three streams), sized once at alloc, so start,
+ * advance and observe never allocate. The integrator is a type pointer resolved at alloc:
+ * the path loop makes one indirect call per integrator step and looks nothing up by name.
+ * Reference value (tests/test-integrator.c): a DISCRETE process reproduces, bit for bit, a
+ * hand loop of sdv_model_step on the streams (seed, path, NOISE, sub) and
+ * (seed, path, COMPRESSOR, sub).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sdv/errors.h>
+#include <sdv/process.h>
+
+#include "core/registry.h"
+
+/* ---- registry ---- */
+
+#define NBUILTIN 2
+static const void *builtin[NBUILTIN + 1];
+static sdv_registry registry = {.what = "integrator", .builtin = builtin};
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+/* The exported pointers are objects in other files, not constant expressions (as in
+ * compressor.c), so the list is filled once at run time. */
+static void builtin_fill(void) {
+  builtin[0] = sdv_integrator_euler;
+  builtin[1] = sdv_integrator_richardson;
+  builtin[2] = NULL;
+}
+
+static sdv_registry *reg(void) {
+  pthread_once(&builtin_once, builtin_fill);
+  return &registry;
+}
+
+const sdv_integrator_type *sdv_integrator_type_from_name(const char *name) {
+  return sdv_registry_find(reg(), name);
+}
+
+static int check_type(const sdv_integrator_type *t) {
+  if (!t) return SDV_ERROR(SDV_EINVAL, "integrator type: NULL");
+  const char *n = t->name ? t->name : "(unnamed)";
+  if (!t->step) return SDV_ERROR(SDV_EINVAL, "integrator type '%s': missing step", n);
+  if (t->replicas < 1 || t->replicas > SDV_INTEGRATOR_REPLICAS_MAX)
+    return SDV_ERROR(SDV_EINVAL, "integrator type '%s': replicas = %zu must be in 1..%d", n,
+                     t->replicas, SDV_INTEGRATOR_REPLICAS_MAX);
+  if (!(t->weak_order > 0.0))
+    return SDV_ERROR(SDV_EINVAL, "integrator type '%s': weak_order = %g must be > 0", n,
+                     t->weak_order);
+  return SDV_OK;
+}
+
+int sdv_integrator_register(const sdv_integrator_type *type) {
+  const int rc = check_type(type);
+  if (rc) return rc;
+  return sdv_registry_add(reg(), type);
+}
+
+size_t sdv_integrator_types(const sdv_integrator_type **list, size_t max) {
+  return sdv_registry_list(reg(), (const void **)list, max);
+}
+
+/* ---- process ---- */
+
+struct sdv_process {
+  const sdv_model *model;
+  sdv_process_options opt;
+  const sdv_integrator_type *type; /* NULL for DISCRETE */
+  sdv_work *work;
+  size_t replicas;
+  double *x[SDV_INTEGRATOR_REPLICAS_MAX];
+  double *xi;      /* [normals * d] Brownian normals of one step; NULL if not drawn */
+  double *scratch; /* [type->scratch * d] */
+  double *block;   /* the one allocation behind x, xi, scratch */
+  double h;
+  bool sampled;
+  bool diverged;
+  size_t steps;
+  sdv_stream noise, comp, brownian;
+};
+
+void sdv_process_options_default(sdv_process_options *o) {
+  o->kind = SDV_PROCESS_DISCRETE;
+  o->integrator = NULL;
+  o->substeps = 1;
+  o->sub = 0;
+}
+
+int sdv_process_alloc(sdv_process **out, const sdv_model *m, const sdv_process_options *o) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "process: out is NULL");
+  *out = NULL;
+  if (!m) return SDV_ERROR(SDV_EINVAL, "process: model is NULL");
+  if (!o) return SDV_ERROR(SDV_EINVAL, "process: options is NULL");
+  if (o->kind != SDV_PROCESS_DISCRETE && o->kind != SDV_PROCESS_SDE)
+    return SDV_ERROR(SDV_EINVAL, "process: kind = %d must be DISCRETE (0) or SDE (1)",
+                     (int)o->kind);
+  if (o->substeps < 1)
+    return SDV_ERROR(SDV_EINVAL, "process: substeps = %zu must be >= 1", o->substeps);
+  const sdv_integrator_type *t = NULL;
+  if (o->kind == SDV_PROCESS_SDE) {
+    t = o->integrator ? o->integrator : sdv_integrator_euler;
+    const int rc = check_type(t);
+    if (rc) return rc;
+  }
+  int rc;
+  sdv_process *p = calloc(1, sizeof *p);
+  if (!p) return SDV_ERROR(SDV_ENOMEM, "out of memory");
+  p->model = m;
+  p->opt = *o;
+  p->opt.integrator = t;
+  p->type = t;
+  p->replicas = t ? t->replicas : 1;
+  p->h = m->eta / (double)o->substeps;
+  const size_t d = m->dim;
+  const size_t normals = t ? t->normals : 0, scr = t ? t->scratch : 0;
+  if ((rc = sdv_work_alloc(&p->work, m))) goto fail;
+  if (!(p->block = calloc((p->replicas + normals + scr) * d, sizeof *p->block))) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory (process state, dim = %zu)", d);
+    goto fail;
+  }
+  for (size_t r = 0; r < p->replicas; r++) p->x[r] = p->block + r * d;
+  p->xi = normals ? p->block + p->replicas * d : NULL;
+  p->scratch = p->block + (p->replicas + normals) * d;
+  if (t) {
+    /* The route is a property of the model's components, so one evaluation at x0 decides
+     * it; it also reports a model without an SDE here rather than in the path loop. */
+    sdv_diffusion *D;
+    if ((rc = sdv_model_diffusion(m, p->work, m->x0, &D))) goto fail;
+    p->sampled = D->structure == SDV_DIFFUSION_SAMPLED;
+  }
+  sdv_process_start(p, 0);
+  *out = p;
+  return SDV_OK;
+
+fail:
+  sdv_process_free(p);
+  return rc;
+}
+
+void sdv_process_free(sdv_process *p) {
+  if (!p) return;
+  sdv_work_free(p->work);
+  free(p->block);
+  free(p);
+}
+
+void sdv_process_start(sdv_process *p, uint64_t path) {
+  const sdv_model *m = p->model;
+  for (size_t r = 0; r < p->replicas; r++) memcpy(p->x[r], m->x0, m->dim * sizeof *m->x0);
+  p->steps = 0;
+  p->diverged = false;
+  sdv_stream_init(&p->noise, m->seed, path, SDV_PURPOSE_NOISE, p->opt.sub);
+  sdv_stream_init(&p->comp, m->seed, path, SDV_PURPOSE_COMPRESSOR, p->opt.sub);
+  sdv_stream_init(&p->brownian, m->seed, path, SDV_PURPOSE_BROWNIAN, p->opt.sub);
+}
+
+static bool state_finite(const sdv_process *p) {
+  const size_t d = p->model->dim;
+  for (size_t r = 0; r < p->replicas; r++)
+    for (size_t j = 0; j < d; j++)
+      if (!isfinite(p->x[r][j])) return false;
+  return true;
+}
+
+/* A status from a step is the model's verdict on a finite state; on a non-finite one it is
+ * a consequence of the overflow (e.g. a "negative" NaN variance), so the path is diverged. */
+static int step_failed(sdv_process *p, int rc) {
+  if (state_finite(p)) return rc;
+  p->diverged = true;
+  return SDV_OK;
+}
+
+int sdv_process_advance(sdv_process *p, size_t steps) {
+  if (p->diverged || steps == 0) return SDV_OK;
+  const sdv_model *m = p->model;
+  int rc;
+  if (!p->type) {
+    for (size_t k = 0; k < steps; k++)
+      if ((rc = sdv_model_step(m, p->work, p->x[0], &p->noise, &p->comp)))
+        return step_failed(p, rc);
+  } else {
+    const sdv_integrator_type *t = p->type;
+    const size_t n = steps * p->opt.substeps, nxi = t->normals * m->dim;
+    const bool draw = !p->sampled && p->xi && m->diffusion_scale != 0.0;
+    const double *xi = draw ? p->xi : NULL;
+    for (size_t k = 0; k < n; k++) {
+      if (draw) sdv_stream_normals(&p->brownian, p->xi, nxi);
+      if ((rc = t->step(m, p->work, p->h, p->x, xi, &p->brownian, p->scratch)))
+        return step_failed(p, rc);
+    }
+  }
+  p->steps += steps;
+  if (!state_finite(p)) p->diverged = true;
+  return SDV_OK;
+}
+
+double sdv_process_observe(sdv_process *p, const sdv_observable *g) {
+  if (p->diverged) return NAN;
+  if (!p->type) return sdv_observable_eval(g, p->model, p->work, p->x[0]);
+  double v = 0.0;
+  for (size_t r = 0; r < p->replicas; r++)
+    v += p->type->weight[r] * sdv_observable_eval(g, p->model, p->work, p->x[r]);
+  return v;
+}
+
+const double *sdv_process_state(const sdv_process *p, size_t r) {
+  return r < p->replicas ? p->x[r] : NULL;
+}
+
+size_t sdv_process_replicas(const sdv_process *p) { return p->replicas; }
+size_t sdv_process_steps(const sdv_process *p) { return p->steps; }
+double sdv_process_time(const sdv_process *p) { return (double)p->steps * p->model->eta; }
+bool sdv_process_diverged(const sdv_process *p) { return p->diverged; }
+const sdv_process_options *sdv_process_get_options(const sdv_process *p) { return &p->opt; }
+bool sdv_process_sampled(const sdv_process *p) { return p->sampled; }

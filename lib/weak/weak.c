@@ -1,0 +1,475 @@
+/* The weak-error harness (see sdv/weak.h and docs/math/weak.md).
+ *
+ * For each rung eta of the ladder and each time t = k eta:
+ *   discrete side  E g(x_k): exact (sdv/exact.h) where available, else Monte Carlo;
+ *                  reference g(xbar_k), the noise-free recursion (exact for any model);
+ *   SDE side       E g(X_t): exact where available (reference: the drift ODE), else Monte
+ *                  Carlo with the chosen integrator and h = eta/m (reference: the same
+ *                  integrator with the diffusion switched off, so that its O(h) bias cancels
+ *                  in the fluctuation part instead of swamping it).
+ * Streams: rung r uses sub-index 2r for the discrete side and 2r+1 for the SDE side (and the
+ * controls reuse the SDE streams: common random numbers make the contrast sharper without
+ * biasing either estimate).
+ *
+ * Reference value checked by tests/test-weak.c: DSGD, d = 1, lambda = 2, x0 = 1, t = 1 with
+ * exact references on both sides: (E f(x_k) - E f(X_t))/eta -> -4 e^-4 = -0.073263, so the
+ * fitted order is 1 and the fluctuation statistic passes while both controls are rejected.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include <sdv/errors.h>
+#include <sdv/exact.h>
+#include <sdv/mc.h>
+#include <sdv/stats.h>
+#include <sdv/weak.h>
+
+const char *sdv_verdict_name(sdv_verdict v) {
+  switch (v) {
+  case SDV_VERDICT_PASS: return "PASS";
+  case SDV_VERDICT_FAIL: return "FAIL";
+  case SDV_VERDICT_INCONCLUSIVE: return "INCONCLUSIVE";
+  }
+  return "UNKNOWN";
+}
+
+void sdv_weak_options_default(sdv_weak_options *o) {
+  memset(o, 0, sizeof *o);
+  o->paths = 20000;
+  o->substeps = 4;
+  o->integrator = NULL;
+  o->alpha = 0.01;
+  o->order = 1.0;
+  o->order_tol = 0.25;
+  o->exact = true;
+  o->controls = true;
+}
+
+void sdv_weak_result_free(sdv_weak_result *r) {
+  if (!r) return;
+  free(r->rows);
+  free(r->tests);
+  for (size_t c = 0; c < r->ncontrols; c++) free(r->controls[c].tests);
+  free(r->controls);
+  free(r);
+}
+
+/* ---- one side of one rung ---- */
+
+typedef struct study {
+  const sdv_weak_options *o;
+  const sdv_observable *obs;
+  size_t nobs, ntimes;
+  const sdv_integrator_type *integrator;
+} study;
+
+/* Builds a model from options with eta and diffusion_scale replaced. */
+static int model_at(sdv_model **m, const sdv_model_options *base, double eta, double dscale) {
+  sdv_model_options mo = *base;
+  mo.eta = eta;
+  mo.diffusion_scale = dscale;
+  return sdv_model_alloc(m, &mo);
+}
+
+/* Exact values of every observable at every step on `side`, or SDV_ENOTSUP. */
+static bool exact_all(const sdv_model *m, sdv_side side, const study *s) {
+  for (size_t i = 0; i < s->nobs; i++)
+    if (!sdv_exact_available(m, side, &s->obs[i], false)) return false;
+  return true;
+}
+
+static int mc_options(const study *s, sdv_mc_options *mo) {
+  sdv_mc_options_default(mo);
+  mo->paths = s->o->paths;
+  mo->threads = (int)s->o->threads;
+  mo->cancel = s->o->cancel;
+  return SDV_OK;
+}
+
+/* Fills side[t * nobs + i] for one side of one rung. */
+static int estimate_side(const study *s, const sdv_model_options *base, double eta,
+                         double dscale, bool sde, uint32_t sub, const size_t *steps,
+                         sdv_weak_side *side) {
+  const size_t nt = s->ntimes, nobs = s->nobs, ncell = nt * nobs;
+  sdv_model *m = NULL, *m0 = NULL;
+  sdv_mc_result *res = NULL, *res0 = NULL;
+  double *vals = malloc(2 * ncell * sizeof *vals);
+  int rc = vals ? SDV_OK : SDV_ERROR(SDV_ENOMEM, "out of memory");
+  if (rc) goto done;
+  if ((rc = model_at(&m, base, eta, dscale))) goto done;
+  const sdv_side kind = sde ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE;
+  if (s->o->exact && exact_all(m, kind, s)) {
+    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, NULL, NULL))) goto done;
+    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs,
+                             nobs, vals + ncell, NULL, NULL)))
+      goto done;
+    for (size_t c = 0; c < ncell; c++)
+      side[c] = (sdv_weak_side){.mean = vals[c], .se = 0, .exact = true, .ref = vals[ncell + c]};
+    goto done;
+  }
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = sde ? SDV_PROCESS_SDE : SDV_PROCESS_DISCRETE;
+  po.integrator = s->integrator;
+  po.substeps = s->o->substeps;
+  po.sub = sub;
+  sdv_mc_options mo;
+  mc_options(s, &mo);
+  if ((rc = sdv_mc_run(&res, m, &po, steps, nt, s->obs, nobs, &mo))) goto done;
+  if (sde) {
+    /* Noise-free reference on the same integrator: one deterministic path. */
+    if ((rc = model_at(&m0, base, eta, 0.0))) goto done;
+    mo.paths = 1;
+    mo.progress = NULL;
+    if ((rc = sdv_mc_run(&res0, m0, &po, steps, nt, s->obs, nobs, &mo))) goto done;
+  } else {
+    if ((rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, vals + ncell,
+                             NULL, NULL)))
+      goto done;
+  }
+  for (size_t t = 0; t < nt; t++)
+    for (size_t i = 0; i < nobs; i++) {
+      sdv_mc_summary sm;
+      if ((rc = sdv_mc_result_get(res, t, i, &sm))) goto done;
+      double ref = vals[ncell + t * nobs + i];
+      if (sde) {
+        sdv_mc_summary s0;
+        if ((rc = sdv_mc_result_get(res0, t, i, &s0))) goto done;
+        ref = s0.mean;
+      }
+      side[t * nobs + i] = (sdv_weak_side){
+          .mean = sm.mean, .se = sm.se, .exact = false, .ref = ref, .nonfinite = sm.nonfinite};
+    }
+done:
+  sdv_mc_result_free(res);
+  sdv_mc_result_free(res0);
+  sdv_model_free(m);
+  sdv_model_free(m0);
+  free(vals);
+  return rc;
+}
+
+/* ---- statistics over the ladder ---- */
+
+/* Two-sided critical value at level a with dof degrees of freedom (normal when dof == 0
+ * is not meaningful: the caller handles it). */
+static double crit(double a, size_t dof, bool exact_fit) {
+  if (exact_fit && dof > 0) return gsl_cdf_tdist_Qinv(a / 2.0, (double)dof);
+  return sdv_z_critical(a);
+}
+
+static void make_row(sdv_weak_row *r, double z) {
+  r->err = r->disc.mean - r->sde.mean;
+  r->err_se = sqrt(r->disc.se * r->disc.se + r->sde.se * r->sde.se);
+  r->err_lo = r->err - z * r->err_se;
+  r->err_hi = r->err + z * r->err_se;
+  r->resolved = (r->err_se == 0) ? (r->err != 0) : (fabs(r->err) > z * r->err_se);
+  r->fl_disc = (r->disc.mean - r->disc.ref) / r->eta;
+  r->fl_sde = (r->sde.mean - r->sde.ref) / r->eta;
+  r->fl_se = r->err_se / r->eta;
+}
+
+/* Fills test (obs i, time index t) from rows[rung][t][i]; rows are for one SDE variant. */
+static int make_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t neta, size_t ntimes,
+                     size_t nobs, size_t t, size_t i, const sdv_weak_options *o, double a_test) {
+  double x[64], y[64], se[64], y2[64], se2[64], xe[64];
+  bool all_exact = true;
+  size_t n = 0;
+  double y_sign = 0;
+  memset(T, 0, sizeof *T);
+  T->obs = i;
+  /* Order fit over the resolved rungs. */
+  for (size_t r = 0; r < neta && r < 64; r++) {
+    const sdv_weak_row *w = &rows[(r * ntimes + t) * nobs + i];
+    T->t = w->t;
+    if (!w->resolved || !isfinite(w->err)) continue;
+    if (n > 0 && (w->err > 0) != (y_sign > 0)) T->sign_change = true;
+    y_sign = w->err;
+    x[n] = log(w->eta);
+    y[n] = log(fabs(w->err));
+    se[n] = w->err_se / fabs(w->err);
+    if (w->err_se > 0) all_exact = false;
+    n++;
+  }
+  T->fit_points = n;
+  T->slope = T->slope_se = T->slope_lo = T->slope_hi = NAN;
+  T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
+  if (n >= 2) {
+    double c0, c1, s0, s1;
+    size_t dof;
+    int rc = sdv_weak_linfit(x, y, all_exact ? NULL : se, n, &c0, &c1, &s0, &s1, &dof);
+    if (rc) return rc;
+    const double z = crit(a_test, dof, all_exact);
+    T->slope = c1;
+    T->slope_se = s1;
+    T->slope_lo = isfinite(s1) ? c1 - z * s1 : c1;
+    T->slope_hi = isfinite(s1) ? c1 + z * s1 : c1;
+    if (T->sign_change)
+      T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
+    else
+      T->order_verdict =
+          (T->slope_hi >= o->order - o->order_tol) ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
+  }
+  /* Fluctuation statistic: D = F_disc - F_sde = a + b eta, and L = lim F_disc. */
+  n = 0;
+  all_exact = true;
+  for (size_t r = 0; r < neta && r < 64; r++) {
+    const sdv_weak_row *w = &rows[(r * ntimes + t) * nobs + i];
+    if (!isfinite(w->fl_disc) || !isfinite(w->fl_sde)) continue;
+    xe[n] = w->eta;
+    y[n] = w->fl_disc - w->fl_sde;
+    se[n] = w->fl_se;
+    y2[n] = w->fl_disc;
+    se2[n] = w->disc.se / w->eta;
+    if (w->fl_se > 0) all_exact = false;
+    n++;
+  }
+  T->intercept = T->intercept_se = T->limit = T->limit_se = NAN;
+  T->rel = T->rel_lo = T->rel_hi = NAN;
+  T->diffusion_verdict = SDV_VERDICT_INCONCLUSIVE;
+  if (n < 2) return SDV_OK;
+  double a, b, sa, sb, l0, l1, sl0, sl1;
+  size_t dof;
+  /* Exact data have zero se: fit unweighted. A side that is exact contributes no noise, so
+   * floor the weights at a tiny multiple of the values to keep WLS defined. */
+  if (!all_exact)
+    for (size_t k = 0; k < n; k++) {
+      const double floor_se = 1e-12 * (fabs(y[k]) + fabs(y2[k]) + 1e-300);
+      if (se[k] < floor_se) se[k] = floor_se;
+      if (se2[k] < floor_se) se2[k] = floor_se;
+    }
+  int rc = sdv_weak_linfit(xe, y, all_exact ? NULL : se, n, &a, &b, &sa, &sb, &dof);
+  if (rc) return rc;
+  rc = sdv_weak_linfit(xe, y2, all_exact ? NULL : se2, n, &l0, &l1, &sl0, &sl1, &dof);
+  if (rc) return rc;
+  const double z = crit(a_test, dof, all_exact);
+  T->intercept = a;
+  T->intercept_se = sa;
+  T->intercept_lo = isfinite(sa) ? a - z * sa : a;
+  T->intercept_hi = isfinite(sa) ? a + z * sa : a;
+  T->limit = l0;
+  T->limit_se = sl0;
+  T->fluct_resolved = isfinite(sl0) ? fabs(l0) > z * sl0 : l0 != 0;
+  if (l0 != 0) {
+    T->rel = a / l0;
+    T->rel_lo = T->intercept_lo / l0;
+    T->rel_hi = T->intercept_hi / l0;
+    if (T->rel_lo > T->rel_hi) {
+      double tmp = T->rel_lo;
+      T->rel_lo = T->rel_hi;
+      T->rel_hi = tmp;
+    }
+  }
+  if (T->fluct_resolved) {
+    /* Exact data with dof == 0 have no interval: then require |a| <= order_tol |L| eta-free
+     * agreement, i.e. the relative fluctuation error is within the order tolerance. */
+    bool ok = isfinite(sa) ? fabs(a) <= z * sa : fabs(a) <= o->order_tol * fabs(l0);
+    T->diffusion_verdict = ok ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
+  }
+  return SDV_OK;
+}
+
+/* ---- validation ---- */
+
+static int validate(const sdv_weak_options *o) {
+  if (!o->eta || o->neta < 2)
+    return SDV_ERROR(SDV_EINVAL, "eta ladder needs at least 2 values, got %zu", o->neta);
+  if (o->neta > 64) return SDV_ERROR(SDV_EINVAL, "eta ladder has %zu values; at most 64", o->neta);
+  for (size_t r = 0; r < o->neta; r++) {
+    if (!(o->eta[r] > 0) || !isfinite(o->eta[r]))
+      return SDV_ERROR(SDV_EINVAL, "eta = %g must be finite and > 0", o->eta[r]);
+    for (size_t q = 0; q < r; q++)
+      if (o->eta[q] == o->eta[r])
+        return SDV_ERROR(SDV_EINVAL, "eta = %g appears twice in the ladder", o->eta[r]);
+  }
+  if (!o->times || o->ntimes == 0) return SDV_ERROR(SDV_EINVAL, "times: need at least one time");
+  for (size_t t = 0; t < o->ntimes; t++) {
+    if (!(o->times[t] > 0) || !isfinite(o->times[t]))
+      return SDV_ERROR(SDV_EINVAL, "time t = %g must be finite and > 0", o->times[t]);
+    if (t > 0 && !(o->times[t] > o->times[t - 1]))
+      return SDV_ERROR(SDV_EINVAL, "times must increase: %g after %g", o->times[t],
+                       o->times[t - 1]);
+    for (size_t r = 0; r < o->neta; r++) {
+      const double k = o->times[t] / o->eta[r];
+      if (fabs(k - nearbyint(k)) > 1e-9 * fmax(1.0, k) || nearbyint(k) < 1)
+        return SDV_ERROR(SDV_EINVAL, "time t = %g is not a whole number of steps of eta = %g",
+                         o->times[t], o->eta[r]);
+    }
+  }
+  if (o->paths < 2) return SDV_ERROR(SDV_EINVAL, "paths = %zu must be >= 2", o->paths);
+  if (o->substeps < 1) return SDV_ERROR(SDV_EINVAL, "substeps = %zu must be >= 1", o->substeps);
+  if (!(o->alpha > 0 && o->alpha < 1))
+    return SDV_ERROR(SDV_EINVAL, "alpha = %g must be in (0, 1)", o->alpha);
+  if (!(o->order > 0) || !isfinite(o->order))
+    return SDV_ERROR(SDV_EINVAL, "order = %g must be > 0", o->order);
+  if (!(o->order_tol >= 0) || !isfinite(o->order_tol))
+    return SDV_ERROR(SDV_EINVAL, "order tolerance = %g must be >= 0", o->order_tol);
+  if (o->obs && o->nobs == 0) return SDV_ERROR(SDV_EINVAL, "observables: empty list");
+  return SDV_OK;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+/* Runs the SDE side of every rung with diffusion scale dscale into rows (disc already set). */
+static int run_sde_sides(const study *s, const sdv_model_options *sde, const double *eta,
+                         double dscale, sdv_weak_row *rows, size_t *steps, sdv_weak_side *buf,
+                         double z_row, size_t *done, size_t total) {
+  const sdv_weak_options *o = s->o;
+  const size_t nt = s->ntimes, nobs = s->nobs;
+  for (size_t r = 0; r < o->neta; r++) {
+    for (size_t t = 0; t < nt; t++) steps[t] = (size_t)nearbyint(o->times[t] / eta[r]);
+    int rc = estimate_side(s, sde, eta[r], dscale, true, (uint32_t)(2 * r + 1), steps, buf);
+    if (rc) return rc;
+    for (size_t c = 0; c < nt * nobs; c++) {
+      sdv_weak_row *w = &rows[r * nt * nobs + c];
+      w->sde = buf[c];
+      make_row(w, z_row);
+    }
+    if (o->progress) o->progress(o->progress_user, (double)++*done / (double)total);
+  }
+  return SDV_OK;
+}
+
+int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
+                 const sdv_weak_options *o, sdv_weak_result **out) {
+  *out = NULL;
+  if (!disc || !o) return SDV_ERROR(SDV_EINVAL, "weak study: NULL model options or options");
+  int rc = validate(o);
+  if (rc) return rc;
+  if (!sde) sde = disc;
+  static const sdv_observable f_only = {.kind = SDV_OBS_F};
+  study s = {.o = o,
+             .obs = o->obs ? o->obs : &f_only,
+             .nobs = o->obs ? o->nobs : 1,
+             .ntimes = o->ntimes,
+             .integrator = o->integrator ? o->integrator : sdv_integrator_richardson};
+  const size_t nt = s.ntimes, nobs = s.nobs, neta = o->neta, ncell = nt * nobs;
+  double eta[64];
+  memcpy(eta, o->eta, neta * sizeof *eta);
+  qsort(eta, neta, sizeof *eta, cmp_desc);
+
+  sdv_weak_result *res = calloc(1, sizeof *res);
+  size_t *steps = malloc(nt * sizeof *steps);
+  sdv_weak_side *buf = malloc(ncell * sizeof *buf);
+  sdv_weak_row *crow = NULL;
+  const double controls[2] = {0.0, 2.0};
+  const size_t ncontrols = o->controls ? 2 : 0;
+  if (!res || !steps || !buf) goto nomem;
+  res->nrows = neta * ncell;
+  res->rows = calloc(res->nrows, sizeof *res->rows);
+  res->ntests = ncell;
+  res->tests = calloc(ncell, sizeof *res->tests);
+  if (!res->rows || !res->tests) goto nomem;
+  res->z_row = sdv_z_critical(0.05);
+  /* Bonferroni: two tests (order, diffusion) per (time, observable). */
+  const double a_test = o->alpha / (double)(2 * ncell);
+  res->z_test = sdv_z_critical(a_test);
+
+  size_t done = 0, total = neta * (2 + ncontrols);
+  for (size_t r = 0; r < neta; r++) {
+    for (size_t t = 0; t < nt; t++) steps[t] = (size_t)nearbyint(o->times[t] / eta[r]);
+    if ((rc = estimate_side(&s, disc, eta[r], disc->diffusion_scale, false, (uint32_t)(2 * r),
+                            steps, buf)))
+      goto fail;
+    for (size_t t = 0; t < nt; t++)
+      for (size_t i = 0; i < nobs; i++) {
+        sdv_weak_row *w = &res->rows[(r * nt + t) * nobs + i];
+        w->eta = eta[r];
+        w->t = o->times[t];
+        w->step = steps[t];
+        w->obs = i;
+        w->disc = buf[t * nobs + i];
+      }
+    if (o->progress) o->progress(o->progress_user, (double)++done / (double)total);
+  }
+  if ((rc = run_sde_sides(&s, sde, eta, sde->diffusion_scale, res->rows, steps, buf,
+                          res->z_row, &done, total)))
+    goto fail;
+  for (size_t t = 0; t < nt; t++)
+    for (size_t i = 0; i < nobs; i++)
+      if ((rc = make_test(&res->tests[t * nobs + i], res->rows, neta, nt, nobs, t, i, o,
+                          a_test)))
+        goto fail;
+
+  if (ncontrols) {
+    res->controls = calloc(ncontrols, sizeof *res->controls);
+    crow = malloc(res->nrows * sizeof *crow);
+    if (!res->controls || !crow) goto nomem;
+    res->ncontrols = ncontrols;
+    for (size_t c = 0; c < ncontrols; c++) {
+      sdv_weak_control *C = &res->controls[c];
+      C->diffusion_scale = controls[c] * sde->diffusion_scale;
+      memcpy(crow, res->rows, res->nrows * sizeof *crow);
+      if ((rc = run_sde_sides(&s, sde, eta, C->diffusion_scale, crow, steps, buf, res->z_row,
+                              &done, total)))
+        goto fail;
+      C->ntests = ncell;
+      if (!(C->tests = calloc(ncell, sizeof *C->tests))) goto nomem;
+      for (size_t t = 0; t < nt; t++)
+        for (size_t i = 0; i < nobs; i++) {
+          sdv_weak_test *T = &C->tests[t * nobs + i];
+          if ((rc = make_test(T, crow, neta, nt, nobs, t, i, o, a_test))) goto fail;
+          if (T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_FAIL) C->rejected = true;
+        }
+    }
+  }
+
+  /* Overall verdict. */
+  bool order_fail = false, order_unres = false, diff_fail = false, any_resolved = false;
+  for (size_t k = 0; k < ncell; k++) {
+    const sdv_weak_test *T = &res->tests[k];
+    order_fail |= T->order_verdict == SDV_VERDICT_FAIL;
+    order_unres |= T->order_verdict == SDV_VERDICT_INCONCLUSIVE;
+    any_resolved |= T->fluct_resolved;
+    diff_fail |= T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_FAIL;
+  }
+  bool controls_ok = true;
+  for (size_t c = 0; c < res->ncontrols; c++) controls_ok &= res->controls[c].rejected;
+  if (order_fail || diff_fail) {
+    res->verdict = SDV_VERDICT_FAIL;
+    snprintf(res->summary, sizeof res->summary, "%s%s",
+             order_fail ? "weak error does not decay at the claimed order; " : "",
+             diff_fail ? "fluctuation part of the SDE does not match the optimizer" : "");
+  } else if (order_unres || !any_resolved) {
+    bool sign_change = false;
+    for (size_t k = 0; k < ncell; k++) sign_change |= res->tests[k].sign_change;
+    res->verdict = SDV_VERDICT_INCONCLUSIVE;
+    snprintf(res->summary, sizeof res->summary, "%s",
+             sign_change ? "the weak error changes sign along the ladder (not yet asymptotic): "
+                           "use smaller eta"
+             : order_unres ? "weak errors within Monte Carlo noise: increase --paths or use "
+                             "larger eta"
+                           : "fluctuation part not resolved from Monte Carlo noise: increase "
+                             "--paths or choose another observable");
+  } else if (!controls_ok) {
+    res->verdict = SDV_VERDICT_INCONCLUSIVE;
+    snprintf(res->summary, sizeof res->summary,
+             "the study could not reject a deliberately wrong diffusion (negative control): "
+             "it lacks the power to validate the SDE");
+  } else {
+    res->verdict = SDV_VERDICT_PASS;
+    snprintf(res->summary, sizeof res->summary,
+             "order and fluctuation part agree; %zu negative control(s) rejected",
+             res->ncontrols);
+  }
+  free(steps);
+  free(buf);
+  free(crow);
+  *out = res;
+  return SDV_OK;
+nomem:
+  rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+fail:
+  free(steps);
+  free(buf);
+  free(crow);
+  sdv_weak_result_free(res);
+  return rc;
+}

@@ -1,0 +1,335 @@
+/* `sdv weak`: a weak-error study of one model over a ladder of eta (sdv/weak.h). */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <sdv/errors.h>
+#include <sdv/params.h>
+#include <sdv/weak.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "output.h"
+#include "report.h"
+#include "sdv_config.h"
+
+#define CMD "weak"
+#define MAX_OBS 32
+
+static void usage(FILE *out) {
+  fputs("usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
+        "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
+        "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
+        "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
+        "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
+        "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
+        "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
+        "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error.\n\n",
+        out);
+  sdv_cli_model_help(out);
+}
+
+static void progress(void *user, double fraction) {
+  (void)user;
+  fprintf(stderr, "\rsdv weak: %3.0f%%", 100.0 * fraction);
+  if (fraction >= 1.0) fputc('\n', stderr);
+  fflush(stderr);
+}
+
+static int parse_list(const char *text, const char *what, double **out, size_t *n) {
+  int rc = sdv_parse_double_list(text, what, out, n);
+  if (rc) sdv_cli_error(CMD, "%s", sdv_last_error());
+  return rc;
+}
+
+static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
+  char name[64];
+  printf("%-9s %-7s %-8s %-25s %-25s %-25s\n", "eta", "t", "g", "discrete", "SDE",
+         "error [95% CI]");
+  for (size_t k = 0; k < r->nrows; k++) {
+    const sdv_weak_row *w = &r->rows[k];
+    char d[64], s[64], e[64];
+    sdv_report_estimate(d, sizeof d, w->disc.mean, w->disc.se, w->disc.exact);
+    sdv_report_estimate(s, sizeof s, w->sde.mean, w->sde.se, w->sde.exact);
+    snprintf(e, sizeof e, "%.4g [%.3g, %.3g]%s", w->err, w->err_lo, w->err_hi,
+             w->resolved ? "" : " ~0");
+    printf("%-9.4g %-7.4g %-8s %-25s %-25s %-25s\n", w->eta, w->t,
+           sdv_observable_name(&obs[w->obs], name, sizeof name), d, s, e);
+  }
+  printf("\n");
+  for (size_t k = 0; k < r->ntests; k++) {
+    const sdv_weak_test *T = &r->tests[k];
+    sdv_observable_name(&obs[T->obs], name, sizeof name);
+    printf("g = %s, t = %g\n", name, T->t);
+    printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s\n", T->slope,
+           T->slope_lo, T->slope_hi, T->fit_points, sdv_verdict_name(T->order_verdict),
+           T->sign_change ? " (error changes sign: not asymptotic)" : "");
+    printf("  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
+           "[%.3g, %.3g]\n",
+           T->limit, T->limit_se, T->intercept, T->intercept_lo, T->intercept_hi);
+    printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s\n", T->rel,
+           T->rel_lo, T->rel_hi, sdv_verdict_name(T->diffusion_verdict),
+           T->fluct_resolved ? "" : " (L not resolved)");
+    for (size_t c = 0; c < r->ncontrols; c++) {
+      const sdv_weak_test *C = &r->controls[c].tests[k];
+      printf("  control x%-4g    a/L = %.3g [%.3g, %.3g]  %s\n", r->controls[c].diffusion_scale,
+             C->rel, C->rel_lo, C->rel_hi,
+             C->fluct_resolved && C->diffusion_verdict == SDV_VERDICT_FAIL ? "rejected"
+                                                                           : "NOT rejected");
+    }
+  }
+  printf("\nverdict: %s — %s\n", sdv_verdict_name(r->verdict), r->summary);
+}
+
+static json_t *side_json(const sdv_weak_side *s) {
+  return json_pack("{s:f, s:f, s:b, s:f, s:I}", "mean", s->mean, "se", s->se, "exact", s->exact,
+                   "noise_free", s->ref, "nonfinite", (json_int_t)s->nonfinite);
+}
+
+static json_t *test_json(const sdv_weak_test *T, const sdv_observable *obs) {
+  char name[64];
+  return json_pack(
+      "{s:s, s:f, s:{s:f, s:[f,f], s:I, s:s}, s:{s:f, s:f, s:f, s:[f,f], s:f, s:[f,f], s:b, "
+      "s:s}}",
+      "observable", sdv_observable_name(&obs[T->obs], name, sizeof name), "t", T->t, "order",
+      "slope", T->slope, "ci", T->slope_lo, T->slope_hi, "points", (json_int_t)T->fit_points,
+      "verdict", sdv_verdict_name(T->order_verdict), "fluctuation", "limit", T->limit,
+      "limit_se", T->limit_se, "intercept", T->intercept, "intercept_ci", T->intercept_lo,
+      T->intercept_hi, "relative_error", T->rel, "relative_error_ci", T->rel_lo, T->rel_hi,
+      "resolved", T->fluct_resolved, "verdict", sdv_verdict_name(T->diffusion_verdict));
+}
+
+static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
+                           const char *model_desc, uint64_t seed) {
+  json_t *rows = json_array(), *tests = json_array(), *controls = json_array();
+  char name[64];
+  for (size_t k = 0; k < r->nrows; k++) {
+    const sdv_weak_row *w = &r->rows[k];
+    json_array_append_new(
+        rows, json_pack("{s:f, s:f, s:I, s:s, s:o, s:o, s:{s:f, s:f, s:[f,f], s:b}}", "eta",
+                        w->eta, "t", w->t, "step", (json_int_t)w->step, "observable",
+                        sdv_observable_name(&wo->obs[w->obs], name, sizeof name), "discrete",
+                        side_json(&w->disc), "sde", side_json(&w->sde), "error", "value",
+                        w->err, "se", w->err_se, "ci", w->err_lo, w->err_hi, "resolved",
+                        w->resolved));
+  }
+  for (size_t k = 0; k < r->ntests; k++) json_array_append_new(tests, test_json(&r->tests[k], wo->obs));
+  for (size_t c = 0; c < r->ncontrols; c++) {
+    json_t *ct = json_array();
+    for (size_t k = 0; k < r->controls[c].ntests; k++)
+      json_array_append_new(ct, test_json(&r->controls[c].tests[k], wo->obs));
+    json_array_append_new(controls,
+                          json_pack("{s:f, s:b, s:o}", "diffusion_scale",
+                                    r->controls[c].diffusion_scale, "rejected",
+                                    r->controls[c].rejected, "tests", ct));
+  }
+  char seedtxt[32];
+  snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)seed);
+  json_t *root = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "sdv_version", SDV_VERSION,
+      "git_revision", SDV_GIT_REVISION, "model", model_desc, "seed", seedtxt, "streams",
+      SDV_REPORT_STREAM_SCHEME, "integrator", wo->integrator->name, "paths",
+      (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha", wo->alpha, "rows",
+      rows, "tests", tests, "controls", controls);
+  /* The single-test summary the README documents. */
+  if (r->ntests >= 1) {
+    json_object_set_new(root, "order",
+                        json_pack("{s:f, s:[f,f]}", "slope", r->tests[0].slope, "ci",
+                                  r->tests[0].slope_lo, r->tests[0].slope_hi));
+  }
+  json_object_set_new(root, "verdict", json_string(sdv_verdict_name(r->verdict)));
+  json_object_set_new(root, "summary", json_string(r->summary));
+  return root;
+}
+
+static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *obs) {
+  char name[64];
+  fprintf(fp, "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
+              "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
+  for (size_t k = 0; k < r->nrows; k++) {
+    const sdv_weak_row *w = &r->rows[k];
+    fprintf(fp, "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
+                "%.17g,%.17g,%.17g\n",
+            w->eta, w->t, w->step, sdv_observable_name(&obs[w->obs], name, sizeof name),
+            w->disc.mean, w->disc.se, w->disc.exact, w->disc.ref, w->sde.mean, w->sde.se,
+            w->sde.exact, w->sde.ref, w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde,
+            w->fl_se);
+  }
+}
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+int sdv_cmd_weak(int argc, char **argv) {
+  sdv_model_options mo;
+  sdv_model_options_default(&mo);
+  sdv_weak_options wo;
+  sdv_weak_options_default(&wo);
+  double *eta = NULL, *times = NULL;
+  size_t neta = 0, ntimes = 0, nobs = 0;
+  sdv_observable obs[MAX_OBS];
+  const char *json_path = NULL, *csv_path = NULL;
+  int code = SDV_EXIT_USAGE;
+  sdv_weak_result *res = NULL;
+  sdv_outfile jf = {0}, cf = {0};
+
+  for (int i = 1; i < argc; i++) {
+    bool bad = false;
+    const char *v;
+    /* --eta is a ladder here, so it is read before the model options. */
+    if ((v = sdv_cli_value(CMD, "eta", argc, argv, &i, &bad))) {
+      free(eta);
+      if (parse_list(v, "--eta", &eta, &neta)) goto done;
+      continue;
+    }
+    if (bad) goto done;
+    int mrc = sdv_cli_model_option(CMD, &mo, argc, argv, &i);
+    if (mrc < 0) goto done;
+    if (mrc > 0) continue;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      code = SDV_EXIT_OK;
+      goto done;
+    } else if ((v = sdv_cli_value(CMD, "T", argc, argv, &i, &bad))) {
+      free(times);
+      if (parse_list(v, "--T", &times, &ntimes)) goto done;
+      if (ntimes != 1) {
+        sdv_cli_error(CMD, "--T takes one time; use --times for several");
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "times", argc, argv, &i, &bad))) {
+      free(times);
+      if (parse_list(v, "--times", &times, &ntimes)) goto done;
+    } else if ((v = sdv_cli_value(CMD, "substeps", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--substeps", &wo.substeps)) goto input_error;
+    } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--paths", &wo.paths)) goto input_error;
+    } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--threads", &wo.threads)) goto input_error;
+    } else if ((v = sdv_cli_value(CMD, "alpha", argc, argv, &i, &bad))) {
+      if (sdv_parse_double(v, "--alpha", &wo.alpha)) goto input_error;
+    } else if ((v = sdv_cli_value(CMD, "order", argc, argv, &i, &bad))) {
+      if (sdv_parse_double(v, "--order", &wo.order)) goto input_error;
+    } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
+      if (!(wo.integrator = sdv_integrator_type_from_name(v))) {
+        sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "observable", argc, argv, &i, &bad))) {
+      char *copy = strdup(v), *save = NULL;
+      for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (nobs == MAX_OBS) {
+          sdv_cli_error(CMD, "--observable: at most %d observables", MAX_OBS);
+          free(copy);
+          goto done;
+        }
+        if (sdv_observable_parse(&obs[nobs], tok, mo.dim)) {
+          free(copy);
+          goto input_error;
+        }
+        nobs++;
+      }
+      free(copy);
+    } else if ((v = sdv_cli_value(CMD, "json", argc, argv, &i, &bad))) {
+      json_path = v;
+    } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
+      csv_path = v;
+    } else if (strcmp(argv[i], "--no-exact") == 0) {
+      wo.exact = false;
+    } else if (strcmp(argv[i], "--no-controls") == 0) {
+      wo.controls = false;
+    } else {
+      if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv weak --help)", argv[i]);
+      goto done;
+    }
+    if (bad) goto done;
+  }
+  if (!eta) {
+    sdv_cli_error(CMD, "--eta E1,E2,... is required (at least two values)");
+    goto done;
+  }
+  if (!times) {
+    sdv_cli_error(CMD, "--T T or --times t1,... is required");
+    goto done;
+  }
+  if (nobs == 0) obs[nobs++] = (sdv_observable){.kind = SDV_OBS_F};
+  wo.eta = eta;
+  wo.neta = neta;
+  wo.times = times;
+  wo.ntimes = ntimes;
+  wo.obs = obs;
+  wo.nobs = nobs;
+  if (!wo.integrator) wo.integrator = sdv_integrator_richardson;
+  mo.eta = eta[0];
+  {
+    /* Validate the model once before anything runs, and the output paths. */
+    sdv_model *probe = NULL;
+    int rc = sdv_model_alloc(&probe, &mo);
+    if (rc) {
+      code = sdv_cli_status_exit(CMD, rc);
+      goto done;
+    }
+    sdv_model_free(probe);
+  }
+  if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
+    goto done;
+  }
+  if (csv_path && sdv_outfile_open(&cf, csv_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --csv %s: %s", csv_path, strerror(errno));
+    goto done;
+  }
+  if (sdv_cli_progress_enabled()) wo.progress = progress;
+  wo.cancel = &interrupted;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  int rc = sdv_weak_run(&mo, NULL, &wo, &res);
+  if (rc) {
+    code = rc == SDV_EINTR ? SDV_EXIT_RUNTIME : sdv_cli_status_exit(CMD, rc);
+    if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no result written");
+    goto done;
+  }
+  sdv_model *m = NULL;
+  sdv_model_alloc(&m, &mo);
+  printf("model: %s\n\n", m ? m->description : "?");
+  print_table(res, obs);
+  if (jf.fp) {
+    json_t *root = result_json(res, &wo, m ? m->description : "", mo.seed);
+    int jrc = json_dumpf(root, jf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (jrc != 0 || sdv_outfile_commit(&jf) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", json_path, strerror(errno));
+      sdv_model_free(m);
+      code = SDV_EXIT_RUNTIME;
+      goto done;
+    }
+  }
+  sdv_model_free(m);
+  if (cf.fp) {
+    write_csv(cf.fp, res, obs);
+    if (sdv_outfile_commit(&cf) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", csv_path, strerror(errno));
+      code = SDV_EXIT_RUNTIME;
+      goto done;
+    }
+  }
+  code = res->verdict == SDV_VERDICT_PASS ? SDV_EXIT_OK : SDV_EXIT_FAIL;
+  goto done;
+input_error:
+  sdv_cli_error(CMD, "%s", sdv_last_error());
+  code = SDV_EXIT_USAGE;
+done:
+  sdv_outfile_abort(&jf);
+  sdv_outfile_abort(&cf);
+  sdv_weak_result_free(res);
+  free(eta);
+  free(times);
+  return code;
+}
