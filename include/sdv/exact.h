@@ -42,10 +42,10 @@ extern "C" {
 /* Which process an exact reference describes. Time on the SDE and ODE sides is
  * t = steps * eta. */
 typedef enum sdv_side {
-  SDV_SIDE_DISCRETE = 0,  /* the discrete optimizer x_k */
-  SDV_SIDE_SDE = 1,       /* its SDE X_t, with the model's diffusion_scale applied to S */
-  SDV_SIDE_ODE = 2,       /* the drift ODE x'(t) = b(x(t)), x(0) = x0 */
-  SDV_SIDE_NOISEFREE = 3  /* the noise-free recursion xbar_{k+1} = xbar_k + eta b(xbar_k) */
+  SDV_SIDE_DISCRETE = 0, /* the discrete optimizer x_k */
+  SDV_SIDE_SDE = 1,      /* its SDE X_t, with the model's diffusion_scale applied to S */
+  SDV_SIDE_ODE = 2,      /* the drift ODE x'(t) = b(x(t)), x(0) = x0 */
+  SDV_SIDE_NOISEFREE = 3 /* the noise-free recursion xbar_{k+1} = xbar_k + eta b(xbar_k) */
 } sdv_side;
 
 /* "discrete", "sde", "ode", "noisefree"; "unknown" outside the enum. Static storage. */
@@ -111,9 +111,8 @@ int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, si
  * Returns SDV_OK; SDV_EDOM with a message when the side is unstable (no stationary law);
  * SDV_ENUMERIC when the lattice iteration does not converge within max_iterations; other
  * codes as sdv_exact_eval. */
-int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable *obs,
-                         size_t nobs, double *values, const sdv_exact_options *opt,
-                         sdv_exact_info *info);
+int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable *obs, size_t nobs,
+                         double *values, const sdv_exact_options *opt, sdv_exact_info *info);
 
 /* Growth of the moments. DISCRETE: spectral radius of the linear map S_k -> S_{k+1}
  * (stable iff < 1). SDE: largest real part of the generator of dS/dt (stable iff < 0). These

@@ -5,7 +5,7 @@
  * The method type (one file per method in lib/optimizer/) provides BOTH
  *   step()       the discrete update x_{k+1} = x_k - eta * U(x_k; noise, compressor), and
  *   drift() + diffusion()   the SDE dX = b(X) dt + sqrt(eta) S(X) dW, S S^T = Sigma(X),
- * derived from the one-step mean and covariance of U (Li, Tai & E). docs/math.md has the
+ * derived from the one-step mean and covariance of U (Li, Tai & E). docs/math/ (model.md and one page per method) has the
  * formulas for each method and their assumptions.
  *
  * Randomness: step() draws gradient noise from one stream and compressor randomness from

@@ -63,8 +63,8 @@ static bool is_linear_method(const sdv_model *m) {
 }
 
 /* Which route answers the request; ROUTE_NONE with the reason in why. */
-static route classify(const sdv_model *m, sdv_side side, const sdv_observable *obs,
-                      bool stationary, char *why, size_t len) {
+static route classify(const sdv_model *m, sdv_side side, const sdv_observable *obs, bool stationary,
+                      char *why, size_t len) {
   const char *meth = m->method->name;
   if (side == SDV_SIDE_ODE || side == SDV_SIDE_NOISEFREE) {
     if (!stationary) return ROUTE_DRIFT;
@@ -167,13 +167,11 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
       }
     return ROUTE_SIGN_SDE;
   }
-  snprintf(why, len, "exact: method '%s' has no exact %s reference", meth,
-           sdv_side_name(side));
+  snprintf(why, len, "exact: method '%s' has no exact %s reference", meth, sdv_side_name(side));
   return ROUTE_NONE;
 }
 
-static int check_common(const sdv_model *m, sdv_side side, const sdv_observable *obs,
-                        size_t nobs) {
+static int check_common(const sdv_model *m, sdv_side side, const sdv_observable *obs, size_t nobs) {
   if (!m) return SDV_ERROR(SDV_EINVAL, "exact: model is NULL");
   if ((int)side < SDV_SIDE_DISCRETE || (int)side > SDV_SIDE_NOISEFREE)
     return SDV_ERROR(SDV_EINVAL, "exact: side = %d is not a sdv_side", (int)side);
@@ -223,8 +221,9 @@ static int check_steps(const size_t *steps, size_t nt) {
   if (!steps || nt == 0) return SDV_ERROR(SDV_EINVAL, "exact: nt = %zu time points", nt);
   for (size_t t = 1; t < nt; t++)
     if (steps[t] < steps[t - 1])
-      return SDV_ERROR(SDV_EINVAL, "exact: steps[%zu] = %zu < steps[%zu] = %zu (must be "
-                                   "nondecreasing)",
+      return SDV_ERROR(SDV_EINVAL,
+                       "exact: steps[%zu] = %zu < steps[%zu] = %zu (must be "
+                       "nondecreasing)",
                        t, steps[t], t - 1, steps[t - 1]);
   return SDV_OK;
 }
@@ -277,9 +276,9 @@ static double obs_dense(const sdv_observable *o, size_t d, const double *h, cons
 
 /* Runs the lattice for every coordinate flagged in need (all if NULL), reusing the result of
  * an earlier coordinate with the same (lambda, x0). mean/s2 are [nt * d]. */
-static int lattice_all(const sdv_model *m, const double *lam, const bool *need,
-                       const size_t *steps, size_t nt, double *mean, double *s2,
-                       const sdv_exact_options *opt, sdv_exact_info *info) {
+static int lattice_all(const sdv_model *m, const double *lam, const bool *need, const size_t *steps,
+                       size_t nt, double *mean, double *s2, const sdv_exact_options *opt,
+                       sdv_exact_info *info) {
   const size_t d = m->dim;
   double *cm = malloc(2 * nt * sizeof *cm);
   size_t *done = malloc(d * sizeof *done), ndone = 0;
@@ -301,8 +300,7 @@ static int lattice_all(const sdv_model *m, const double *lam, const bool *need,
       continue;
     }
     double mass, dropped;
-    rc = sdv_exact_lattice_run(m, lam[j], m->x0[j], steps, nt, cm, cm + nt, &mass, &dropped,
-                               opt);
+    rc = sdv_exact_lattice_run(m, lam[j], m->x0[j], steps, nt, cm, cm + nt, &mass, &dropped, opt);
     if (rc) goto out;
     if (info) info->truncated_mass += dropped;
     for (size_t t = 0; t < nt; t++) {
@@ -392,8 +390,8 @@ int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_
         const double tt = (double)steps[t] * m->eta;
         for (size_t j = 0; j < d; j++) {
           const bool disc = side == SDV_SIDE_DISCRETE;
-          a[j] = disc ? sdv_exact_lin_mean_disc(&L, j, steps[t])
-                      : sdv_exact_lin_mean_sde(&L, j, tt);
+          a[j] =
+              disc ? sdv_exact_lin_mean_disc(&L, j, steps[t]) : sdv_exact_lin_mean_sde(&L, j, tt);
           a[d + j] = disc ? sdv_exact_lin_entry_disc(&L, j, j, steps[t])
                           : sdv_exact_lin_entry_sde(&L, j, j, tt);
         }
@@ -485,8 +483,8 @@ int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, si
       for (size_t t = 0; t < nt; t++) {
         const double tt = (double)steps[t] * m->eta;
         for (size_t j = 0; j < d; j++) {
-          a[t * d + j] = disc ? sdv_exact_lin_mean_disc(&L, j, steps[t])
-                              : sdv_exact_lin_mean_sde(&L, j, tt);
+          a[t * d + j] =
+              disc ? sdv_exact_lin_mean_disc(&L, j, steps[t]) : sdv_exact_lin_mean_sde(&L, j, tt);
           for (size_t l = 0; second && l < d; l++)
             second[t * dd + j * d + l] = disc ? sdv_exact_lin_entry_disc(&L, j, l, steps[t])
                                               : sdv_exact_lin_entry_sde(&L, j, l, tt);
@@ -601,9 +599,8 @@ int sdv_exact_stability(const sdv_model *m, sdv_side side, double *growth, bool 
   return SDV_OK;
 }
 
-int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable *obs,
-                         size_t nobs, double *values, const sdv_exact_options *opt,
-                         sdv_exact_info *info) {
+int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable *obs, size_t nobs,
+                         double *values, const sdv_exact_options *opt, sdv_exact_info *info) {
   int rc = check_common(m, side, obs, nobs);
   if (rc) return rc;
   if (!obs || nobs == 0 || !values)
@@ -664,8 +661,7 @@ int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable
       if (!need[j]) continue;
       size_t same = j;
       for (size_t u = 0; u < j && same == j; u++)
-        if (need[u] && lam[u] == lam[j] && (r == ROUTE_SIGN_SDE || m->x0[u] == m->x0[j]))
-          same = u;
+        if (need[u] && lam[u] == lam[j] && (r == ROUTE_SIGN_SDE || m->x0[u] == m->x0[j])) same = u;
       if (same < j) {
         a[j] = a[same];
         b[j] = b[same];

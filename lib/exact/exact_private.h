@@ -48,8 +48,7 @@ double sdv_exact_lin_entry_sde(const sdv_exact_lin *L, size_t j, size_t l, doubl
  * computed without cancellation; SDE S_jl' = -alpha S_jl + q. */
 void sdv_exact_lin_coef_disc(const sdv_exact_lin *L, size_t j, size_t l, double *rho,
                              double *one_minus_rho, double *q);
-void sdv_exact_lin_coef_sde(const sdv_exact_lin *L, size_t j, size_t l, double *alpha,
-                            double *q);
+void sdv_exact_lin_coef_sde(const sdv_exact_lin *L, size_t j, size_t l, double *alpha, double *q);
 
 /* The linear part of either map applied to S (d x d), into out; scratch holds 2 d^2. The
  * constant term (qv I scaled) is NOT added. */
@@ -57,11 +56,10 @@ void sdv_exact_lin_apply(const sdv_exact_lin *L, sdv_side side, const double *S,
                          double *scratch);
 
 /* Dense route: mean[t*d + j] and S[t*d*d + ...] at steps[t] (nondecreasing). */
-int sdv_exact_lin_run_disc(const sdv_exact_lin *L, const size_t *steps, size_t nt,
-                           double *mean, double *S);
-int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt,
-                          double *mean, double *S, const sdv_exact_options *opt,
-                          sdv_exact_info *info);
+int sdv_exact_lin_run_disc(const sdv_exact_lin *L, const size_t *steps, size_t nt, double *mean,
+                           double *S);
+int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt, double *mean,
+                          double *S, const sdv_exact_options *opt, sdv_exact_info *info);
 
 /* Growth (spectral radius / largest real part) of the linear map; stationary S (mean 0):
  * d x d on the dense route, only the d diagonal entries on the per-entry route (its
@@ -80,9 +78,9 @@ int sdv_exact_noisefree(const sdv_model *m, const size_t *steps, size_t nt, doub
  * E x_j^2 at steps[t] (nondecreasing) into mean[t], second[t]. *mass receives the
  * probability still on the lattice at the last step and *dropped what the edges lost (so
  * that *mass + *dropped = 1 up to rounding); either may be NULL. */
-int sdv_exact_lattice_run(const sdv_model *m, double lam, double x0, const size_t *steps,
-                          size_t nt, double *mean, double *second, double *mass,
-                          double *dropped, const sdv_exact_options *opt);
+int sdv_exact_lattice_run(const sdv_model *m, double lam, double x0, const size_t *steps, size_t nt,
+                          double *mean, double *second, double *mass, double *dropped,
+                          const sdv_exact_options *opt);
 /* Stationary E x_j and E x_j^2 of the same chain (on the lattice through x0). */
 int sdv_exact_lattice_stationary(const sdv_model *m, double lam, double x0, double *mean,
                                  double *second, const sdv_exact_options *opt,

@@ -33,13 +33,13 @@
 typedef struct chain {
   const sdv_model *m;
   double lam, x0, h;
-  size_t n;       /* agents */
-  double *p, *q;  /* [cap] current and next probability vectors */
+  size_t n;      /* agents */
+  double *p, *q; /* [cap] current and next probability vectors */
   size_t cap;
-  long base;      /* cell index (x = x0 + h * cell) of p[0] */
-  size_t lo, hi;  /* live range [lo, hi] of buffer indices */
-  double *law;    /* [2N+1] law of s */
-  double *tmp;    /* [2N+1] */
+  long base;     /* cell index (x = x0 + h * cell) of p[0] */
+  size_t lo, hi; /* live range [lo, hi] of buffer indices */
+  double *law;   /* [2N+1] law of s */
+  double *tmp;   /* [2N+1] */
   double cut, dropped;
 } chain;
 
@@ -75,8 +75,7 @@ static void sign_sum_law(chain *c, double g) {
   }
 }
 
-static int chain_init(chain *c, const sdv_model *m, double lam, double x0, long start,
-                      double cut) {
+static int chain_init(chain *c, const sdv_model *m, double lam, double x0, long start, double cut) {
   memset(c, 0, sizeof *c);
   c->m = m;
   c->lam = lam;
@@ -178,9 +177,9 @@ static void chain_moments(const chain *c, double *mass, double *m1, double *m2) 
   *m2 = s2;
 }
 
-int sdv_exact_lattice_run(const sdv_model *m, double lam, double x0, const size_t *steps,
-                          size_t nt, double *mean, double *second, double *mass,
-                          double *dropped, const sdv_exact_options *opt) {
+int sdv_exact_lattice_run(const sdv_model *m, double lam, double x0, const size_t *steps, size_t nt,
+                          double *mean, double *second, double *mass, double *dropped,
+                          const sdv_exact_options *opt) {
   chain c;
   int rc = chain_init(&c, m, lam, x0, 0, opt->lattice_cut);
   if (rc) goto done;

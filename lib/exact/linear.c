@@ -102,8 +102,7 @@ void sdv_exact_lin_coef_disc(const sdv_exact_lin *L, size_t j, size_t l, double 
   *q = j == l ? e * e * L->qv : 0.0;
 }
 
-void sdv_exact_lin_coef_sde(const sdv_exact_lin *L, size_t j, size_t l, double *alpha,
-                            double *q) {
+void sdv_exact_lin_coef_sde(const sdv_exact_lin *L, size_t j, size_t l, double *alpha, double *q) {
   const double k = (j == l ? L->asum : 0.0) - L->csum;
   *alpha = L->lam[j] + L->lam[l] - L->c2 * L->eta * L->lam[j] * L->lam[l] * k;
   *q = j == l ? L->c2 * L->eta * L->qv : 0.0;
@@ -168,8 +167,8 @@ static int build_matrix(const sdv_exact_lin *L, sdv_side side, gsl_matrix **out)
   const size_t d = L->d, n = d * d;
   if (d > SDV_EXACT_DENSE_MAX)
     return SDV_ERROR(SDV_ELIMIT,
-                     "exact: dense second-moment map with d = %zu > %d (d^2 x d^2 eigen/solve)",
-                     d, SDV_EXACT_DENSE_MAX);
+                     "exact: dense second-moment map with d = %zu > %d (d^2 x d^2 eigen/solve)", d,
+                     SDV_EXACT_DENSE_MAX);
   gsl_matrix *M = gsl_matrix_alloc(n, n);
   double *E = calloc(n, sizeof *E), *col = malloc(n * sizeof *col);
   double *scr = malloc(2 * n * sizeof *scr);
@@ -250,10 +249,9 @@ int sdv_exact_lin_stationary(const sdv_exact_lin *L, sdv_side side, double *S) {
   if (rc) return rc;
   const bool disc = side == SDV_SIDE_DISCRETE;
   if (disc ? growth >= 1.0 : growth >= 0.0)
-    return SDV_ERROR(SDV_EDOM,
-                     "exact: %s second moments diverge (growth %.17g %s), no stationary law",
-                     disc ? "discrete" : "SDE", growth,
-                     disc ? ">= 1 per step" : ">= 0 per unit time");
+    return SDV_ERROR(
+        SDV_EDOM, "exact: %s second moments diverge (growth %.17g %s), no stationary law",
+        disc ? "discrete" : "SDE", growth, disc ? ">= 1 per step" : ">= 0 per unit time");
   if (L->diag) {
     for (size_t j = 0; j < d; j++) {
       double q;

@@ -60,9 +60,8 @@ static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   return 0;
 }
 
-int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt,
-                          double *mean, double *S, const sdv_exact_options *opt,
-                          sdv_exact_info *info) {
+int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt, double *mean,
+                          double *S, const sdv_exact_options *opt, sdv_exact_info *info) {
   const size_t d = L->d, dd = d * d, n = d + dd;
   SUNContext ctx = NULL;
   N_Vector y = NULL;

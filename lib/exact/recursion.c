@@ -58,8 +58,8 @@ double sdv_exact_lin_entry_disc(const sdv_exact_lin *L, size_t j, size_t l, size
   return pk * L->x0[j] * L->x0[l] + q * sk;
 }
 
-int sdv_exact_lin_run_disc(const sdv_exact_lin *L, const size_t *steps, size_t nt,
-                           double *mean, double *S) {
+int sdv_exact_lin_run_disc(const sdv_exact_lin *L, const size_t *steps, size_t nt, double *mean,
+                           double *S) {
   const size_t d = L->d, dd = d * d;
   double *m = malloc(d * sizeof *m), *mn = malloc(d * sizeof *mn);
   double *s = malloc(dd * sizeof *s), *sn = malloc(dd * sizeof *sn);

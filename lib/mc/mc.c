@@ -477,7 +477,7 @@ int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process
                      "threads), above max_bytes = %zu; use a coarser grid, fewer observables "
                      "or raise max_bytes",
                      bytes / 1048576.0, ntimes, nobs, m->dim, threads, o->max_bytes);
-  const size_t first = b0 * c.block;
+  const size_t first = b0 * c.block < c.paths ? b0 * c.block : c.paths;
   const size_t last = b1 * c.block < c.paths ? b1 * c.block : c.paths;
   const double work = (double)(last - first) * (double)steps[ntimes - 1] * step_cost(m, po);
   if (work > o->max_work)

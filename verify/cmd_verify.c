@@ -1,0 +1,265 @@
+/* `sdv verify`: run the claim suite (verify/checks.h), print a table, write one CSV per check
+ * and a JSON summary under --out, all atomically. Exit 0 only if every selected check passed
+ * and rejected its negative control. SIGINT/SIGTERM stop the run between (or inside) checks:
+ * completed checks keep their files, the summary says "complete": false, exit status 4. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <sdv/errors.h>
+#include <sdv/params.h>
+
+#include "checks.h"
+#include "cli.h"
+#include "commands.h"
+#include "output.h"
+#include "report.h"
+#include "sdv_config.h"
+
+#define CMD "verify"
+enum { SDV_EXIT_INTERRUPTED = 4 };
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *out) {
+  fputs("usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
+        "                  [--threads T]\n\n"
+        "Runs one check per claim of the theory (docs/claims.md). Each check prints what it\n"
+        "measured with its confidence interval, the prediction, its verdict, and its negative\n"
+        "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
+        "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
+        "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
+        "4 interrupted (completed checks are kept).\n",
+        out);
+}
+
+static bool selected(const char *only, const char *id) {
+  if (!only) return true;
+  size_t n = strlen(id);
+  for (const char *p = only; *p;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    if (len == n && strncmp(p, id, n) == 0) return true;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return false;
+}
+
+static const char *verdict(const sdv_check_result *r) {
+  return r->pass && r->control_rejected ? "PASS" : "FAIL";
+}
+
+static void print_result(const sdv_check *c, const sdv_check_result *r, double secs) {
+  printf("[%s] %-24s %s\n", verdict(r), c->id, c->claim);
+  if (r->exact)
+    printf("       measured   %s = %.6g (exact)\n", r->measured, r->value);
+  else
+    printf("       measured   %s = %.6g [%.6g, %.6g]\n", r->measured, r->value, r->lo, r->hi);
+  printf("       predicted  %s\n", r->prediction);
+  printf("       test       %s\n", r->pass ? "passed" : "FAILED");
+  printf("       control    %s: %s\n", r->control,
+         r->control_rejected ? "rejected (as it must be)" : "NOT rejected (the check has no power)");
+  if (r->note[0]) printf("       note       %s\n", r->note);
+  printf("       time       %.1f s\n\n", secs);
+  fflush(stdout);
+}
+
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *result_json(const sdv_check *c, const sdv_check_result *r, double secs,
+                           const char *status) {
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_string(c->id));
+  json_object_set_new(o, "family", json_string(c->family));
+  json_object_set_new(o, "claim", json_string(c->claim));
+  json_object_set_new(o, "status", json_string(status));
+  if (strcmp(status, "done") == 0) {
+    json_object_set_new(o, "measured", json_string(r->measured));
+    json_object_set_new(o, "value", num(r->value));
+    json_object_set_new(o, "ci", json_pack("[o,o]", num(r->lo), num(r->hi)));
+    json_object_set_new(o, "exact", json_boolean(r->exact));
+    json_object_set_new(o, "prediction", json_string(r->prediction));
+    json_object_set_new(o, "predicted", num(r->predicted));
+    json_object_set_new(o, "pass", json_boolean(r->pass));
+    json_object_set_new(o, "control",
+                        json_pack("{s:s, s:o, s:b}", "model", r->control, "value",
+                                  num(r->control_value), "rejected", r->control_rejected));
+    json_object_set_new(o, "verdict", json_string(verdict(r)));
+    json_object_set_new(o, "note", json_string(r->note));
+  }
+  json_object_set_new(o, "seconds", json_real(secs));
+  return o;
+}
+
+int sdv_cmd_verify(int argc, char **argv) {
+  const char *only = NULL, *outdir = "results";
+  bool full = false, list = false;
+  sdv_check_ctx ctx = {.seed = 1, .cancel = &interrupted};
+  for (int i = 1; i < argc; i++) {
+    bool bad = false;
+    const char *v;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return SDV_EXIT_OK;
+    } else if (strcmp(argv[i], "--full") == 0) {
+      full = true;
+    } else if (strcmp(argv[i], "--list") == 0) {
+      list = true;
+    } else if ((v = sdv_cli_value(CMD, "only", argc, argv, &i, &bad))) {
+      only = v;
+    } else if ((v = sdv_cli_value(CMD, "out", argc, argv, &i, &bad))) {
+      outdir = v;
+    } else if ((v = sdv_cli_value(CMD, "seed", argc, argv, &i, &bad))) {
+      size_t s;
+      if (sdv_parse_size(v, "--seed", &s)) {
+        sdv_cli_error(CMD, "%s", sdv_last_error());
+        return SDV_EXIT_USAGE;
+      }
+      ctx.seed = s;
+    } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--threads", &ctx.threads)) {
+        sdv_cli_error(CMD, "%s", sdv_last_error());
+        return SDV_EXIT_USAGE;
+      }
+    } else {
+      if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv verify --help)", argv[i]);
+      return SDV_EXIT_USAGE;
+    }
+    if (bad) return SDV_EXIT_USAGE;
+  }
+  ctx.full = full;
+  const sdv_check *const *all;
+  const size_t n = sdv_checks_all(&all);
+  size_t nsel = 0;
+  for (size_t k = 0; k < n; k++) nsel += selected(only, all[k]->id);
+  if (only) {
+    /* Every requested id must exist. */
+    char *copy = strdup(only), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      bool found = false;
+      for (size_t k = 0; k < n; k++) found |= strcmp(all[k]->id, tok) == 0;
+      if (!found) {
+        sdv_cli_error(CMD, "--only: unknown check id '%s' (sdv verify --list)", tok);
+        free(copy);
+        return SDV_EXIT_USAGE;
+      }
+    }
+    free(copy);
+  }
+  if (nsel == 0) {
+    sdv_cli_error(CMD, "no check selected: nothing to verify");
+    return SDV_EXIT_USAGE;
+  }
+  if (list) {
+    for (size_t k = 0; k < n; k++)
+      if (selected(only, all[k]->id))
+        printf("%-26s %-13s %s\n", all[k]->id, all[k]->family, all[k]->claim);
+    return SDV_EXIT_OK;
+  }
+  if (sdv_output_dir_ready(outdir) != 0) {
+    sdv_cli_error(CMD, "cannot write results to --out %s: %s", outdir, strerror(errno));
+    return SDV_EXIT_USAGE;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n",
+         full ? "full" : "quick", (unsigned long long)ctx.seed, nsel, outdir);
+  fflush(stdout);
+
+  json_t *checks = json_array();
+  size_t passed = 0, failed = 0, errors = 0, done = 0;
+  const double t_start = now();
+  int code = SDV_EXIT_OK;
+  char path[4096];
+  for (size_t k = 0; k < n && !interrupted; k++) {
+    const sdv_check *c = all[k];
+    if (!selected(only, c->id)) continue;
+    snprintf(path, sizeof path, "%s/%s.csv", outdir, c->id);
+    sdv_outfile csv;
+    if (sdv_outfile_open(&csv, path) != 0) {
+      sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
+      code = SDV_EXIT_RUNTIME;
+      break;
+    }
+    ctx.csv = csv.fp;
+    sdv_check_result r;
+    memset(&r, 0, sizeof r);
+    r.predicted = r.value = r.lo = r.hi = r.control_value = NAN;
+    sdv_clear_error();
+    const double t0 = now();
+    int rc = c->run(&ctx, &r);
+    const double secs = now() - t0;
+    if (rc == SDV_EINTR || interrupted) {
+      sdv_outfile_abort(&csv);
+      json_array_append_new(checks, result_json(c, &r, secs, "interrupted"));
+      break;
+    }
+    if (rc != SDV_OK) {
+      sdv_outfile_abort(&csv);
+      errors++;
+      printf("[ERROR] %-23s %s\n        %s: %s\n\n", c->id, c->claim, sdv_strerror(rc),
+             sdv_last_error());
+      json_t *o = result_json(c, &r, secs, "error");
+      json_object_set_new(o, "error", json_string(sdv_last_error()));
+      json_array_append_new(checks, o);
+      continue;
+    }
+    if (sdv_outfile_commit(&csv) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
+      code = SDV_EXIT_RUNTIME;
+      break;
+    }
+    done++;
+    (r.pass && r.control_rejected) ? passed++ : failed++;
+    print_result(c, &r, secs);
+    json_array_append_new(checks, result_json(c, &r, secs, "done"));
+  }
+  const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
+  const double total = now() - t_start;
+  char seedtxt[32];
+  snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
+  json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}",
+                           "sdv_version", SDV_VERSION, "git_revision", SDV_GIT_REVISION,
+                           "tier", full ? "full" : "quick", "seed", seedtxt, "streams",
+                           SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected",
+                           (json_int_t)nsel, "passed", (json_int_t)passed, "failed",
+                           (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
+                           "checks", checks);
+  snprintf(path, sizeof path, "%s/summary.json", outdir);
+  sdv_outfile sf;
+  if (sdv_outfile_open(&sf, path) != 0 ||
+      json_dumpf(root, sf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
+      sdv_outfile_commit(&sf) != 0) {
+    sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
+    sdv_outfile_abort(&sf);
+    code = SDV_EXIT_RUNTIME;
+  }
+  json_decref(root);
+
+  printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
+         failed, errors, complete ? "" : " (INCOMPLETE: interrupted)", total);
+  if (interrupted) {
+    sdv_cli_error(CMD, "interrupted: %zu completed checks kept in %s/, run marked incomplete",
+                  done, outdir);
+    return SDV_EXIT_INTERRUPTED;
+  }
+  if (code != SDV_EXIT_OK) return code;
+  if (errors) return SDV_EXIT_RUNTIME;
+  return failed ? SDV_EXIT_FAIL : SDV_EXIT_OK;
+}
