@@ -7,8 +7,7 @@
 
 #include "checks.h"
 
-/* Runs a weak study with the context's threads and cancel flag (and its seed when
- * disc->seed == 0), writes every row to ctx->csv (header "study,eta,t,step,observable,..."
+/* Runs a weak study with the context's threads and cancel flag, writes every row to ctx->csv (header "study,eta,t,step,observable,..."
  * on first use, with `label` in the study column), and returns the result. */
 int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_options *disc,
                    const sdv_model_options *sde, const sdv_weak_options *wo,

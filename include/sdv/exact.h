@@ -59,8 +59,9 @@ typedef struct sdv_exact_options {
                             max(|x0|^2, stationary level) (default 1e-14) */
   double lattice_cut;    /* DSignSGD lattice: probability dropped at each edge per step
                             (default 1e-16); the total dropped is reported in info */
-  double stationary_tol; /* lattice stationary law: estimated L1 distance to the limit at
-                            which iteration stops (default 1e-13) */
+  double stationary_tol; /* lattice stationary law: iteration stops when the remaining
+                            relative error of E x and E x^2, extrapolated from their
+                            geometric convergence, is below this (default 1e-13) */
   size_t max_iterations; /* cap on lattice stationary iterations (default 10000000) */
   bool dense;            /* use the d x d route even when H is diagonal (cross-checks) */
 } sdv_exact_options;
