@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sdv/errors.h>
+
 int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_options *disc,
                    const sdv_model_options *sde, const sdv_weak_options *wo,
                    sdv_weak_result **out) {

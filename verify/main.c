@@ -2,7 +2,10 @@
  * The front door: dispatches to one subcommand per file (verify/cmd_*.c). */
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sdv/plugin.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -27,11 +30,51 @@ static void usage(FILE *out) {
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].help);
   fprintf(out, "\n  --version         print version and git revision\n");
+  fprintf(out, "  --plugin FILE.so  load a component plugin first (also SDV_PLUGINS=a.so:b.so)\n");
+}
+
+/* Loads the plugins named in SDV_PLUGINS (colon-separated) and by leading --plugin PATH
+ * options, which are removed from argv. Returns 0 or an exit status. */
+static int load_plugins(int *argc, char ***argv) {
+  const char *env = getenv("SDV_PLUGINS");
+  if (env && *env) {
+    char *copy = strdup(env), *save = NULL;
+    for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+      int rc = sdv_plugin_load(p);
+      if (rc) {
+        free(copy);
+        return sdv_cli_status_exit("plugin", rc);
+      }
+    }
+    free(copy);
+  }
+  while (*argc >= 2 && strncmp((*argv)[1], "--plugin", 8) == 0) {
+    const char *path;
+    int used;
+    if ((*argv)[1][8] == '=') {
+      path = (*argv)[1] + 9;
+      used = 1;
+    } else if ((*argv)[1][8] == '\0' && *argc >= 3) {
+      path = (*argv)[2];
+      used = 2;
+    } else {
+      fprintf(stderr, "sdv: --plugin needs a path\n");
+      return SDV_EXIT_USAGE;
+    }
+    int rc = sdv_plugin_load(path);
+    if (rc) return sdv_cli_status_exit("plugin", rc);
+    (*argv)[used] = (*argv)[0];
+    *argv += used;
+    *argc -= used;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
   /* GSL aborts on error by default; sdv checks every GSL status instead. */
   gsl_set_error_handler_off();
+  int prc = load_plugins(&argc, &argv);
+  if (prc) return prc;
   if (argc < 2) {
     usage(stderr);
     return SDV_EXIT_USAGE;

@@ -16,5 +16,6 @@
 #include <sdv/exact.h>
 #include <sdv/mc.h>
 #include <sdv/weak.h>
+#include <sdv/plugin.h>
 
 #endif

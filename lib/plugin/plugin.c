@@ -1,0 +1,31 @@
+/* Run-time plugins (sdv/plugin.h): dlopen a shared library and call its registration hook. */
+#include <dlfcn.h>
+#include <string.h>
+
+#include <sdv/errors.h>
+#include <sdv/plugin.h>
+
+int sdv_plugin_load(const char *path) {
+  if (!path || !*path) return SDV_ERROR(SDV_EINVAL, "plugin: empty path");
+  /* A path without '/' would make dlopen search the library path; plugins are files. */
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *why = dlerror();
+    return SDV_ERROR(SDV_EIO, "plugin %s: cannot load: %s", path, why ? why : "unknown error");
+  }
+  void *sym = dlsym(h, SDV_PLUGIN_INIT_SYMBOL);
+  if (!sym) {
+    dlclose(h);
+    return SDV_ERROR(SDV_EINVAL, "plugin %s: no %s() function", path, SDV_PLUGIN_INIT_SYMBOL);
+  }
+  sdv_plugin_init_fn *init;
+  memcpy(&init, &sym, sizeof init); /* object-to-function pointer without a cast warning */
+  sdv_clear_error();
+  int rc = init();
+  if (rc != SDV_OK) {
+    const char *msg = sdv_last_error();
+    if (!*msg) SDV_ERROR(rc, "plugin %s: %s() failed", path, SDV_PLUGIN_INIT_SYMBOL);
+    /* Keep the library loaded: it may have registered types before failing. */
+  }
+  return rc;
+}
