@@ -85,22 +85,27 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
   printf("\nverdict: %s — %s\n", sdv_verdict_name(r->verdict), r->summary);
 }
 
+/* JSON has no NaN or infinity: non-finite numbers are written as null. */
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
 static json_t *side_json(const sdv_weak_side *s) {
-  return json_pack("{s:f, s:f, s:b, s:f, s:I}", "mean", s->mean, "se", s->se, "exact", s->exact,
-                   "noise_free", s->ref, "nonfinite", (json_int_t)s->nonfinite);
+  return json_pack("{s:o, s:o, s:b, s:o, s:I}", "mean", num(s->mean), "se", num(s->se), "exact",
+                   s->exact, "noise_free", num(s->ref), "nonfinite", (json_int_t)s->nonfinite);
 }
 
 static json_t *test_json(const sdv_weak_test *T, const sdv_observable *obs) {
   char name[64];
   return json_pack(
-      "{s:s, s:f, s:{s:f, s:[f,f], s:I, s:s}, s:{s:f, s:f, s:f, s:[f,f], s:f, s:[f,f], s:b, "
-      "s:s}}",
-      "observable", sdv_observable_name(&obs[T->obs], name, sizeof name), "t", T->t, "order",
-      "slope", T->slope, "ci", T->slope_lo, T->slope_hi, "points", (json_int_t)T->fit_points,
-      "verdict", sdv_verdict_name(T->order_verdict), "fluctuation", "limit", T->limit,
-      "limit_se", T->limit_se, "intercept", T->intercept, "intercept_ci", T->intercept_lo,
-      T->intercept_hi, "relative_error", T->rel, "relative_error_ci", T->rel_lo, T->rel_hi,
-      "resolved", T->fluct_resolved, "verdict", sdv_verdict_name(T->diffusion_verdict));
+      "{s:s, s:o, s:{s:o, s:[o,o], s:I, s:b, s:s}, s:{s:o, s:o, s:o, s:[o,o], s:o, s:[o,o], "
+      "s:b, s:s}}",
+      "observable", sdv_observable_name(&obs[T->obs], name, sizeof name), "t", num(T->t),
+      "order", "slope", num(T->slope), "ci", num(T->slope_lo), num(T->slope_hi), "points",
+      (json_int_t)T->fit_points, "sign_change", T->sign_change, "verdict",
+      sdv_verdict_name(T->order_verdict), "fluctuation", "limit", num(T->limit), "limit_se",
+      num(T->limit_se), "intercept", num(T->intercept), "intercept_ci", num(T->intercept_lo),
+      num(T->intercept_hi), "relative_error", num(T->rel), "relative_error_ci", num(T->rel_lo),
+      num(T->rel_hi), "resolved", T->fluct_resolved, "verdict",
+      sdv_verdict_name(T->diffusion_verdict));
 }
 
 static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
@@ -110,12 +115,12 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
     json_array_append_new(
-        rows, json_pack("{s:f, s:f, s:I, s:s, s:o, s:o, s:{s:f, s:f, s:[f,f], s:b}}", "eta",
-                        w->eta, "t", w->t, "step", (json_int_t)w->step, "observable",
+        rows, json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:{s:o, s:o, s:[o,o], s:b}}", "eta",
+                        num(w->eta), "t", num(w->t), "step", (json_int_t)w->step, "observable",
                         sdv_observable_name(&wo->obs[w->obs], name, sizeof name), "discrete",
                         side_json(&w->disc), "sde", side_json(&w->sde), "error", "value",
-                        w->err, "se", w->err_se, "ci", w->err_lo, w->err_hi, "resolved",
-                        w->resolved));
+                        num(w->err), "se", num(w->err_se), "ci", num(w->err_lo),
+                        num(w->err_hi), "resolved", w->resolved));
   }
   for (size_t k = 0; k < r->ntests; k++) json_array_append_new(tests, test_json(&r->tests[k], wo->obs));
   for (size_t c = 0; c < r->ncontrols; c++) {
@@ -123,23 +128,23 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
     for (size_t k = 0; k < r->controls[c].ntests; k++)
       json_array_append_new(ct, test_json(&r->controls[c].tests[k], wo->obs));
     json_array_append_new(controls,
-                          json_pack("{s:f, s:b, s:o}", "diffusion_scale",
-                                    r->controls[c].diffusion_scale, "rejected",
+                          json_pack("{s:o, s:b, s:o}", "diffusion_scale",
+                                    num(r->controls[c].diffusion_scale), "rejected",
                                     r->controls[c].rejected, "tests", ct));
   }
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)seed);
   json_t *root = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "sdv_version", SDV_VERSION,
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "sdv_version", SDV_VERSION,
       "git_revision", SDV_GIT_REVISION, "model", model_desc, "seed", seedtxt, "streams",
       SDV_REPORT_STREAM_SCHEME, "integrator", wo->integrator->name, "paths",
-      (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha", wo->alpha, "rows",
+      (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha", num(wo->alpha), "rows",
       rows, "tests", tests, "controls", controls);
   /* The single-test summary the README documents. */
   if (r->ntests >= 1) {
     json_object_set_new(root, "order",
-                        json_pack("{s:f, s:[f,f]}", "slope", r->tests[0].slope, "ci",
-                                  r->tests[0].slope_lo, r->tests[0].slope_hi));
+                        json_pack("{s:o, s:[o,o]}", "slope", num(r->tests[0].slope), "ci",
+                                  num(r->tests[0].slope_lo), num(r->tests[0].slope_hi)));
   }
   json_object_set_new(root, "verdict", json_string(sdv_verdict_name(r->verdict)));
   json_object_set_new(root, "summary", json_string(r->summary));
@@ -175,7 +180,7 @@ int sdv_cmd_weak(int argc, char **argv) {
   double *eta = NULL, *times = NULL;
   size_t neta = 0, ntimes = 0, nobs = 0;
   sdv_observable obs[MAX_OBS];
-  const char *json_path = NULL, *csv_path = NULL;
+  const char *json_path = NULL, *csv_path = NULL, *obs_text = NULL;
   int code = SDV_EXIT_USAGE;
   sdv_weak_result *res = NULL;
   sdv_outfile jf = {0}, cf = {0};
@@ -223,20 +228,7 @@ int sdv_cmd_weak(int argc, char **argv) {
         goto done;
       }
     } else if ((v = sdv_cli_value(CMD, "observable", argc, argv, &i, &bad))) {
-      char *copy = strdup(v), *save = NULL;
-      for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (nobs == MAX_OBS) {
-          sdv_cli_error(CMD, "--observable: at most %d observables", MAX_OBS);
-          free(copy);
-          goto done;
-        }
-        if (sdv_observable_parse(&obs[nobs], tok, mo.dim)) {
-          free(copy);
-          goto input_error;
-        }
-        nobs++;
-      }
-      free(copy);
+      obs_text = v; /* parsed after the loop: it depends on --dim wherever that appears */
     } else if ((v = sdv_cli_value(CMD, "json", argc, argv, &i, &bad))) {
       json_path = v;
     } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
@@ -258,6 +250,22 @@ int sdv_cmd_weak(int argc, char **argv) {
   if (!times) {
     sdv_cli_error(CMD, "--T T or --times t1,... is required");
     goto done;
+  }
+  if (obs_text) {
+    char *copy = strdup(obs_text), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      if (nobs == MAX_OBS) {
+        sdv_cli_error(CMD, "--observable: at most %d observables", MAX_OBS);
+        free(copy);
+        goto done;
+      }
+      if (sdv_observable_parse(&obs[nobs], tok, mo.dim)) {
+        free(copy);
+        goto input_error;
+      }
+      nobs++;
+    }
+    free(copy);
   }
   if (nobs == 0) obs[nobs++] = (sdv_observable){.kind = SDV_OBS_F};
   wo.eta = eta;

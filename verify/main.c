@@ -19,6 +19,7 @@ typedef struct {
 
 static const command commands[] = {
     {"verify", sdv_cmd_verify, "run the claim suite (table on stdout, JSON/CSV under --out)"},
+    {"simulate", sdv_cmd_simulate, "moment trajectories of both sides to CSV/JSON"},
     {"weak", sdv_cmd_weak, "weak-error study of one model over a ladder of eta"},
     {"compressor-check", sdv_cmd_compressor_check, "conformance check of one compressor"},
     {"list", sdv_cmd_list, "methods, compressors, noise laws, objectives, integrators, checks"},

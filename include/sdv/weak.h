@@ -10,7 +10,9 @@
  *    within z standard errors of 0 are flagged "unresolved" and left out of the fit. When
  *    both sides are exact the fit is unweighted and its interval comes from the residuals
  *    (Student t). Verdict: the upper confidence bound is >= order - order_tol (the error
- *    decays at least like eta^order, up to the tolerance). If the resolved errors change sign
+ *    decays at least like eta^order, up to the tolerance), provided the interval is narrow enough
+ *    to say anything (half-width <= order_resolution; a wide interval is INCONCLUSIVE, never a
+ *    pass). If the resolved errors change sign
  *    along the ladder the rungs are not yet asymptotic and the order is INCONCLUSIVE.
  * 3. The diffusion-sensitive statistic. An order-1 test cannot validate a diffusion: the
  *    noiseless ODE is also weakly order 1. So the harness separates the fluctuation part:
@@ -70,6 +72,8 @@ typedef struct sdv_weak_options {
   double alpha;               /* family-wise level of the verdict tests (default 0.01) */
   double order;               /* the claimed weak order (default 1) */
   double order_tol;           /* tolerance on the order (default 0.25) */
+  double order_resolution;    /* the order counts as measured only if its confidence interval
+                                 has half-width <= this (default 0.5); else INCONCLUSIVE */
   bool exact;                 /* use exact references where they exist (default true) */
   bool controls;              /* run the built-in negative controls (default true) */
   size_t threads;             /* OpenMP threads, 0 = default */

@@ -45,6 +45,7 @@ void sdv_weak_options_default(sdv_weak_options *o) {
   o->alpha = 0.01;
   o->order = 1.0;
   o->order_tol = 0.25;
+  o->order_resolution = 0.5;
   o->exact = true;
   o->controls = true;
 }
@@ -208,7 +209,8 @@ static int make_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t neta, si
     T->slope_se = s1;
     T->slope_lo = isfinite(s1) ? c1 - z * s1 : c1;
     T->slope_hi = isfinite(s1) ? c1 + z * s1 : c1;
-    if (T->sign_change)
+    const double half = isfinite(s1) ? z * s1 : 0.0;
+    if (T->sign_change || half > o->order_resolution)
       T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
     else
       T->order_verdict =
@@ -308,6 +310,8 @@ static int validate(const sdv_weak_options *o) {
     return SDV_ERROR(SDV_EINVAL, "order = %g must be > 0", o->order);
   if (!(o->order_tol >= 0) || !isfinite(o->order_tol))
     return SDV_ERROR(SDV_EINVAL, "order tolerance = %g must be >= 0", o->order_tol);
+  if (!(o->order_resolution > 0) || !isfinite(o->order_resolution))
+    return SDV_ERROR(SDV_EINVAL, "order resolution = %g must be > 0", o->order_resolution);
   if (o->obs && o->nobs == 0) return SDV_ERROR(SDV_EINVAL, "observables: empty list");
   return SDV_OK;
 }
@@ -444,8 +448,9 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
     snprintf(res->summary, sizeof res->summary, "%s",
              sign_change ? "the weak error changes sign along the ladder (not yet asymptotic): "
                            "use smaller eta"
-             : order_unres ? "weak errors within Monte Carlo noise: increase --paths or use "
-                             "larger eta"
+             : order_unres ? "weak order not resolved (errors within Monte Carlo noise, or "
+                             "an interval wider than the resolution): increase --paths or "
+                             "refine the eta ladder"
                            : "fluctuation part not resolved from Monte Carlo noise: increase "
                              "--paths or choose another observable");
   } else if (!controls_ok) {

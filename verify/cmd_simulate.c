@@ -1,0 +1,440 @@
+/* `sdv simulate`: moment trajectories of both sides of a model, the discrete optimizer x_k
+ * and its SDE X_{k eta}, on the grid k = 0, K, 2K, ... up to T/eta steps.
+ *
+ * Observables: f, ||x||^2, and x_j, x_j^2 for every coordinate j. Each side is computed
+ * exactly (sdv/exact.h: the moment recursion of the optimizer, the closed form or CVODE
+ * solution of the SDE's moment equations, the DSignSGD lattice) when every observable has
+ * an exact reference on that side, and by Monte Carlo (sdv/mc.h) otherwise; a row says which
+ * (its `exact` flag) and carries the standard error of a Monte Carlo mean (0 when exact).
+ * Streams: the discrete side uses sub-index 0, the SDE side sub-index 1 (sdv/process.h),
+ * so the two sides are independent and each path is reproducible alone.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <sdv/errors.h>
+#include <sdv/exact.h>
+#include <sdv/mc.h>
+#include <sdv/params.h>
+#include <sdv/process.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "output.h"
+#include "report.h"
+#include "sdv_config.h"
+
+#define CMD "simulate"
+/* Default grid: at most this many intervals between 0 and T (so --every defaults to
+ * ceil(steps / this)), which keeps the default files readable for long horizons. */
+#define DEFAULT_INTERVALS 100
+/* Rows of the stdout summary per side (the files hold everything). */
+#define SUMMARY_TIMES 6
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: sdv simulate <model options> --T T (--csv FILE | --json FILE)\n"
+          "                    [--every K] [--paths M] [--substeps m]\n"
+          "                    [--integrator euler|richardson] [--no-exact] [--threads N]\n\n"
+          "Moment trajectories of the optimizer x_k and of its SDE X_{k eta} at steps\n"
+          "k = 0, K, 2K, ..., T/eta: E f, E||x||^2 and E x_j, E x_j^2 for every coordinate j.\n"
+          "A side is exact (moment recursions / moment ODEs / lattice) where sdv can compute\n"
+          "it, else Monte Carlo with standard errors.\n\n"
+          "  --T T             horizon > 0; T/eta is rounded to a whole number of steps (said\n"
+          "                    on stderr when it is not one already)\n"
+          "  --every K         grid spacing in optimizer steps >= 1 (default: steps/%d rounded\n"
+          "                    up)\n"
+          "  --paths M         Monte Carlo paths per side, >= 2 (default 20000)\n"
+          "  --substeps m      SDE integrator steps per optimizer step, >= 1 (default 4)\n"
+          "  --integrator I    SDE integrator, euler or richardson (default richardson)\n"
+          "  --no-exact        use Monte Carlo even where an exact reference exists\n"
+          "  --threads N       OpenMP threads (default: OMP_NUM_THREADS)\n"
+          "  --csv FILE        rows side,step,t,observable,mean,se,exact\n"
+          "  --json FILE       the same rows with the model, seed and stream scheme\n"
+          "At least one of --csv and --json is required; files are written atomically.\n"
+          "Exit status: 0 written, 2 bad input, 3 runtime error.\n\n",
+          DEFAULT_INTERVALS);
+  sdv_cli_model_help(out);
+}
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static void progress(void *user, size_t done, size_t total) {
+  fprintf(stderr, "\rsdv simulate: %s side %3.0f%%", (const char *)user,
+          total ? 100.0 * (double)done / (double)total : 100.0);
+  if (done >= total) fputc('\n', stderr);
+  fflush(stderr);
+}
+
+/* One side's trajectory: values[t * nobs + o] with standard errors. */
+typedef struct side_traj {
+  const char *name; /* "discrete", "sde" */
+  bool exact;
+  double *mean, *se;
+  uint64_t nonfinite; /* Monte Carlo values excluded (diverged paths), summed over cells */
+} side_traj;
+
+typedef struct sim {
+  const sdv_model *m;
+  const size_t *steps;
+  size_t nt;
+  const sdv_observable *obs;
+  size_t nobs;
+  bool use_exact;
+  size_t paths, substeps, threads;
+  const sdv_integrator_type *integrator;
+} sim;
+
+static int run_side(const sim *s, sdv_side side, side_traj *out) {
+  const size_t ncell = s->nt * s->nobs;
+  bool exact = s->use_exact;
+  for (size_t o = 0; exact && o < s->nobs; o++)
+    exact = sdv_exact_available(s->m, side, &s->obs[o], false);
+  out->exact = exact;
+  if (exact) {
+    for (size_t c = 0; c < ncell; c++) out->se[c] = 0.0;
+    return sdv_exact_eval(s->m, side, s->steps, s->nt, s->obs, s->nobs, out->mean, NULL, NULL);
+  }
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = side == SDV_SIDE_SDE ? SDV_PROCESS_SDE : SDV_PROCESS_DISCRETE;
+  po.integrator = s->integrator;
+  po.substeps = s->substeps;
+  po.sub = side == SDV_SIDE_SDE ? 1 : 0;
+  sdv_mc_options mo;
+  sdv_mc_options_default(&mo);
+  mo.paths = s->paths;
+  mo.threads = (int)s->threads;
+  mo.cancel = &interrupted;
+  if (sdv_cli_progress_enabled()) {
+    mo.progress = progress;
+    mo.progress_user = (void *)out->name;
+  }
+  sdv_mc_result *r = NULL;
+  int rc = sdv_mc_run(&r, s->m, &po, s->steps, s->nt, s->obs, s->nobs, &mo);
+  for (size_t t = 0; !rc && t < s->nt; t++)
+    for (size_t o = 0; !rc && o < s->nobs; o++) {
+      sdv_mc_summary sm;
+      if ((rc = sdv_mc_result_get(r, t, o, &sm))) break;
+      out->mean[t * s->nobs + o] = sm.mean;
+      out->se[t * s->nobs + o] = sm.se;
+      out->nonfinite += sm.nonfinite;
+    }
+  sdv_mc_result_free(r);
+  return rc;
+}
+
+/* JSON has no NaN or infinity: such values are null. */
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static int write_csv(FILE *fp, const sim *s, const side_traj *sides, double eta) {
+  char name[64];
+  if (fprintf(fp, "side,step,t,observable,mean,se,exact\n") < 0) return -1;
+  for (size_t k = 0; k < 2; k++)
+    for (size_t t = 0; t < s->nt; t++)
+      for (size_t o = 0; o < s->nobs; o++) {
+        const size_t c = t * s->nobs + o;
+        if (fprintf(fp, "%s,%zu,%.17g,%s,%.17g,%.17g,%d\n", sides[k].name, s->steps[t],
+                    (double)s->steps[t] * eta, sdv_observable_name(&s->obs[o], name, sizeof name),
+                    sides[k].mean[c], sides[k].se[c], sides[k].exact) < 0)
+          return -1;
+      }
+  return 0;
+}
+
+static json_t *result_json(const sim *s, const side_traj *sides, const sdv_model_options *mo,
+                           double T_req, size_t K, size_t every) {
+  char name[64], seedtxt[32];
+  snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)mo->seed);
+  json_t *rows = json_array();
+  if (!rows) return NULL;
+  for (size_t k = 0; k < 2; k++)
+    for (size_t t = 0; t < s->nt; t++)
+      for (size_t o = 0; o < s->nobs; o++) {
+        const size_t c = t * s->nobs + o;
+        json_t *row =
+            json_pack("{s:s, s:I, s:f, s:s, s:o, s:o, s:b}", "side", sides[k].name, "step",
+                      (json_int_t)s->steps[t], "t", (double)s->steps[t] * s->m->eta, "observable",
+                      sdv_observable_name(&s->obs[o], name, sizeof name), "mean",
+                      num(sides[k].mean[c]), "se", num(sides[k].se[c]), "exact", sides[k].exact);
+        if (!row || json_array_append_new(rows, row)) {
+          json_decref(rows);
+          return NULL;
+        }
+      }
+  return json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:I, s:I, s:s, s:I, s:I, "
+      "s:{s:b, s:b}, s:{s:I, s:I}, s:o, s:o}",
+      "command", CMD, "sdv_version", SDV_VERSION, "git_revision", SDV_GIT_REVISION, "model",
+      s->m->description, "seed", seedtxt, "eta", s->m->eta, "T", (double)K * s->m->eta,
+      "T_requested", T_req, "steps", (json_int_t)K, "every", (json_int_t)every, "integrator",
+      s->integrator->name, "substeps", (json_int_t)s->substeps, "paths", (json_int_t)s->paths,
+      "exact", "discrete", sides[0].exact, "sde", sides[1].exact, "nonfinite", "discrete",
+      (json_int_t)sides[0].nonfinite, "sde", (json_int_t)sides[1].nonfinite, "streams",
+      json_string(SDV_REPORT_STREAM_SCHEME), "rows", rows);
+}
+
+/* A few rows on stdout: f and ||x||^2 of both sides at up to SUMMARY_TIMES grid points. */
+static void print_summary(const sim *s, const side_traj *sides) {
+  char name[64], d[64], e[64];
+  printf("%-8s %-10s %-8s %-28s %-28s\n", "step", "t", "g", "discrete", "SDE");
+  const size_t shown = s->nt < SUMMARY_TIMES ? s->nt : SUMMARY_TIMES;
+  for (size_t q = 0; q < shown; q++) {
+    /* Evenly spaced grid indices, first and last included. */
+    const size_t t = shown == 1 ? 0 : q * (s->nt - 1) / (shown - 1);
+    for (size_t o = 0; o < s->nobs && o < 2; o++) {
+      const size_t c = t * s->nobs + o;
+      sdv_report_estimate(d, sizeof d, sides[0].mean[c], sides[0].se[c], sides[0].exact);
+      sdv_report_estimate(e, sizeof e, sides[1].mean[c], sides[1].se[c], sides[1].exact);
+      printf("%-8zu %-10.4g %-8s %-28s %-28s\n", s->steps[t], (double)s->steps[t] * s->m->eta,
+             sdv_observable_name(&s->obs[o], name, sizeof name), d, e);
+    }
+  }
+}
+
+int sdv_cmd_simulate(int argc, char **argv) {
+  sdv_model_options mo;
+  sdv_model_options_default(&mo);
+  double T = NAN;
+  size_t every = 0, paths = 20000, substeps = 4, threads = 0;
+  bool use_exact = true;
+  const sdv_integrator_type *integrator = sdv_integrator_richardson;
+  const char *json_path = NULL, *csv_path = NULL;
+  int code = SDV_EXIT_USAGE;
+  sdv_model *m = NULL;
+  sdv_process *probe = NULL;
+  size_t *steps = NULL;
+  sdv_observable *obs = NULL;
+  side_traj sides[2] = {{.name = "discrete"}, {.name = "sde"}};
+  sdv_outfile jf = {0}, cf = {0};
+
+  for (int i = 1; i < argc; i++) {
+    bool bad = false;
+    const char *v;
+    int mrc = sdv_cli_model_option(CMD, &mo, argc, argv, &i);
+    if (mrc < 0) goto done;
+    if (mrc > 0) continue;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      code = SDV_EXIT_OK;
+      goto done;
+    } else if ((v = sdv_cli_value(CMD, "T", argc, argv, &i, &bad))) {
+      if (sdv_parse_double(v, "--T", &T)) goto input_error;
+      if (!(T > 0)) {
+        sdv_cli_error(CMD, "--T = %g must be > 0", T);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "every", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--every", &every)) goto input_error;
+      if (every < 1) {
+        sdv_cli_error(CMD, "--every = %zu must be >= 1", every);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--paths", &paths)) goto input_error;
+      if (paths < 2) {
+        sdv_cli_error(CMD, "--paths = %zu must be >= 2 (a standard error needs two)", paths);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "substeps", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--substeps", &substeps)) goto input_error;
+      if (substeps < 1) {
+        sdv_cli_error(CMD, "--substeps = %zu must be >= 1", substeps);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
+      if (sdv_parse_size(v, "--threads", &threads)) goto input_error;
+      if (threads > 4096) {
+        sdv_cli_error(CMD, "--threads = %zu is too large (at most 4096)", threads);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
+      if (!(integrator = sdv_integrator_type_from_name(v))) {
+        sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
+        goto done;
+      }
+    } else if ((v = sdv_cli_value(CMD, "json", argc, argv, &i, &bad))) {
+      json_path = v;
+    } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
+      csv_path = v;
+    } else if (strcmp(argv[i], "--no-exact") == 0) {
+      use_exact = false;
+    } else {
+      if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv simulate --help)", argv[i]);
+      goto done;
+    }
+    if (bad) goto done;
+  }
+  if (isnan(T)) {
+    sdv_cli_error(CMD, "--T T (the horizon, > 0) is required");
+    goto done;
+  }
+  if (!json_path && !csv_path) {
+    sdv_cli_error(CMD, "an output is required: --csv FILE and/or --json FILE");
+    goto done;
+  }
+  {
+    /* The model is validated in full before anything else runs. */
+    const int rc = sdv_model_alloc(&m, &mo);
+    if (rc) {
+      code = sdv_cli_status_exit(CMD, rc);
+      goto done;
+    }
+  }
+  /* K = T / eta, rounded to the nearest whole step (at least one) and said so. */
+  const double kreal = T / m->eta;
+  if (!(kreal < 1e15)) {
+    sdv_cli_error(CMD, "--T = %g is %g steps of eta = %g: too many", T, kreal, m->eta);
+    goto done;
+  }
+  size_t K = (size_t)fmax(1.0, nearbyint(kreal));
+  if (fabs(kreal - (double)K) > 1e-9 * fmax(1.0, kreal))
+    fprintf(stderr,
+            "sdv %s: note: --T = %g is not a whole number of steps of eta = %g (%.6g steps); "
+            "using %zu steps, T = %.10g\n",
+            CMD, T, m->eta, kreal, K, (double)K * m->eta);
+  if (every == 0) every = (K + DEFAULT_INTERVALS - 1) / DEFAULT_INTERVALS;
+  if (every > K) {
+    sdv_cli_error(CMD, "--every = %zu is more than the %zu steps up to T", every, K);
+    goto done;
+  }
+  /* The SDE must exist (e.g. not for DSGD under infinite-variance noise): checked now, so
+   * that such a model is an input error reported before any computation. */
+  {
+    sdv_process_options po;
+    sdv_process_options_default(&po);
+    po.kind = SDV_PROCESS_SDE;
+    po.integrator = integrator;
+    po.substeps = substeps;
+    const int rc = sdv_process_alloc(&probe, m, &po);
+    if (rc) {
+      sdv_cli_error(CMD, "this model has no SDE to simulate: %s", sdv_last_error());
+      code = rc == SDV_ENOMEM ? SDV_EXIT_RUNTIME : SDV_EXIT_USAGE;
+      goto done;
+    }
+    sdv_process_free(probe);
+    probe = NULL;
+  }
+  const size_t nt = K / every + 1 + (K % every != 0);
+  const size_t nobs = 2 + 2 * m->dim;
+  steps = malloc(nt * sizeof *steps);
+  obs = calloc(nobs, sizeof *obs);
+  for (size_t k = 0; k < 2; k++) {
+    sides[k].mean = malloc(nt * nobs * sizeof(double));
+    sides[k].se = malloc(nt * nobs * sizeof(double));
+  }
+  if (!steps || !obs || !sides[0].mean || !sides[0].se || !sides[1].mean || !sides[1].se) {
+    sdv_cli_error(CMD, "out of memory (%zu grid times x %zu observables)", nt, nobs);
+    code = SDV_EXIT_RUNTIME;
+    goto done;
+  }
+  for (size_t t = 0; t + 1 < nt; t++) steps[t] = t * every;
+  steps[nt - 1] = K;
+  obs[0].kind = SDV_OBS_F;
+  obs[1].kind = SDV_OBS_NORM2;
+  for (size_t j = 0; j < m->dim; j++) {
+    obs[2 + j] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
+    obs[2 + m->dim + j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
+  }
+  /* Output paths are checked before the (possibly long) computation. */
+  if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
+    goto done;
+  }
+  if (csv_path && sdv_outfile_open(&cf, csv_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --csv %s: %s", csv_path, strerror(errno));
+    goto done;
+  }
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  const sim s = {.m = m,
+                 .steps = steps,
+                 .nt = nt,
+                 .obs = obs,
+                 .nobs = nobs,
+                 .use_exact = use_exact,
+                 .paths = paths,
+                 .substeps = substeps,
+                 .threads = threads,
+                 .integrator = integrator};
+  {
+    const sdv_side which[2] = {SDV_SIDE_DISCRETE, SDV_SIDE_SDE};
+    for (size_t k = 0; k < 2; k++) {
+      const int rc = run_side(&s, which[k], &sides[k]);
+      if (rc == SDV_EINTR) {
+        sdv_cli_error(CMD, "interrupted; no file written");
+        code = SDV_EXIT_RUNTIME;
+        goto done;
+      }
+      if (rc) {
+        code = sdv_cli_status_exit(CMD, rc);
+        goto done;
+      }
+    }
+  }
+
+  printf("model: %s\n", m->description);
+  printf("T = %g (%zu steps of eta = %g), every %zu steps; discrete: %s, SDE: %s\n\n",
+         (double)K * m->eta, K, m->eta, every, sides[0].exact ? "exact" : "Monte Carlo",
+         sides[1].exact ? "exact" : "Monte Carlo");
+  print_summary(&s, sides);
+  for (size_t k = 0; k < 2; k++)
+    if (sides[k].nonfinite)
+      fprintf(stderr,
+              "sdv %s: warning: %llu non-finite Monte Carlo values on the %s side "
+              "(diverged paths, excluded from the means)\n",
+              CMD, (unsigned long long)sides[k].nonfinite, sides[k].name);
+
+  if (jf.fp) {
+    json_t *root = result_json(&s, sides, &mo, T, K, every);
+    if (!root) {
+      sdv_cli_error(CMD, "writing --json %s failed: could not build the document", json_path);
+      code = SDV_EXIT_RUNTIME;
+      goto done;
+    }
+    const int jrc = json_dumpf(root, jf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (jrc != 0 || fputc('\n', jf.fp) == EOF || sdv_outfile_commit(&jf) != 0) {
+      sdv_cli_error(CMD, "writing --json %s failed: %s", json_path, strerror(errno));
+      code = SDV_EXIT_RUNTIME;
+      goto done;
+    }
+  }
+  if (cf.fp) {
+    if (write_csv(cf.fp, &s, sides, m->eta) != 0 || sdv_outfile_commit(&cf) != 0) {
+      sdv_cli_error(CMD, "writing --csv %s failed: %s", csv_path, strerror(errno));
+      code = SDV_EXIT_RUNTIME;
+      goto done;
+    }
+  }
+  printf("\n%zu rows per side (%zu times x %zu observables) written to %s%s%s\n", nt * nobs, nt,
+         nobs, json_path ? json_path : "", json_path && csv_path ? " and " : "",
+         csv_path ? csv_path : "");
+  code = SDV_EXIT_OK;
+  goto done;
+input_error:
+  sdv_cli_error(CMD, "%s", sdv_last_error());
+  code = SDV_EXIT_USAGE;
+done:
+  sdv_outfile_abort(&jf);
+  sdv_outfile_abort(&cf);
+  for (size_t k = 0; k < 2; k++) {
+    free(sides[k].mean);
+    free(sides[k].se);
+  }
+  free(steps);
+  free(obs);
+  sdv_process_free(probe);
+  sdv_model_free(m);
+  return code;
+}
