@@ -55,12 +55,12 @@ extern "C" {
 typedef void sdv_mc_progress(void *user, size_t blocks_done, size_t blocks_total);
 
 typedef struct sdv_mc_options {
-  size_t paths;   /* M >= 1 (default 10000) */
-  size_t block;   /* B >= 1 paths per block (default 64); the engine uses
-                     min(B, max(1, floor(M/G))) so that every group holds at least one block */
-  size_t groups;  /* G, 1..SDV_MC_GROUPS_MAX (default 16); min(G, M) groups are used */
-  int threads;    /* 0 = OpenMP's default (OMP_NUM_THREADS), else >= 1 */
-  double tail_c;  /* heavy-tail rule constant, > 0 (default 5) */
+  size_t paths;     /* M >= 1 (default 10000) */
+  size_t block;     /* B >= 1 paths per block (default 64); the engine uses
+                       min(B, max(1, floor(M/G))) so that every group holds at least one block */
+  size_t groups;    /* G, 1..SDV_MC_GROUPS_MAX (default 16); min(G, M) groups are used */
+  int threads;      /* 0 = OpenMP's default (OMP_NUM_THREADS), else >= 1 */
+  double tail_c;    /* heavy-tail rule constant, > 0 (default 5) */
   size_t max_bytes; /* resource guard: refuse runs needing more memory (default 1 GiB) */
   double max_work;  /* resource guard: refuse runs of more than this many elementary updates,
                        paths x steps x substeps x replicas x dim x agents (default 1e14) */
@@ -97,8 +97,8 @@ int sdv_mc_run(sdv_mc_result **out, const sdv_model *m, const sdv_process_option
  * partial result to be combined with sdv_mc_merge. A process (e.g. an MPI rank) can run a
  * contiguous range and the ranges can be merged in block order. */
 int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
-                      const size_t *steps, size_t ntimes, const sdv_observable *obs,
-                      size_t nobs, const sdv_mc_options *o, size_t b0, size_t b1);
+                      const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                      const sdv_mc_options *o, size_t b0, size_t b1);
 
 /* into <- into (+) part, where part covers the blocks right after into's
  * (part's b0 == into's b1) of the same run configuration (paths, block, groups, steps,
@@ -138,6 +138,16 @@ int sdv_mc_result_get(const sdv_mc_result *r, size_t t, size_t o, sdv_mc_summary
  * the group accumulators (G of them, contiguous) for robust estimators; both owned by r. */
 const sdv_acc *sdv_mc_result_acc(const sdv_mc_result *r, size_t t, size_t o);
 const sdv_acc *sdv_mc_result_group_accs(const sdv_mc_result *r, size_t t, size_t o);
+
+/* Serialisation of a (partial) result, e.g. to send it between MPI ranks: a flat native-
+ * endian byte image (same build and architecture on both sides). sdv_mc_result_pack writes
+ * sdv_mc_result_packed_size(r) bytes into buf (SDV_EINVAL if len is smaller). unpack builds
+ * a new result from such an image (*out owned by the caller; SDV_EINVAL if the image is
+ * truncated or not one; observables come back with their kind and index only, which is all
+ * sdv_mc_merge compares). Packing and unpacking preserve every bit. */
+size_t sdv_mc_result_packed_size(const sdv_mc_result *r);
+int sdv_mc_result_pack(const sdv_mc_result *r, void *buf, size_t len);
+int sdv_mc_result_unpack(sdv_mc_result **out, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

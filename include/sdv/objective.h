@@ -52,11 +52,13 @@ typedef struct sdv_objective {
  *  dense-quadratic:lam=LIST:seed=S   H = Q diag(lam) Q^T with Q a seeded random rotation
  *  double-well:a=A           f = sum_j (x_j^2 - a^2)^2 / 4, a > 0; minima at x_j = +-a
  *  quartic:lam=LIST          f = sum_j (x_j^4/4 + lam_j x_j^2/2)
+ *  logistic:data=FILE:l2=MU:bias=B   L2-regularised logistic loss on a CSV data set
  */
 extern const sdv_objective_type *const sdv_objective_quadratic;
 extern const sdv_objective_type *const sdv_objective_dense_quadratic;
 extern const sdv_objective_type *const sdv_objective_quartic;
 extern const sdv_objective_type *const sdv_objective_double_well;
+extern const sdv_objective_type *const sdv_objective_logistic;
 
 /* Finds a registered type by name (built-ins first), NULL if unknown. */
 const sdv_objective_type *sdv_objective_type_from_name(const char *name);

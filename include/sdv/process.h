@@ -88,8 +88,8 @@ size_t sdv_integrator_types(const sdv_integrator_type **list, size_t max);
  * with b and z both evaluated at the old x; z is skipped when diffusion_scale is 0.
  * scratch holds 2 * dim doubles. The building block of both built-in types, public so user
  * integrators can reuse it. Returns SDV_OK or the model's status. */
-int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x,
-                           const double *xi, sdv_stream *s, double *scratch);
+int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x, const double *xi,
+                           sdv_stream *s, double *scratch);
 
 typedef enum sdv_process_kind {
   SDV_PROCESS_DISCRETE = 0, /* the optimizer itself */
@@ -97,10 +97,10 @@ typedef enum sdv_process_kind {
 } sdv_process_kind;
 
 typedef struct sdv_process_options {
-  sdv_process_kind kind;                  /* default DISCRETE */
+  sdv_process_kind kind;                 /* default DISCRETE */
   const sdv_integrator_type *integrator; /* SDE only; NULL means euler (default NULL) */
-  size_t substeps;                        /* m >= 1 integrator steps per optimizer step (1) */
-  uint32_t sub;                           /* stream sub-index (default 0) */
+  size_t substeps;                       /* m >= 1 integrator steps per optimizer step (1) */
+  uint32_t sub;                          /* stream sub-index (default 0) */
 } sdv_process_options;
 
 /* Fills o with the defaults above. */

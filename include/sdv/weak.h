@@ -8,8 +8,8 @@
  * 2. Order fit: the slope of log|error| against log eta by weighted least squares
  *    (gsl_fit_wlinear, weights (error/se)^2), with a confidence interval. Rungs whose error is
  *    within z standard errors of 0 are flagged "unresolved" and left out of the fit. When
- *    both sides are exact the fit is unweighted and its interval comes from the residuals
- *    (Student t). Verdict: the upper confidence bound is >= order - order_tol (the error
+ *    both sides are exact there is no noise to weigh: the order is the observed order of the
+ *    two finest rungs, and its interval is +- its change from the previous pair of rungs. Verdict: the upper confidence bound is >= order - order_tol (the error
  *    decays at least like eta^order, up to the tolerance), provided the interval is narrow enough
  *    to say anything (half-width <= order_resolution; a wide interval is INCONCLUSIVE, never a
  *    pass). If the resolved errors change sign

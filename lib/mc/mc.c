@@ -21,7 +21,8 @@
  *
  * Heavy-tail rule: unstable iff sqrt(n) max v^2 / sum v^2 > tail_c (see sdv/mc.h for why).
  * Reference values (tests/test-mc.c): 4 paths with values (1, -2, 3, inf) give n = 3,
- * nonfinite = 1, mean = 2/3, var = 7/3, maxabs = 3, tail_stat = sqrt(3) 9/14 = 1.1134...
+ * nonfinite = 1, mean = 2/3, var = 57/9, maxabs = 3, median of means 1,
+ * tail_stat = sqrt(3) 9/14 = 1.1134...
  */
 #include <math.h>
 #include <stdio.h>
@@ -90,8 +91,7 @@ static int check_options(const sdv_mc_options *o) {
   if (o->paths < 1) return SDV_ERROR(SDV_EINVAL, "mc: paths = %zu must be >= 1", o->paths);
   if (o->block < 1) return SDV_ERROR(SDV_EINVAL, "mc: block = %zu must be >= 1", o->block);
   if (o->groups < 1 || o->groups > SDV_MC_GROUPS_MAX)
-    return SDV_ERROR(SDV_EINVAL, "mc: groups = %zu must be in 1..%d", o->groups,
-                     SDV_MC_GROUPS_MAX);
+    return SDV_ERROR(SDV_EINVAL, "mc: groups = %zu must be in 1..%d", o->groups, SDV_MC_GROUPS_MAX);
   if (o->threads < 0)
     return SDV_ERROR(SDV_EINVAL, "mc: threads = %d must be >= 0 (0 = default)", o->threads);
   if (!(o->tail_c > 0.0) || isinf(o->tail_c))
@@ -186,8 +186,8 @@ static int result_alloc(sdv_mc_result **out, const mc_config *c, const size_t *s
   r->stack = calloc(r->cap, sizeof *r->stack);
   r->pool = calloc(r->cap * K, sizeof *r->pool);
   r->total = calloc(K, sizeof *r->total);
-  if (!r->steps || !r->obs || !r->gdone || !r->gacc || !r->gnonfinite || !r->gmaxabs ||
-      !r->stack || !r->pool || !r->total) {
+  if (!r->steps || !r->obs || !r->gdone || !r->gacc || !r->gnonfinite || !r->gmaxabs || !r->stack ||
+      !r->pool || !r->total) {
     sdv_mc_result_free(r);
     return SDV_ERROR(SDV_ENOMEM, "out of memory (mc result: %zu cells x %zu groups)", K, G);
   }
@@ -219,8 +219,7 @@ static void group_collapse(sdv_mc_result *r, size_t j) {
 static int push(sdv_mc_result *r, size_t g, size_t s, size_t l, const mc_cell *cells) {
   const size_t K = r->c.ncell;
   if (r->depth == r->cap)
-    return SDV_ERROR(SDV_ENUMERIC, "mc: internal error: merge stack overflow (cap %zu)",
-                     r->cap);
+    return SDV_ERROR(SDV_ENUMERIC, "mc: internal error: merge stack overflow (cap %zu)", r->cap);
   const size_t i = r->depth++;
   r->stack[i] = (mc_node){.group = g, .start = s, .level = l};
   memcpy(r->pool + i * K, cells, K * sizeof *cells);
@@ -278,8 +277,8 @@ int sdv_mc_merge(sdv_mc_result *into, const sdv_mc_result *part) {
                      b->ntimes, a->nobs, b->nobs);
   for (size_t t = 0; t < a->ntimes; t++)
     if (into->steps[t] != part->steps[t])
-      return SDV_ERROR(SDV_EINVAL, "mc merge: steps[%zu] differ (%zu vs %zu)", t,
-                       into->steps[t], part->steps[t]);
+      return SDV_ERROR(SDV_EINVAL, "mc merge: steps[%zu] differ (%zu vs %zu)", t, into->steps[t],
+                       part->steps[t]);
   for (size_t o = 0; o < a->nobs; o++)
     if (into->obs[o].kind != part->obs[o].kind || into->obs[o].index != part->obs[o].index)
       return SDV_ERROR(SDV_EINVAL, "mc merge: observable %zu differs", o);
@@ -312,12 +311,12 @@ int sdv_mc_merge(sdv_mc_result *into, const sdv_mc_result *part) {
 int sdv_mc_result_get(const sdv_mc_result *r, size_t t, size_t o, sdv_mc_summary *s) {
   if (!r || !s) return SDV_ERROR(SDV_EINVAL, "mc result: NULL argument");
   if (t >= r->c.ntimes || o >= r->c.nobs)
-    return SDV_ERROR(SDV_EINVAL, "mc result: (t, o) = (%zu, %zu) out of range (%zu x %zu)", t,
-                     o, r->c.ntimes, r->c.nobs);
+    return SDV_ERROR(SDV_EINVAL, "mc result: (t, o) = (%zu, %zu) out of range (%zu x %zu)", t, o,
+                     r->c.ntimes, r->c.nobs);
   if (!sdv_mc_result_complete(r))
     return SDV_ERROR(SDV_EINVAL,
-                     "mc result: covers blocks [%zu, %zu) of %zu only; merge the rest first",
-                     r->b0, r->b1, r->c.nblocks);
+                     "mc result: covers blocks [%zu, %zu) of %zu only; merge the rest first", r->b0,
+                     r->b1, r->c.nblocks);
   const size_t k = t * r->c.nobs + o, G = r->c.groups;
   const mc_cell *c = &r->total[k];
   s->n = c->acc.n;
@@ -348,6 +347,122 @@ const sdv_acc *sdv_mc_result_acc(const sdv_mc_result *r, size_t t, size_t o) {
 const sdv_acc *sdv_mc_result_group_accs(const sdv_mc_result *r, size_t t, size_t o) {
   if (!r || t >= r->c.ntimes || o >= r->c.nobs || !sdv_mc_result_complete(r)) return NULL;
   return r->gacc + (t * r->c.nobs + o) * r->c.groups;
+}
+
+/* ---- serialisation: header, then the arrays in a fixed order ---- */
+
+#define PACK_MAGIC 0x7364766d63723031ULL /* "sdvmcr01" */
+
+typedef struct pack_header {
+  uint64_t magic;
+  mc_config c;
+  size_t b0, b1, ndone, depth, cap;
+} pack_header;
+
+/* The (pointer, bytes) pieces of r's image after the header, in order. */
+static size_t pieces(const sdv_mc_result *r, void **ptr, size_t *len) {
+  const size_t K = r->c.ncell, G = r->c.groups;
+  size_t n = 0;
+#define PIECE(p, bytes) (ptr[n] = (void *)(p), len[n++] = (bytes))
+  PIECE(r->steps, r->c.ntimes * sizeof *r->steps);
+  PIECE(r->obs, r->c.nobs * sizeof *r->obs);
+  PIECE(r->gdone, G * sizeof *r->gdone);
+  PIECE(r->gacc, K * G * sizeof *r->gacc);
+  PIECE(r->gnonfinite, K * G * sizeof *r->gnonfinite);
+  PIECE(r->gmaxabs, K * G * sizeof *r->gmaxabs);
+  PIECE(r->stack, r->depth * sizeof *r->stack);
+  PIECE(r->pool, r->depth * K * sizeof *r->pool);
+  PIECE(r->total, K * sizeof *r->total);
+#undef PIECE
+  return n;
+}
+
+size_t sdv_mc_result_packed_size(const sdv_mc_result *r) {
+  void *ptr[9];
+  size_t len[9], total = sizeof(pack_header);
+  const size_t n = pieces(r, ptr, len);
+  for (size_t i = 0; i < n; i++) total += len[i];
+  return total;
+}
+
+int sdv_mc_result_pack(const sdv_mc_result *r, void *buf, size_t len) {
+  if (!r || !buf) return SDV_ERROR(SDV_EINVAL, "mc pack: NULL argument");
+  const size_t need = sdv_mc_result_packed_size(r);
+  if (len < need)
+    return SDV_ERROR(SDV_EINVAL, "mc pack: len = %zu is below the %zu bytes needed", len, need);
+  const pack_header h = {.magic = PACK_MAGIC,
+                         .c = r->c,
+                         .b0 = r->b0,
+                         .b1 = r->b1,
+                         .ndone = r->ndone,
+                         .depth = r->depth,
+                         .cap = r->cap};
+  unsigned char *out = buf;
+  memcpy(out, &h, sizeof h);
+  out += sizeof h;
+  void *ptr[9];
+  size_t plen[9];
+  const size_t n = pieces(r, ptr, plen);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(out, ptr[i], plen[i]);
+    out += plen[i];
+  }
+  return SDV_OK;
+}
+
+int sdv_mc_result_unpack(sdv_mc_result **out, const void *buf, size_t len) {
+  if (!out || !buf) return SDV_ERROR(SDV_EINVAL, "mc unpack: NULL argument");
+  *out = NULL;
+  pack_header h;
+  if (len < sizeof h) return SDV_ERROR(SDV_EINVAL, "mc unpack: len = %zu is too short", len);
+  memcpy(&h, buf, sizeof h);
+  if (h.magic != PACK_MAGIC || h.c.groups < 1 || h.c.groups > SDV_MC_GROUPS_MAX ||
+      h.c.ncell != h.c.ntimes * h.c.nobs || h.cap != stack_cap(&h.c) || h.depth > h.cap ||
+      h.ndone > h.c.groups)
+    return SDV_ERROR(SDV_EINVAL, "mc unpack: not an sdv mc result image");
+  /* result_alloc copies steps and observables: point it at the image's own copies, whose
+   * offsets are the first two pieces. */
+  const unsigned char *in = (const unsigned char *)buf + sizeof h;
+  const size_t steps_bytes = h.c.ntimes * sizeof(size_t),
+               obs_bytes = h.c.nobs * sizeof(sdv_observable);
+  if (len < sizeof h + steps_bytes + obs_bytes)
+    return SDV_ERROR(SDV_EINVAL, "mc unpack: len = %zu is too short", len);
+  size_t *steps = malloc(steps_bytes);
+  sdv_observable *obs = malloc(obs_bytes);
+  if (!steps || !obs) {
+    free(steps);
+    free(obs);
+    return SDV_ERROR(SDV_ENOMEM, "out of memory");
+  }
+  memcpy(steps, in, steps_bytes);
+  memcpy(obs, in + steps_bytes, obs_bytes);
+  for (size_t o = 0; o < h.c.nobs; o++) {
+    obs[o].fn = NULL;
+    obs[o].user = NULL;
+    obs[o].label = NULL;
+  }
+  sdv_mc_result *r = NULL;
+  int rc = result_alloc(&r, &h.c, steps, obs, h.b0);
+  free(steps);
+  free(obs);
+  if (rc) return rc;
+  r->b1 = h.b1;
+  r->ndone = h.ndone;
+  r->depth = h.depth;
+  if (len < sdv_mc_result_packed_size(r)) {
+    sdv_mc_result_free(r);
+    return SDV_ERROR(SDV_EINVAL, "mc unpack: len = %zu is too short", len);
+  }
+  void *ptr[9];
+  size_t plen[9];
+  const size_t n = pieces(r, ptr, plen);
+  in += steps_bytes + obs_bytes;
+  for (size_t i = 2; i < n; i++) { /* steps and observables are in place already */
+    memcpy(ptr[i], in, plen[i]);
+    in += plen[i];
+  }
+  *out = r;
+  return SDV_OK;
 }
 
 /* ---- the run ---- */
@@ -397,9 +512,8 @@ static int run_block(sdv_process *p, const mc_config *c, const size_t *steps,
   return SDV_OK;
 }
 
-static int check_problem(const sdv_model *m, const sdv_process_options *po,
-                         const size_t *steps, size_t ntimes, const sdv_observable *obs,
-                         size_t nobs) {
+static int check_problem(const sdv_model *m, const sdv_process_options *po, const size_t *steps,
+                         size_t ntimes, const sdv_observable *obs, size_t nobs) {
   if (!m) return SDV_ERROR(SDV_EINVAL, "mc: model is NULL");
   if (!po) return SDV_ERROR(SDV_EINVAL, "mc: process options is NULL");
   if (po->kind != SDV_PROCESS_DISCRETE && po->kind != SDV_PROCESS_SDE)
@@ -412,8 +526,8 @@ static int check_problem(const sdv_model *m, const sdv_process_options *po,
   for (size_t t = 1; t < ntimes; t++)
     if (steps[t] <= steps[t - 1])
       return SDV_ERROR(SDV_EINVAL,
-                       "mc: steps[%zu] = %zu must be > steps[%zu] = %zu (strictly increasing)",
-                       t, steps[t], t - 1, steps[t - 1]);
+                       "mc: steps[%zu] = %zu must be > steps[%zu] = %zu (strictly increasing)", t,
+                       steps[t], t - 1, steps[t - 1]);
   if (!obs || nobs == 0)
     return SDV_ERROR(SDV_EINVAL, "mc: observables: none given (nobs = %zu)", nobs);
   for (size_t o = 0; o < nobs; o++) {
@@ -424,8 +538,7 @@ static int check_problem(const sdv_model *m, const sdv_process_options *po,
     if (g->kind == SDV_OBS_USER && !g->fn)
       return SDV_ERROR(SDV_EINVAL, "mc: observable %zu: user observable without fn", o);
     if ((unsigned)g->kind > SDV_OBS_USER)
-      return SDV_ERROR(SDV_EINVAL, "mc: observable %zu: kind = %d is unknown", o,
-                       (int)g->kind);
+      return SDV_ERROR(SDV_EINVAL, "mc: observable %zu: kind = %d is unknown", o, (int)g->kind);
   }
   return SDV_OK;
 }
@@ -442,19 +555,23 @@ static double step_cost(const sdv_model *m, const sdv_process_options *po) {
 }
 
 int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
-                      const size_t *steps, size_t ntimes, const sdv_observable *obs,
-                      size_t nobs, const sdv_mc_options *o, size_t b0, size_t b1) {
+                      const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                      const sdv_mc_options *o, size_t b0, size_t b1) {
   if (!out) return SDV_ERROR(SDV_EINVAL, "mc: out is NULL");
   *out = NULL;
   int rc;
   if ((rc = check_options(o))) return rc;
   if ((rc = check_problem(m, po, steps, ntimes, obs, nobs))) return rc;
-  mc_config c = {.paths = o->paths, .block = block_size(o), .nblocks = sdv_mc_blocks(o),
-                 .ntimes = ntimes, .nobs = nobs, .tail_c = o->tail_c};
+  mc_config c = {.paths = o->paths,
+                 .block = block_size(o),
+                 .nblocks = sdv_mc_blocks(o),
+                 .ntimes = ntimes,
+                 .nobs = nobs,
+                 .tail_c = o->tail_c};
   c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
   if (b0 > b1 || b1 > c.nblocks)
-    return SDV_ERROR(SDV_EINVAL, "mc: block range [b0, b1) = [%zu, %zu) must lie in [0, %zu]",
-                     b0, b1, c.nblocks);
+    return SDV_ERROR(SDV_EINVAL, "mc: block range [b0, b1) = [%zu, %zu) must lie in [0, %zu]", b0,
+                     b1, c.nblocks);
 
   /* Resource guard, before anything is allocated. Sizes are estimated in double so that
    * absurd requests cannot overflow the arithmetic that is meant to refuse them. */
@@ -522,8 +639,7 @@ int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process
     }
     for (size_t i = 0; i < n; i++) {
       if (status[i] == SDV_EINTR) {
-        rc = SDV_ERROR(SDV_EINTR, "mc: cancelled after %zu of %zu blocks", c0 + i - b0,
-                       nrange);
+        rc = SDV_ERROR(SDV_EINTR, "mc: cancelled after %zu of %zu blocks", c0 + i - b0, nrange);
         goto fail;
       }
       if (status[i]) {

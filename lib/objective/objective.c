@@ -4,6 +4,7 @@
 
 #include "core/registry.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,15 @@
  * state and stay safe to call from several threads. */
 static sdv_registry user_types = {.what = "objective"};
 
-#define SDV_OBJECTIVE_NBUILTIN 4
+#define SDV_OBJECTIVE_NBUILTIN 5
 
 static sdv_registry snapshot(const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1]) {
   builtin[0] = sdv_objective_quadratic;
   builtin[1] = sdv_objective_dense_quadratic;
   builtin[2] = sdv_objective_quartic;
   builtin[3] = sdv_objective_double_well;
-  builtin[4] = NULL;
+  builtin[4] = sdv_objective_logistic;
+  builtin[5] = NULL;
   sdv_registry r = user_types;
   r.builtin = builtin;
   return r;
@@ -82,6 +84,13 @@ static int alloc_with_params(sdv_objective **out, const sdv_objective_type *type
   obj->type = type;
   obj->dim = dim;
   const size_t size = type->size(dim);
+  /* size() reports an overflowing state as SIZE_MAX: refuse it here rather than ask the
+   * allocator for it (sanitizers treat such a request as an error). */
+  if (size == SIZE_MAX) {
+    rc = SDV_ERROR(SDV_ELIMIT, "objective %s: dim = %zu is too large (its state does not fit "
+                               "in memory)", type->name, dim);
+    goto fail;
+  }
   /* calloc(1, 0) may legally return NULL; a stateless type still gets a valid pointer. */
   obj->state = calloc(1, size ? size : 1);
   if (!obj->state) goto nomem;

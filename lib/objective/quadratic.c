@@ -12,9 +12,14 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The state is lam[dim]. */
-static size_t quadratic_size(size_t dim) { return dim * sizeof(double); }
+static size_t quadratic_size(size_t dim) {
+  /* An overflowing size is refused (SDV_ELIMIT) instead of wrapping to a small block that
+   * init would overrun (tests/fuzz/crashes/params). */
+  return dim > SIZE_MAX / sizeof(double) ? SIZE_MAX : dim * sizeof(double);
+}
 
 static int quadratic_init(void *state, size_t dim, sdv_params *params) {
   double *lam = state;

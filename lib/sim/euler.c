@@ -18,8 +18,8 @@
 #include <sdv/errors.h>
 #include <sdv/process.h>
 
-int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x,
-                           const double *xi, sdv_stream *s, double *scratch) {
+int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x, const double *xi,
+                           sdv_stream *s, double *scratch) {
   const size_t d = m->dim;
   double *b = scratch, *z = scratch + d;
   sdv_model_drift(m, w, x, b);
@@ -27,16 +27,16 @@ int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x,
     for (size_t j = 0; j < d; j++) x[j] += h * b[j];
     return SDV_OK;
   }
-  const int rc = xi ? sdv_model_diffusion_apply(m, w, x, xi, z)
-                    : sdv_model_noise_increment(m, w, x, s, z);
+  const int rc =
+      xi ? sdv_model_diffusion_apply(m, w, x, xi, z) : sdv_model_noise_increment(m, w, x, s, z);
   if (rc) return rc;
   const double c = sqrt(m->eta * h);
   for (size_t j = 0; j < d; j++) x[j] += h * b[j] + c * z[j];
   return SDV_OK;
 }
 
-static int euler_step(const sdv_model *m, sdv_work *w, double h, double *const *x,
-                      const double *xi, sdv_stream *s, double *scratch) {
+static int euler_step(const sdv_model *m, sdv_work *w, double h, double *const *x, const double *xi,
+                      sdv_stream *s, double *scratch) {
   return sdv_integrator_em_step(m, w, h, x[0], xi, s, scratch);
 }
 
