@@ -28,6 +28,10 @@
 #include <sdv/stats.h>
 #include <sdv/weak.h>
 
+/* Largest step count a study accepts per path (a resource limit, and the range in which t/eta
+ * converts exactly to an integer). */
+#define SDV_WEAK_MAX_STEPS 1e9
+
 const char *sdv_verdict_name(sdv_verdict v) {
   switch (v) {
   case SDV_VERDICT_PASS: return "PASS";
@@ -311,6 +315,12 @@ static int validate(const sdv_weak_options *o) {
                        o->times[t - 1]);
     for (size_t r = 0; r < o->neta; r++) {
       const double k = o->times[t] / o->eta[r];
+      /* Checked before the conversion to size_t, which is undefined beyond its range. */
+      if (!(k <= SDV_WEAK_MAX_STEPS))
+        return SDV_ERROR(SDV_ELIMIT,
+                         "time t = %g with eta = %g needs %.3g steps; at most %.0e per path "
+                         "(raise eta or lower --T)",
+                         o->times[t], o->eta[r], k, SDV_WEAK_MAX_STEPS);
       if (fabs(k - nearbyint(k)) > 1e-9 * fmax(1.0, k) || nearbyint(k) < 1)
         return SDV_ERROR(SDV_EINVAL, "time t = %g is not a whole number of steps of eta = %g",
                          o->times[t], o->eta[r]);
