@@ -198,7 +198,7 @@ static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
   base.batch = B;
   base.eta = eta;
   static const char *const variant[] = {"B'=(1+omega)B", "N'=(1+omega)N",
-                                        "eta'=eta/(1+omega), (1+omega)K steps",
+                                        "eta'=eta/(1+omega) with (1+omega)K steps",
                                         "unscaled (control)"};
   for (size_t it = 0; it < 2; it++) {
     const double t = times[it];
