@@ -10,6 +10,7 @@
 #include "core/registry.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,14 @@ static int alloc_parsed(sdv_compressor **out, const sdv_compressor_type *type, s
   c->type = type;
   c->dim = dim;
   c->size = type->size(dim);
+  /* size() reports an overflowing state as SIZE_MAX: refuse it here rather than ask the
+   * allocator for it (sanitizers treat such a request as an error). */
+  if (c->size == SIZE_MAX) {
+    rc = SDV_ERROR(SDV_ELIMIT,
+                   "compressor %s: dim = %zu is too large (its state does not fit in memory)",
+                   type->name, dim);
+    goto fail;
+  }
   /* calloc(0) may return NULL; a stateless type still gets a valid pointer. */
   c->state = calloc(1, c->size ? c->size : 1);
   c->spec = canonical_spec(p);

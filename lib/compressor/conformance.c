@@ -33,6 +33,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define COV_FULL_MAX 32 /* full covariance matrix up to this dimension */
@@ -119,8 +120,15 @@ int sdv_compressor_conformance(const sdv_compressor *c, const sdv_conformance_op
 
   const size_t d = c->dim, S = opt.samples, V = opt.vectors;
   const int closed = c->type->covariance != NULL || c->type->linear != NULL;
-  const size_t ncov = closed ? cov_entries(d, NULL, NULL) : 0;
   const size_t rows_per_vector = closed ? 4 : 3;
+  /* The buffer sizes below are products of user input: refuse sizes whose arithmetic would
+   * wrap (and so allocate a small block that the loops overrun) before computing them. */
+  if (d > SIZE_MAX / (8 * sizeof(double)) || V > (SIZE_MAX - 1) / rows_per_vector / 64)
+    return SDV_ERROR(SDV_ELIMIT,
+                     "compressor conformance: dim = %zu and vectors = %zu exceed the "
+                     "addressable buffer sizes; use a smaller --dim or --vectors",
+                     d, V);
+  const size_t ncov = closed ? cov_entries(d, NULL, NULL) : 0;
 
   int rc = SDV_OK;
   sdv_compressor *work = sdv_compressor_clone(c); /* apply() may use its state as scratch */

@@ -87,8 +87,9 @@ static int alloc_with_params(sdv_objective **out, const sdv_objective_type *type
   /* size() reports an overflowing state as SIZE_MAX: refuse it here rather than ask the
    * allocator for it (sanitizers treat such a request as an error). */
   if (size == SIZE_MAX) {
-    rc = SDV_ERROR(SDV_ELIMIT, "objective %s: dim = %zu is too large (its state does not fit "
-                               "in memory)", type->name, dim);
+    rc = SDV_ERROR(SDV_ELIMIT,
+                   "objective %s: dim = %zu is too large (its state does not fit in memory)",
+                   type->name, dim);
     goto fail;
   }
   /* calloc(1, 0) may legally return NULL; a stateless type still gets a valid pointer. */
