@@ -48,16 +48,26 @@ static int parse_list(const char *text, const char *what, double **out, size_t *
 
 static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
   char name[64];
-  printf("%-9s %-7s %-8s %-25s %-25s %-25s\n", "eta", "t", "g", "discrete", "SDE",
+  printf("%-9s %-7s %-8s %-25s %-25s %s\n", "eta", "t", "g", "discrete", "SDE",
          "error [95% CI]");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
-    char d[64], s[64], e[64];
+    char d[64], s[64], e[128];
     sdv_report_estimate(d, sizeof d, w->disc.mean, w->disc.se, w->disc.exact);
     sdv_report_estimate(s, sizeof s, w->sde.mean, w->sde.se, w->sde.exact);
     snprintf(e, sizeof e, "%.4g [%.3g, %.3g]%s", w->err, w->err_lo, w->err_hi,
              w->resolved ? "" : " ~0");
-    printf("%-9.4g %-7.4g %-8s %-25s %-25s %-25s\n", w->eta, w->t,
+    if (w->disc.unstable || w->sde.unstable) {
+      size_t used = strlen(e);
+      snprintf(e + used, sizeof e - used, " (heavy tails: se unreliable)");
+    }
+    if (w->disc.nonfinite || w->sde.nonfinite) {
+      /* Never print a mean over surviving paths without saying how many diverged. */
+      size_t used = strlen(e);
+      snprintf(e + used, sizeof e - used, " (diverged: %llu disc, %llu sde)",
+               (unsigned long long)w->disc.nonfinite, (unsigned long long)w->sde.nonfinite);
+    }
+    printf("%-9.4g %-7.4g %-8s %-25s %-25s %s\n", w->eta, w->t,
            sdv_observable_name(&obs[w->obs], name, sizeof name), d, s, e);
   }
   printf("\n");

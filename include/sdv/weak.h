@@ -90,6 +90,7 @@ typedef struct sdv_weak_side {
   bool exact;
   double ref;         /* g(xbar_k) or g(x~(t)): the noise-free reference */
   uint64_t nonfinite; /* Monte Carlo paths that diverged (excluded) */
+  bool unstable;      /* heavy tails: the engine's flag that the standard error is unreliable */
 } sdv_weak_side;
 
 typedef struct sdv_weak_row {

@@ -146,8 +146,12 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
         if ((rc = sdv_mc_result_get(res0, t, i, &s0))) goto done;
         ref = s0.mean;
       }
-      side[t * nobs + i] = (sdv_weak_side){
-          .mean = sm.mean, .se = sm.se, .exact = false, .ref = ref, .nonfinite = sm.nonfinite};
+      side[t * nobs + i] = (sdv_weak_side){.mean = sm.mean,
+                                           .se = sm.se,
+                                           .exact = false,
+                                           .ref = ref,
+                                           .nonfinite = sm.nonfinite,
+                                           .unstable = sm.unstable};
     }
 done:
   sdv_mc_result_free(res);
@@ -487,6 +491,26 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
     snprintf(res->summary, sizeof res->summary,
              "order and fluctuation part agree; %zu negative control(s) rejected",
              res->ncontrols);
+  }
+  /* Diverged Monte Carlo paths are excluded from every estimate; say so in the summary, since
+   * an estimate over the surviving paths describes a different (conditioned) process. */
+  uint64_t diverged = 0;
+  size_t nan_rows = 0;
+  for (size_t k = 0; k < res->nrows; k++) {
+    diverged += res->rows[k].disc.nonfinite + res->rows[k].sde.nonfinite;
+    nan_rows += !isfinite(res->rows[k].err);
+  }
+  size_t heavy = 0;
+  for (size_t k = 0; k < res->nrows; k++) heavy += res->rows[k].disc.unstable + res->rows[k].sde.unstable;
+  if (diverged || nan_rows || heavy) {
+    char note[160];
+    snprintf(note, sizeof note,
+             " [%llu path values diverged (non-finite, excluded); %zu rows without a finite "
+             "error; %zu estimates with heavy tails (standard errors unreliable)]",
+             (unsigned long long)diverged, nan_rows, heavy);
+    const size_t used = strlen(res->summary);
+    if (used < sizeof res->summary - 1)
+      strncat(res->summary, note, sizeof res->summary - 1 - used);
   }
   free(steps);
   free(buf);
