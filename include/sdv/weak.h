@@ -24,8 +24,10 @@
  *    Both tend to the same constant L when the diffusion is right; a wrong diffusion (or none)
  *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta and
  *    tests a = 0 at level alpha (interval from the WLS covariance, inflated by the reduced
- *    chi-square when the fit is poor; from the residuals when both sides are exact). It is
- *    "resolved" only if L is distinguishable from 0. Reported with it: a / L, the relative
+ *    chi-square when the fit is poor). When no side carries Monte Carlo noise (exact
+ *    references, or a deterministic zero-diffusion SDE), the intercept's uncertainty is how far
+ *    it moves when the coarsest rung is dropped, with a practical-equivalence floor of
+ *    fluct_rtol |L|. It is "resolved" only if L is distinguishable from 0. Reported with it: a / L, the relative
  *    error of the fluctuation as eta -> 0.
  *
  * Built-in negative controls (options.controls): the same study with the SDE's diffusion
@@ -74,6 +76,9 @@ typedef struct sdv_weak_options {
   double order_tol;           /* tolerance on the order (default 0.25) */
   double order_resolution;    /* the order counts as measured only if its confidence interval
                                  has half-width <= this (default 0.5); else INCONCLUSIVE */
+  double fluct_rtol;          /* noise-free data only: the fluctuation statistic passes if
+                                 |a| <= max(2 |a - a'|, fluct_rtol |L|), a' the intercept
+                                 without the coarsest rung (default 0.05) */
   bool exact;                 /* use exact references where they exist (default true) */
   bool controls;              /* run the built-in negative controls (default true) */
   size_t threads;             /* OpenMP threads, 0 = default */
