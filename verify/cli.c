@@ -48,7 +48,7 @@ const char *sdv_cli_value(const char *cmd, const char *name, int argc, char **ar
 
 static const char *const model_options[] = {
     "method", "dim", "agents", "eta", "batch", "objective", "noise", "sigma", "compressor",
-    "x0", "seed", "sde", "diffusion-scale", NULL};
+    "x0", "seed", "sde", "diffusion-scale", "literal", NULL};
 
 int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char **argv, int *i) {
   for (const char *const *name = model_options; *name; name++) {
@@ -81,7 +81,8 @@ void sdv_cli_model_help(FILE *out) {
         "  --x0 V[,V2,...,VD]                start (default 1)\n"
         "  --seed S                          stream seed (default 1)\n"
         "  --sde auto|sampled                SDE diffusion route (default auto)\n"
-        "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n",
+        "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n"
+        "  --literal yes|no                  simulate every agent, no exact shortcuts (no)\n",
         out);
 }
 

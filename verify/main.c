@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "sdv_mpi.h"
 #include "sdv_config.h"
 
 typedef struct {
@@ -71,9 +72,7 @@ static int load_plugins(int *argc, char ***argv) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  /* GSL aborts on error by default; sdv checks every GSL status instead. */
-  gsl_set_error_handler_off();
+static int run(int argc, char **argv) {
   int prc = load_plugins(&argc, &argv);
   if (prc) return prc;
   if (argc < 2) {
@@ -94,4 +93,13 @@ int main(int argc, char **argv) {
   fprintf(stderr, "sdv: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return SDV_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  /* GSL aborts on error by default; sdv checks every GSL status instead. */
+  gsl_set_error_handler_off();
+  /* Under mpirun: start MPI; ranks other than 0 compute silently (verify/sdv_mpi.h). */
+  int mrc = sdv_mpi_init(&argc, &argv);
+  if (mrc) return mrc;
+  return sdv_mpi_finalize(run(argc, argv));
 }

@@ -4,6 +4,7 @@
 #ifndef SDV_OUTPUT_H
 #define SDV_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct sdv_outfile {
@@ -23,5 +24,10 @@ void sdv_outfile_abort(sdv_outfile *f);
 /* Checks up front that dir exists (creating it, and its parents, if needed) and that a
  * file can be created in it. Returns 0, or -1 with errno set. */
 int sdv_output_dir_ready(const char *dir);
+
+/* Disabling file output (MPI ranks other than 0, verify/mpi.c): sdv_outfile_open then
+ * creates nothing and hands out a stream to /dev/null, commit only closes it, and
+ * sdv_output_dir_ready checks nothing. Enabled by default. */
+void sdv_output_set_enabled(bool on);
 
 #endif

@@ -149,6 +149,47 @@ size_t sdv_mc_result_packed_size(const sdv_mc_result *r);
 int sdv_mc_result_pack(const sdv_mc_result *r, void *buf, size_t len);
 int sdv_mc_result_unpack(sdv_mc_result **out, const void *buf, size_t len);
 
+/* ---- several processes (e.g. MPI ranks): lib/mc/distribute.c, docs/mpi.md ----
+ *
+ * The library has no MPI dependency: the program supplies the exchange. With a distributor
+ * of size R > 1 set on the calling thread, sdv_mc_run on rank r runs only the contiguous
+ * blocks [r nb / R, (r + 1) nb / R) (nb = sdv_mc_blocks), every rank contributes its packed
+ * part to one allgather, and every rank merges the parts in rank order, i.e. block order:
+ * each rank returns the COMPLETE result, bitwise the one a single process computes, and
+ * then continues the same deterministic computation. Every rank must therefore make the
+ * same sequence of sdv_mc_run calls (the same program on the same input does).
+ *
+ * Errors. An error on some ranks (an invalid option, a failing path) travels in the
+ * exchange: every rank returns the status and message of the lowest failing rank (for a
+ * failing path, the first failing block, as in one process). A rank that leaves early
+ * (sdv_mc_distributed_exit before the others) is seen by the others at their next exchange:
+ * their sdv_mc_run returns SDV_EINTR and no exchange happens on this thread after that, so
+ * no rank waits forever for one that has gone.
+ *
+ * Threads. The distributor belongs to the thread that set it (OpenMP workers and other
+ * threads run undistributed); the exchange is only ever called from that thread. */
+typedef struct sdv_mc_distributor {
+  size_t rank; /* this process, 0..size-1 */
+  size_t size; /* number of processes R >= 1 */
+  /* Collective: every rank calls it with its bytes (mine, len). On success returns 0, sets
+   * *all to a malloc'd buffer holding the parts of ranks 0..R-1 back to back (freed by the
+   * library with free()) and lens[0..R-1] to their lengths. Non-zero on a transport
+   * failure (the library then stops distributing on this thread). */
+  int (*allgather)(void *user, const void *mine, size_t len, void **all, size_t *lens);
+  void *user;
+} sdv_mc_distributor;
+
+/* Sets (copies) the calling thread's distributor; NULL or size 1 = single process. Returns
+ * SDV_EINVAL if size is 0, rank >= size or allgather is NULL (the setting is unchanged). */
+int sdv_mc_set_distributor(const sdv_mc_distributor *d);
+
+/* The last collective of a distributed program: every rank calls it once with its exit
+ * code. Returns the agreed code, the same on every rank: the code of the lowest rank that
+ * left early if one did (without exchanging again), else the first non-zero code in rank
+ * order, else 0. *from (may be NULL) is that rank, or size if all codes are 0. The
+ * distributor is cleared. Without a distributor returns code and sets *from = 0. */
+int sdv_mc_distributed_exit(int code, size_t *from);
+
 #ifdef __cplusplus
 }
 #endif

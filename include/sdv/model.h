@@ -87,6 +87,7 @@ struct sdv_model {
   double diffusion_scale;        /* multiplies S; 1 for the model, 0 = drift ODE, other
                                     values are deliberately wrong models (negative controls) */
   char *description;             /* canonical one-line spec (owned) */
+  bool literal;                  /* simulate every agent in step() (no exact shortcuts) */
 };
 
 /* Options, as text, exactly as the command line gives them (borrowed strings). */
@@ -104,13 +105,18 @@ typedef struct sdv_model_options {
   uint64_t seed;          /* default 1 */
   sdv_sde_route sde_route;
   double diffusion_scale; /* default 1 */
+  /* default false: step() may use exact-in-distribution shortcuts where the agents allow
+   * them (docs/performance.md): rand-k draws noise only for the kept coordinates, equal-law
+   * DSignSGD agents' sign sum is 2 Binomial(N, p_j) - N, Gaussian DSGD agents' mean noise is
+   * one Gaussian. true simulates every agent literally (same law, other draws). */
+  bool literal;
 } sdv_model_options;
 
 void sdv_model_options_default(sdv_model_options *o);
 
 /* Sets one option from its command-line name without dashes ("method", "dim", "agents",
  * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",
- * "diffusion-scale"). value is borrowed. SDV_EINVAL naming the option for unknown names
+ * "diffusion-scale", "literal" with yes|no|1|0). value is borrowed. SDV_EINVAL naming the option for unknown names
  * and unparsable numbers. */
 int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value);
 

@@ -32,24 +32,30 @@ enum sdv_purpose {
   SDV_PURPOSE_USER = 64       /* first purpose reserved for user code */
 };
 
+/* Philox blocks generated per refill. The words a stream yields do not depend on it (block
+ * n always holds Philox(counter n)); generating several blocks at once amortises the refill
+ * and lets independent blocks overlap in the pipeline. */
+#define SDV_STREAM_BLOCKS 4
+#define SDV_STREAM_WORDS (4 * SDV_STREAM_BLOCKS)
+
 typedef struct sdv_stream {
-  uint64_t key[2]; /* (seed, path) */
-  uint64_t ctr[4]; /* (purpose << 32 | sub, 0, block counter hi, lo) */
-  uint64_t buf[4]; /* last Philox output block */
-  unsigned avail;  /* unread words left in buf (read from buf[4 - avail]) */
+  uint64_t key[2];                /* (seed, path) */
+  uint64_t ctr[4];                /* (purpose << 32 | sub, 0, next block hi, lo) */
+  unsigned avail;                 /* unread words left in buf (read from buf[WORDS - avail]) */
+  uint64_t buf[SDV_STREAM_WORDS]; /* the last SDV_STREAM_BLOCKS Philox blocks, in order */
 } sdv_stream;
 
 /* Positions s at the start of stream (seed, path, purpose, sub). Never fails. */
 void sdv_stream_init(sdv_stream *s, uint64_t seed, uint64_t path, uint32_t purpose,
                      uint32_t sub);
 
-/* Generates the next block of 4 words (used by the inline readers). */
+/* Generates the next SDV_STREAM_BLOCKS blocks (used by the inline readers). */
 void sdv_stream_refill(sdv_stream *s);
 
 /* Next uniformly distributed 64-bit word. */
 static inline uint64_t sdv_stream_u64(sdv_stream *s) {
   if (s->avail == 0) sdv_stream_refill(s);
-  return s->buf[4 - s->avail--];
+  return s->buf[SDV_STREAM_WORDS - s->avail--];
 }
 
 /* Uniform on the open interval (0, 1): (k + 1/2) 2^-52 with k the top 52 bits of a word.
@@ -73,6 +79,12 @@ double sdv_stream_gamma(sdv_stream *s, double a);
 
 /* Student-t with nu > 0 degrees of freedom (nu = 1 is Cauchy). Returns NAN for nu <= 0. */
 double sdv_stream_student_t(sdv_stream *s, double nu);
+
+/* Binomial(n, p): the number of successes in n independent trials of probability p, exact:
+ * n <= 64 compares n random bytes with p (about n/8 words), larger n by inversion (one
+ * uniform per 256 trials, about n min(p, 1-p) + 1 steps). p <= 0 or NaN gives 0 and p >= 1
+ * gives n. */
+size_t sdv_stream_binomial(sdv_stream *s, size_t n, double p);
 
 /* Standard Cauchy, tan(pi (U - 1/2)). */
 double sdv_stream_cauchy(sdv_stream *s);

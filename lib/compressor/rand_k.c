@@ -18,17 +18,24 @@
 #include <sdv/compressor.h>
 #include <sdv/errors.h>
 
+#include "compressor/rand_k.h"
+
+#include <stdint.h>
 #include <string.h>
 
 typedef struct rand_k_state {
   size_t k;
-  /* idx[0..d): the permutation (identity between calls); idx[d..d+k): swap partners. */
+  /* idx[0..d): the permutation (identity between calls); idx[d..d+k): swap partners;
+   * idx[2d..2d+k): the kept coordinates of the last draw. */
   size_t idx[];
 } rand_k_state;
 
 static size_t rand_k_size(size_t dim) {
-  /* k <= dim, so room for dim swap partners is always enough. */
-  return sizeof(rand_k_state) + 2 * dim * sizeof(size_t);
+  /* An overflowing size is reported as SIZE_MAX, which alloc refuses (SDV_ELIMIT), instead
+   * of wrapping to a small block that init would overrun (tests/fuzz/crashes/cli). */
+  if (dim > (SIZE_MAX - sizeof(rand_k_state)) / (3 * sizeof(size_t))) return SIZE_MAX;
+  /* k <= dim, so room for dim swap partners (and dim kept indices) is always enough. */
+  return sizeof(rand_k_state) + 3 * dim * sizeof(size_t);
 }
 
 static int rand_k_init(void *state, size_t dim, sdv_params *params) {
@@ -48,28 +55,40 @@ static double rand_k_omega(const void *state, size_t dim) {
   return (double)dim / (double)st->k - 1.0;
 }
 
-static void rand_k_apply(void *state, size_t dim, const double *v, double *out,
-                         sdv_stream *s) {
-  rand_k_state *st = state;
+/* Draws the k-subset into kept[0..k) (in draw order) and returns k. The k swaps are
+ * undone (last first) so the permutation is the identity again for the next call. */
+static size_t rand_k_draw(rand_k_state *st, size_t dim, sdv_stream *s, size_t *kept) {
   const size_t k = st->k;
   size_t *idx = st->idx, *partner = st->idx + dim;
-  const double scale = (double)dim / (double)k;
-  memset(out, 0, dim * sizeof *out);
   for (size_t i = 0; i < k; i++) {
     const size_t j = i + sdv_stream_below(s, dim - i);
     const size_t t = idx[i];
     idx[i] = idx[j];
     idx[j] = t;
     partner[i] = j;
-    out[idx[i]] = scale * v[idx[i]];
+    kept[i] = idx[i]; /* later swaps only touch positions above i */
   }
-  /* Undo the swaps (last first) so the next call starts from the identity again. */
   for (size_t i = k; i-- > 0;) {
     const size_t j = partner[i];
     const size_t t = idx[i];
     idx[i] = idx[j];
     idx[j] = t;
   }
+  return k;
+}
+
+size_t sdv_rand_k_subset(sdv_compressor *c, sdv_stream *s, size_t *kept) {
+  return rand_k_draw(c->state, c->dim, s, kept);
+}
+
+static void rand_k_apply(void *state, size_t dim, const double *v, double *out,
+                         sdv_stream *s) {
+  rand_k_state *st = state;
+  size_t *kept = st->idx + 2 * dim;
+  const size_t k = rand_k_draw(st, dim, s, kept);
+  const double scale = (double)dim / (double)k;
+  memset(out, 0, dim * sizeof *out);
+  for (size_t i = 0; i < k; i++) out[kept[i]] = scale * v[kept[i]];
 }
 
 static int rand_k_linear(const void *state, size_t dim, double *a, double *c) {

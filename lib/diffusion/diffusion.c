@@ -42,11 +42,13 @@ int sdv_diffusion_alloc(sdv_diffusion **out, size_t dim, bool with_dense) {
   D->diag = calloc(dim, sizeof *D->diag);
   D->u = calloc(dim, sizeof *D->u);
   if (!D->diag || !D->u) goto nomem;
+  /* Scratch: the Cholesky factor (dense), else one d-vector (the diagonal-minus-rank-1 path). */
+  D->work_len = with_dense ? dim * dim : dim;
+  D->work = calloc(D->work_len, sizeof *D->work);
+  if (!D->work) goto nomem;
   if (with_dense) {
     D->dense = calloc(dim * dim, sizeof *D->dense);
-    D->work_len = dim * dim; /* the Cholesky factor */
-    D->work = calloc(D->work_len, sizeof *D->work);
-    if (!D->dense || !D->work) goto nomem;
+    if (!D->dense) goto nomem;
   }
   *out = D;
   return SDV_OK;
@@ -93,6 +95,13 @@ static int checked_diag(const char *what, size_t j, double v, double tol, double
 
 static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out) {
   const size_t d = D->dim;
+  /* Common case first: no entry below 0 (nor NaN), nothing to clamp; the loop vectorises. */
+  bool nonnegative = true;
+  for (size_t j = 0; j < d && nonnegative; j++) nonnegative = D->diag[j] >= 0.0;
+  if (nonnegative) {
+    for (size_t j = 0; j < d; j++) out[j] = sqrt(D->diag[j]) * xi[j];
+    return SDV_OK;
+  }
   const double tol = diag_tolerance(D->diag, d);
   for (size_t j = 0; j < d; j++) {
     double v = 0.0;
@@ -103,11 +112,49 @@ static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out)
   return SDV_OK;
 }
 
-static int apply_diag_rank1(const sdv_diffusion *D, const double *xi, double *out) {
+/* The common case of apply_diag_rank1: every D_j > 0 and beta > 0 (anything else returns
+ * false and the general path below handles it, messages included). One square root and one
+ * division per coordinate, in a loop without a carried dependence (so it vectorises: sqrt(D_j)
+ * goes to out, w_j = u_j / sqrt(D_j) to the scratch), then the two sums with four partial
+ * accumulators, and no tolerance pass (no entry needs clamping). */
+static bool apply_diag_rank1_positive(sdv_diffusion *D, const double *xi, double *out) {
+  const size_t d = D->dim;
+  const double beta = D->beta;
+  if (!(beta > 0.0) || !isfinite(beta) || D->work_len < d) return false;
+  const double *restrict diag = D->diag, *restrict u = D->u;
+  double *restrict w = D->work, *restrict s = out;
+  for (size_t j = 0; j < d; j++)
+    if (!(diag[j] > 0.0)) return false; /* NaN too */
+  for (size_t j = 0; j < d; j++) {
+    s[j] = sqrt(diag[j]);
+    w[j] = u[j] / s[j];
+  }
+  double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
+  size_t j = 0;
+  for (; j + 4 <= d; j += 4)
+    for (size_t l = 0; l < 4; l++) {
+      a[l] += w[j + l] * w[j + l];
+      b[l] += w[j + l] * xi[j + l];
+    }
+  for (; j < d; j++) {
+    a[0] += w[j] * w[j];
+    b[0] += w[j] * xi[j];
+  }
+  const double sum_w2 = (a[0] + a[1]) + (a[2] + a[3]), c = (b[0] + b[1]) + (b[2] + b[3]);
+  const double r = beta * sum_w2;
+  if (!(r <= 1.0 + SDV_DIFFUSION_R_TOL)) return false; /* the general path reports it */
+  const double gamma = beta / (1.0 + sqrt(r < 1.0 ? 1.0 - r : 0.0));
+  const double gc = gamma * c;
+  for (size_t l = 0; l < d; l++) out[l] = s[l] * xi[l] - gc * u[l];
+  return true;
+}
+
+static int apply_diag_rank1(sdv_diffusion *D, const double *xi, double *out) {
   const size_t d = D->dim;
   const double beta = D->beta;
   if (!(beta >= 0.0) || !isfinite(beta))
     return SDV_ERROR(SDV_EDOM, "diffusion (diagonal minus rank 1): beta = %g must be >= 0", beta);
+  if (apply_diag_rank1_positive(D, xi, out)) return SDV_OK;
   const double tol = diag_tolerance(D->diag, d);
   /* Pass 1: validate, r = beta sum u_j^2 / D_j and c = sum u_j xi_j / sqrt(D_j). */
   double sum_w2 = 0.0, c = 0.0;

@@ -36,6 +36,8 @@
 #include <sdv/errors.h>
 #include <sdv/mc.h>
 
+#include "distribute.h"
+
 /* Blocks simulated per thread between two merges: enough to keep threads busy despite
  * uneven block costs, small enough that the chunk buffers stay tiny. Does not affect bits. */
 #define CHUNK_PER_THREAD 4
@@ -554,9 +556,12 @@ static double step_cost(const sdv_model *m, const sdv_process_options *po) {
   return (double)po->substeps * evals * d * n;
 }
 
-int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
-                      const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
-                      const sdv_mc_options *o, size_t b0, size_t b1) {
+/* sdv_mc_run_blocks; if whole, the work guard counts all M paths, not only those of
+ * [b0, b1): a distributed run hands each process a part, and the guard must refuse the same
+ * runs whatever the number of processes. */
+static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
+                     const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                     const sdv_mc_options *o, size_t b0, size_t b1, bool whole) {
   if (!out) return SDV_ERROR(SDV_EINVAL, "mc: out is NULL");
   *out = NULL;
   int rc;
@@ -594,8 +599,8 @@ int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process
                      "threads), above max_bytes = %zu; use a coarser grid, fewer observables "
                      "or raise max_bytes",
                      bytes / 1048576.0, ntimes, nobs, m->dim, threads, o->max_bytes);
-  const size_t first = b0 * c.block < c.paths ? b0 * c.block : c.paths;
-  const size_t last = b1 * c.block < c.paths ? b1 * c.block : c.paths;
+  const size_t first = whole ? 0 : b0 * c.block < c.paths ? b0 * c.block : c.paths;
+  const size_t last = whole ? c.paths : b1 * c.block < c.paths ? b1 * c.block : c.paths;
   const double work = (double)(last - first) * (double)steps[ntimes - 1] * step_cost(m, po);
   if (work > o->max_work)
     return SDV_ERROR(SDV_ELIMIT,
@@ -672,6 +677,18 @@ fail:
   return rc;
 }
 
+int sdv_mc_run_blocks(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
+                      const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                      const sdv_mc_options *o, size_t b0, size_t b1) {
+  return run_range(out, m, po, steps, ntimes, obs, nobs, o, b0, b1, false);
+}
+
+int sdv_mc_run_part(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
+                    const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                    const sdv_mc_options *o, size_t b0, size_t b1) {
+  return run_range(out, m, po, steps, ntimes, obs, nobs, o, b0, b1, true);
+}
+
 int sdv_mc_run(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
                const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
                const sdv_mc_options *o) {
@@ -679,5 +696,9 @@ int sdv_mc_run(sdv_mc_result **out, const sdv_model *m, const sdv_process_option
   *out = NULL;
   const size_t nb = sdv_mc_blocks(o);
   if (nb == 0) return check_options(o); /* the reason the options give no blocks */
+  /* Hook: with a distributor (several processes), this process runs its share of the blocks
+   * and the parts are exchanged and merged in block order (lib/mc/distribute.c). */
+  if (sdv_mc_distributed())
+    return sdv_mc_run_distributed(out, m, po, steps, ntimes, obs, nobs, o, nb);
   return sdv_mc_run_blocks(out, m, po, steps, ntimes, obs, nobs, o, 0, nb);
 }

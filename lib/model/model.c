@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,13 @@ int sdv_model_options_set(sdv_model_options *o, const char *name, const char *va
     const int rc = sdv_parse_size(value, "--seed", &seed);
     if (rc) return rc;
     o->seed = (uint64_t)seed;
+  } else if (strcmp(name, "literal") == 0) {
+    if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+      o->literal = true;
+    else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+      o->literal = false;
+    else
+      return SDV_ERROR(SDV_EINVAL, "--literal = '%s' must be yes, no, 1 or 0", value);
   } else if (strcmp(name, "sde") == 0) {
     if (strcmp(value, "auto") == 0)
       o->sde_route = SDV_SDE_AUTO;
@@ -77,7 +85,8 @@ int sdv_model_options_set(sdv_model_options *o, const char *name, const char *va
   } else {
     return SDV_ERROR(SDV_EINVAL,
                      "unknown model option --%s (known: method, dim, agents, batch, eta, "
-                     "objective, noise, sigma, compressor, x0, seed, sde, diffusion-scale)",
+                     "objective, noise, sigma, compressor, x0, seed, sde, diffusion-scale, "
+                     "literal)",
                      name);
   }
   return SDV_OK;
@@ -207,6 +216,7 @@ static char *describe(const sdv_model *m, const char *objective, const spec_list
   strbuf_printf(&b, " seed=%llu sde=%s diffusion-scale=%s", (unsigned long long)m->seed,
                 m->sde_route == SDV_SDE_SAMPLED ? "sampled" : "auto",
                 format_double(num, sizeof num, m->diffusion_scale));
+  if (m->literal) strbuf_printf(&b, " literal=yes");
   if (b.failed) {
     free(b.s);
     return NULL;
@@ -285,6 +295,13 @@ static int build_sigma(sdv_model *m, const char *text) {
     const double vt = z->type->variance(z->state);
     const double c = m->batch == 1 ? 1.0 : z->type->batch_scale(z->state, m->batch);
     m->var[i] = isinf(vt) ? INFINITY : s * s * vt / (double)m->batch;
+    /* INFINITY means "the law has no variance" (no SDE); a finite variance that overflows
+     * (sigma = 1e300) must not be mistaken for it. */
+    if (isinf(m->var[i]) && !isinf(vt))
+      return SDV_ERROR(SDV_EINVAL,
+                       "--sigma = %g (agent %zu) is too large: the noise variance "
+                       "sigma^2 Var(T)/B overflows a double",
+                       s, i + 1);
     m->scale[i] = isnan(c) ? NAN : s * c;
   }
   return SDV_OK;
@@ -363,6 +380,16 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
     rc = SDV_ERROR(SDV_EINVAL, "--dim = %zu must be >= 1", o->dim);
     goto fail;
   }
+  /* Overflow guard only (not a resource policy): every model holds several d-vectors, and
+   * sizes of products of d must not wrap. */
+  if (o->dim > SIZE_MAX / (64 * sizeof(double))) {
+    rc = SDV_ERROR(SDV_ELIMIT, "--dim = %zu is too large to address", o->dim);
+    goto fail;
+  }
+  if (o->agents > SIZE_MAX / (64 * sizeof(double))) {
+    rc = SDV_ERROR(SDV_ELIMIT, "--agents = %zu is too large to address", o->agents);
+    goto fail;
+  }
   if (o->agents < 1) {
     rc = SDV_ERROR(SDV_EINVAL, "--agents = %zu must be >= 1", o->agents);
     goto fail;
@@ -398,6 +425,7 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
   m->seed = o->seed;
   m->sde_route = o->sde_route;
   m->diffusion_scale = o->diffusion_scale;
+  m->literal = o->literal;
 
   const size_t n = m->agents, d = m->dim;
   m->noise = calloc(n, sizeof *m->noise);

@@ -1,13 +1,34 @@
 /* Per-thread scratch of a model (lib/model/work.h): everything the hot functions need,
  * sized once from the model. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
 #include "model/work.h"
 
-#define NVECTORS 7 /* grad, gi, ci, acc, noise, tmp, xi */
+#define NVECTORS 9 /* grad, gi, ci, acc, noise, tmp, xi, memo_x, memo_d */
+
+/* Two agents' laws are the same when their types match and their parameter blocks are
+ * byte-for-byte equal (the states are relocatable values, sdv/noise.h). */
+static bool same_noise(const sdv_noise *a, const sdv_noise *b) {
+  return a->type == b->type && memcmp(a->state, b->state, a->type->size) == 0;
+}
+
+static void set_shortcuts(sdv_work *w, const sdv_model *m) {
+  const size_t n = m->agents;
+  const double s0 = m->scale[0];
+  w->same_law = isfinite(s0) && s0 > 0.0;
+  w->all_gaussian = true;
+  w->all_rand_k = m->compressor != NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (m->scale[i] != s0 || !same_noise(m->noise[i], m->noise[0])) w->same_law = false;
+    if (m->noise[i]->type != sdv_noise_gaussian) w->all_gaussian = false;
+    if (m->compressor && m->compressor[i]->type != sdv_compressor_rand_k) w->all_rand_k = false;
+  }
+}
 
 int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
   if (!out) return SDV_ERROR(SDV_EINVAL, "sdv_work_alloc: out is NULL");
@@ -31,6 +52,8 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
   w->noise = block + 4 * d;
   w->tmp = block + 5 * d;
   w->xi = block + 6 * d;
+  w->memo_x = block + 7 * d;
+  w->memo_d = block + 8 * d;
   if (m->compressor) {
     if (!(w->comp = calloc(m->agents, sizeof *w->comp))) {
       rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
@@ -42,6 +65,14 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
         goto fail;
       }
   }
+  w->kept = calloc(m->agents * d, sizeof *w->kept);
+  w->nkept = calloc(m->agents, sizeof *w->nkept);
+  w->knoise = calloc(m->agents * d, sizeof *w->knoise);
+  if (!w->kept || !w->nkept || !w->knoise) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+    goto fail;
+  }
+  set_shortcuts(w, m);
   /* No built-in method produces a DENSE Sigma (SCALAR, DIAGONAL, DIAG_RANK1 or SAMPLED), so
    * the d x d storage is never reserved. */
   if ((rc = sdv_diffusion_alloc(&w->diff, d, false))) goto fail;
@@ -59,6 +90,9 @@ void sdv_work_free(sdv_work *w) {
     for (size_t i = 0; i < w->model->agents; i++) sdv_compressor_free(w->comp[i]);
   free(w->comp);
   sdv_diffusion_free(w->diff);
+  free(w->kept);
+  free(w->nkept);
+  free(w->knoise);
   free(w->grad);
   free(w);
 }

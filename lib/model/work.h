@@ -4,6 +4,9 @@
 #ifndef SDV_WORK_H
 #define SDV_WORK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <sdv/model.h>
 
 struct sdv_work {
@@ -17,6 +20,24 @@ struct sdv_work {
   double *xi;            /* [d] standard normals */
   sdv_compressor **comp; /* [N] this thread's compressor clones; NULL without compressor */
   sdv_diffusion *diff;   /* Sigma(x) storage (with dense storage when the model needs it) */
+  size_t *kept;          /* [N d] coordinates the agents' rand-k draws kept (shortcut scratch) */
+  size_t *nkept;         /* [N] how many each agent kept */
+  double *knoise;        /* [N d] their noise */
+  /* Properties of the model's agents that decide which exact shortcuts step() may take
+   * (docs/performance.md); set once by sdv_work_alloc. None applies when model->literal. */
+  bool same_law;     /* every agent: the same noise law (type and parameters) and the same
+                        finite scale > 0 */
+  bool all_gaussian; /* every agent's law is gaussian (so scale is finite) */
+  bool all_rand_k;   /* every agent's compressor is rand-k */
+  /* DCSGD's closed-form diffusion: sums over the agents of the linear coefficients, which
+   * depend on the model only, computed at the first diffusion() call (lib/optimizer/dcsgd.c). */
+  bool lin_ready;
+  double lin_base, lin_asum, lin_csum;
+  /* DSignSGD with equal agents: the drift also forms Sigma's diagonal at the same x (one
+   * law evaluation serves both); diffusion() at a bitwise equal x takes it from here. */
+  double *memo_x; /* [d] the x of the memo */
+  double *memo_d; /* [d] Sigma's diagonal there */
+  bool memo_valid;
 };
 
 #endif

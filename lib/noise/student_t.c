@@ -32,6 +32,8 @@
 #include <sdv/errors.h>
 #include <sdv/noise.h>
 
+#include "noise/student_t.h"
+
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
@@ -259,6 +261,25 @@ static double nu3_tail(double ay) {
 
 static double t_mean_abs(const t_state *st, double ay);
 
+/* nu = 3, |m| and 1 - |m| together from one arctangent. With theta = atan(ay/sqrt3),
+ * phi = pi/2 - theta = atan(sqrt3/ay) and sc = sqrt3 ay/(3 + ay^2) = sin(phi) cos(phi):
+ *     |m| = (2/pi)(theta + sc),   1 - |m| = (2/pi)(phi - sc).
+ * The smaller angle comes from atan (argument <= 1), the larger as pi/2 minus it (>= pi/4,
+ * no cancellation). Below ay = 1 the tail is 1 - |m| and above sqrt3 |m| is pi/2 - ..., as
+ * in t_tail_abs and t_mean_abs; phi < 1/2 (far tail) takes nu3_tail's series. */
+static void nu3_pair(double ay, double *mabs, double *tail) {
+  const double sc = ay > T_BIG ? 0.0 : SQRT3 * ay / (3.0 + ay * ay);
+  if (ay <= SQRT3) {
+    const double theta = atan(ay / SQRT3);
+    *mabs = M_2_PI * (theta + sc);
+    *tail = ay < 1.0 ? 1.0 - *mabs : M_2_PI * ((M_PI_2 - theta) - sc);
+    return;
+  }
+  const double phi = atan(SQRT3 / ay);
+  *mabs = M_2_PI * ((M_PI_2 - phi) + sc);
+  *tail = phi >= 0.5 ? M_2_PI * (phi - sc) : nu3_tail(ay);
+}
+
 static double t_tail_abs(const t_state *st, double ay) {
   double e, r, mabs, tail;
   /* Near 0 the tail is near 1 and 1 - |m| is exact to rounding (and exactly 1 at 0). */
@@ -373,3 +394,14 @@ static const sdv_noise_type cauchy_type = {
 
 const sdv_noise_type *const sdv_noise_student_t = &student_t_type;
 const sdv_noise_type *const sdv_noise_cauchy = &cauchy_type;
+
+bool sdv_student_t_sign_pair(const sdv_noise *law, double y, double *m, double *tail) {
+  if (law->type != &student_t_type && law->type != &cauchy_type) return false;
+  const t_state *st = law->state;
+  const double ay = fabs(y);
+  if (st->form != T_NU3 || !(ay < INFINITY)) return false;
+  double mabs;
+  nu3_pair(ay, &mabs, tail);
+  *m = copysign(mabs, y);
+  return true;
+}

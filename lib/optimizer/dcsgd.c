@@ -32,7 +32,9 @@
  *
  * Assumptions: finite v_i. With Student-t nu <= 2 diffusion() returns SDV_EDOM (no SDE; the
  * discrete step still runs). Randomness of step(): Z_i from `noise`, C_i from `comp`, agents
- * in order 0..N-1 on each stream.
+ * in order 0..N-1 on each stream. Shortcut (unless model->literal): when every agent uses
+ * rand-k, only the k kept coordinates of each agent get noise (step_rand_k below); same law,
+ * other draws from `noise` (tests/test-shortcuts.c compares the two).
  * Reference value (tests/test-optimizer.c): N = 2, Bernoulli p = (0.5, 0.25), Gaussian
  * sigma = (1, 2), B = 1, g_j = 2: D_j = (1/4)[2*1 + 1*4 + 4*4 + 3*4] = 8.5.
  */
@@ -41,6 +43,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
+#include "compressor/rand_k.h"
 #include "model/work.h"
 
 static int dcsgd_validate(const sdv_model *m) {
@@ -48,10 +51,74 @@ static int dcsgd_validate(const sdv_model *m) {
   return SDV_OK;
 }
 
+/* One coordinate of agent i's minibatch noise, with the law sdv_model_draw_noise gives each
+ * coordinate (coordinates are i.i.d.): scale_i T when the law is stable under averaging,
+ * else sigma_i/B times the sum of B draws; exactly 0 without drawing when sigma_i = 0. */
+static inline double noise_one(const sdv_model *m, size_t i, sdv_stream *s) {
+  const double scale = m->scale[i];
+  if (scale == 0.0) return 0.0;
+  if (!isnan(scale)) return scale * sdv_noise_sample(m->noise[i], s);
+  double sum = 0.0;
+  for (size_t b = 0; b < m->batch; b++) sum += sdv_noise_sample(m->noise[i], s);
+  return m->sigma[i] / (double)m->batch * sum;
+}
+
+/* Shortcut for rand-k agents: C_i(g + Z_i) is (d/k)(g_j + Z_ij) on the kept set and 0
+ * elsewhere, so only the k kept coordinates need noise. The subsets come from `comp`
+ * exactly as in the literal step; the noise of the kept coordinates, in kept order, from
+ * `noise`. Same law as the literal step (the Z_ij are i.i.d. and independent of the subset),
+ * with k instead of d noise draws per agent and no d-vector per agent. Gaussian agents draw
+ * every agent's normals in one call (a zero scale then multiplies its draws by 0). */
+static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp) {
+  const size_t d = m->dim, n = m->agents;
+  if (w->all_gaussian) {
+    /* All subsets first (compressor stream), then all agents' kept-coordinate normals in
+     * one call (noise stream): the same numbers, in the same order, as agent by agent. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+      w->nkept[i] = sdv_rand_k_subset(w->comp[i], comp, w->kept + total);
+      total += w->nkept[i];
+    }
+    sdv_stream_normals(noise, w->knoise, total);
+    for (size_t i = 0, o = 0; i < n; o += w->nkept[i], i++) {
+      const size_t k = w->nkept[i];
+      const double sc = (double)d / (double)k, scale = m->scale[i];
+      for (size_t t = 0; t < k; t++) {
+        const size_t j = w->kept[o + t];
+        w->acc[j] += sc * (w->grad[j] + scale * w->knoise[o + t]);
+      }
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const size_t k = sdv_rand_k_subset(w->comp[i], comp, w->kept);
+    const double sc = (double)d / (double)k, scale = m->scale[i];
+    if (isnan(scale)) {
+      for (size_t t = 0; t < k; t++) {
+        const size_t j = w->kept[t];
+        w->acc[j] += sc * (w->grad[j] + noise_one(m, i, noise));
+      }
+      continue;
+    }
+    if (scale != 0.0) /* the k draws at once (noise_one's values, in the same order) */
+      sdv_noise_sample_n(m->noise[i], noise, w->noise, k);
+    for (size_t t = 0; t < k; t++) {
+      const size_t j = w->kept[t];
+      w->acc[j] += sc * (w->grad[j] + (scale == 0.0 ? 0.0 : scale * w->noise[t]));
+    }
+  }
+}
+
 static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                       sdv_stream *comp) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
+  if (!m->literal && w->all_rand_k) {
+    for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+    step_rand_k(m, w, noise, comp);
+    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+    return SDV_OK;
+  }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
     sdv_model_draw_noise(m, i, noise, w->noise);
@@ -89,17 +156,24 @@ static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv
     return SDV_OK;
   }
   /* Sigma = Diag(base + asum g_j^2)/N^2 - (csum/N^2) g g^T, summed over agents first so the
-   * cost is O(N + d). */
-  double base = 0.0, asum = 0.0, csum = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    const sdv_compressor *c = m->compressor[i];
-    double a, cc;
-    const int rc = c->type->linear(c->state, c->dim, &a, &cc);
-    if (rc) return rc;
-    base += m->var[i] + a * m->var[i] - cc * m->var[i];
-    asum += a;
-    csum += cc;
+   * cost is O(N + d); the sums depend on the model only, so the work keeps them. */
+  if (!w->lin_ready) {
+    double base = 0.0, asum = 0.0, csum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      const sdv_compressor *c = m->compressor[i];
+      double a, cc;
+      const int rc = c->type->linear(c->state, c->dim, &a, &cc);
+      if (rc) return rc;
+      base += m->var[i] + a * m->var[i] - cc * m->var[i];
+      asum += a;
+      csum += cc;
+    }
+    w->lin_base = base;
+    w->lin_asum = asum;
+    w->lin_csum = csum;
+    w->lin_ready = true;
   }
+  const double base = w->lin_base, asum = w->lin_asum, csum = w->lin_csum;
   const double n2 = (double)n * (double)n;
   sdv_objective_gradient(m->objective, x, w->grad);
   for (size_t j = 0; j < d; j++) D->diag[j] = (base + asum * w->grad[j] * w->grad[j]) / n2;

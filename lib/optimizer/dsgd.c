@@ -12,7 +12,9 @@
  * step is still well defined (the iterates just have no variance), but there is no SDE, and
  * diffusion() returns SDV_EDOM. For 2 < nu <= 4 the SDE matches two moments only.
  * Randomness: Z_0, ..., Z_{N-1} from the `noise` stream in agent order (sdv_model_draw_noise);
- * the compressor stream is not touched.
+ * the compressor stream is not touched. Shortcut (unless model->literal): with N > 1 Gaussian
+ * agents the mean noise (1/N) sum_i Z_i is drawn as one Gaussian vector of per-coordinate
+ * variance sum_i scale_i^2 / N^2 (d normals instead of N d; tests/test-shortcuts.c).
  * Reference value (tests/test-optimizer.c): N = 2, B = 2, Gaussian, sigma = (0.5, 1.5):
  *     Sigma = (1/4)(0.25/2 + 2.25/2) = 0.3125 per coordinate.
  */
@@ -29,6 +31,16 @@ static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noi
                      sdv_stream *comp) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
+  if (!m->literal && w->all_gaussian && n > 1) {
+    /* (1/N) sum_i scale_i xi_ij ~ (sqrt(sum_i scale_i^2) / N) xi_j: one normal per
+     * coordinate instead of N (the mean of independent Gaussians is Gaussian). */
+    double s2 = 0.0;
+    for (size_t i = 0; i < n; i++) s2 += m->scale[i] * m->scale[i];
+    const double c = sqrt(s2) / (double)n;
+    sdv_stream_normals(noise, w->noise, d);
+    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->grad[j] + c * w->noise[j]);
+    return SDV_OK;
+  }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
     sdv_model_draw_noise(m, i, noise, w->noise);

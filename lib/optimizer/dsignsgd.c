@@ -17,17 +17,23 @@
  * the limit sigma_i -> 0+, not the value at sigma_i = 0; the moment test checks this).
  * Valid for every nu > 0 (bounded drift and diffusion), Cauchy included. m and 1 - m^2 come
  * from the noise type, which keeps relative accuracy near 0 and in the tails.
- * Cost: O(N d) with N divisions (1/scale_i once per agent), no allocation.
- * Randomness of step(): Z_i from `noise`, agents in order; `comp` is not touched.
+ * Cost: O(N d) with N divisions (1/scale_i once per agent), no allocation; with equal agents
+ * (one law, one scale > 0) m and 1 - m^2 are evaluated once per coordinate, O(d + N).
+ * Randomness of step(): Z_i from `noise`, agents in order; `comp` is not touched. Shortcut
+ * (unless model->literal): with equal agents the sum of the N signs of a coordinate is
+ * sign(y)(N - 2 B), B ~ Binomial(N, (1 - |m(y)|)/2), one binomial draw from `noise` per
+ * coordinate (step_binomial; tests/test-shortcuts.c compares it with the literal step).
  * Reference value (tests/test-optimizer.c): Gaussian, N = 2, sigma = (0.5, 2), B = 1,
  * d_j f = 0.75: b_j = -0.5793625654038657, D_j = 0.29097839843832185.
  */
 #include <math.h>
+#include <string.h>
 
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
 #include "model/work.h"
+#include "noise/student_t.h"
 
 static int dsignsgd_validate(const sdv_model *m) {
   for (size_t i = 0; i < m->agents; i++)
@@ -42,10 +48,50 @@ static int dsignsgd_validate(const sdv_model *m) {
 
 static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
 
+/* m(y) and t = 1 - |m(y)| with relative accuracy for both and, where t <= 1/2, a single
+ * evaluation of the law: there |m| = 1 - t >= 1/2 loses nothing. Where t > 1/2 (|m| < 1/2)
+ * m comes from sign_mean itself, accurate near 0. Pure function of y: the drift and the
+ * diffusion get the same bits whichever computes them. */
+static inline void sign_pair(const sdv_noise *law, double y, double *mj, double *tj) {
+  if (sdv_student_t_sign_pair(law, y, mj, tj)) return; /* nu = 3: one arctangent */
+  const double t = law->type->sign_tail(law->state, y);
+  *tj = t;
+  *mj = t <= 0.5 ? copysign(1.0 - t, y) : law->type->sign_mean(law->state, y);
+}
+
+/* Shortcut for agents with one law and one scale s > 0: the N signs of coordinate j are
+ * i.i.d., sign(g_j + s T) = -sign(y) with probability q = (1 - |m(y)|)/2, y = g_j/s (the
+ * law is continuous: no zeros), so their sum is sign(y) (N - 2 B), B ~ Binomial(N, q), with
+ * q from the law's sign_tail (accurate when small) and sign(0) taken as +1 (then q = 1/2 and
+ * the sum is symmetric anyway). One tail evaluation and one binomial draw per coordinate
+ * instead of N noise draws. A NaN gradient gives 0, as sign(NaN) does in the literal step. */
+static void step_binomial(const sdv_model *m, sdv_work *w, sdv_stream *noise) {
+  const size_t d = m->dim, n = m->agents;
+  const sdv_noise *law = m->noise[0];
+  const double inv = 1.0 / m->scale[0];
+  for (size_t j = 0; j < d; j++) {
+    const double y = w->grad[j] * inv;
+    if (isnan(y)) {
+      w->acc[j] = 0.0;
+      continue;
+    }
+    double mj, t;
+    if (!sdv_student_t_sign_pair(law, y, &mj, &t)) t = law->type->sign_tail(law->state, y);
+    const double q = 0.5 * t;
+    const double b = (double)sdv_stream_binomial(noise, n, q);
+    w->acc[j] = (y < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b);
+  }
+}
+
 static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                          sdv_stream *comp) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
+  if (!m->literal && w->same_law) {
+    step_binomial(m, w, noise);
+    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+    return SDV_OK;
+  }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
     sdv_model_draw_noise(m, i, noise, w->noise);
@@ -59,6 +105,21 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   for (size_t j = 0; j < d; j++) b[j] = 0.0;
+  if (w->same_law) {
+    /* Equal agents: b_j = -m(y_j) and D_j = (1 - m(y_j)^2)/N, both from one evaluation of
+     * the law where possible (sign_pair), memoised for diffusion() at this x. */
+    const sdv_noise *law = m->noise[0];
+    const double inv = 1.0 / m->scale[0];
+    for (size_t j = 0; j < d; j++) {
+      double mj, tj;
+      sign_pair(law, w->grad[j] * inv, &mj, &tj);
+      b[j] = -mj;
+      w->memo_d[j] = tj * (2.0 - tj) / (double)n;
+    }
+    memcpy(w->memo_x, x, d * sizeof *x);
+    w->memo_valid = true;
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     if (m->sigma[i] == 0.0) {
       for (size_t j = 0; j < d; j++) b[j] += sign0(w->grad[j]);
@@ -73,15 +134,29 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
 static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
+  const double n2 = (double)n * (double)n;
+  D->structure = SDV_DIFFUSION_DIAGONAL;
+  if (w->same_law) { /* as in the drift, or the drift's memo at this very x */
+    if (w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0) {
+      memcpy(D->diag, w->memo_d, d * sizeof *D->diag);
+      return SDV_OK;
+    }
+    const sdv_noise *law = m->noise[0];
+    const double inv = 1.0 / m->scale[0];
+    for (size_t j = 0; j < d; j++) {
+      double mj, tj;
+      sign_pair(law, w->grad[j] * inv, &mj, &tj);
+      D->diag[j] = tj * (2.0 - tj) / (double)n;
+    }
+    return SDV_OK;
+  }
   for (size_t j = 0; j < d; j++) D->diag[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
     if (m->sigma[i] == 0.0) continue; /* a deterministic sign has no variance */
     const double inv = 1.0 / m->scale[i];
     for (size_t j = 0; j < d; j++) D->diag[j] += sdv_noise_sign_var(m->noise[i], w->grad[j] * inv);
   }
-  const double n2 = (double)n * (double)n;
   for (size_t j = 0; j < d; j++) D->diag[j] /= n2;
-  D->structure = SDV_DIFFUSION_DIAGONAL;
   return SDV_OK;
 }
 
