@@ -65,7 +65,7 @@ static int write_json(const char *path, const sdv_compressor *c,
   json_object_set_new(root, "note", json_string(r->note));
   json_object_set_new(root, "verdict", json_string(r->pass ? "pass" : "fail"));
 
-  sdv_outfile f;
+  sdv_outfile f = {0};
   if (sdv_outfile_open(&f, path)) {
     sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
     json_decref(root);

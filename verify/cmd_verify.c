@@ -191,7 +191,7 @@ int sdv_cmd_verify(int argc, char **argv) {
     const sdv_check *c = all[k];
     if (!selected(only, c->id)) continue;
     snprintf(path, sizeof path, "%s/%s.csv", outdir, c->id);
-    sdv_outfile csv;
+    sdv_outfile csv = {0};
     if (sdv_outfile_open(&csv, path) != 0) {
       sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
       code = SDV_EXIT_RUNTIME;
@@ -242,7 +242,7 @@ int sdv_cmd_verify(int argc, char **argv) {
                            (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
                            "checks", checks);
   snprintf(path, sizeof path, "%s/summary.json", outdir);
-  sdv_outfile sf;
+  sdv_outfile sf = {0};
   if (sdv_outfile_open(&sf, path) != 0 ||
       json_dumpf(root, sf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
       sdv_outfile_commit(&sf) != 0) {
