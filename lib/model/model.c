@@ -96,6 +96,9 @@ int sdv_model_options_set(sdv_model_options *o, const char *name, const char *va
 
 /* Re-raises the component's own message with the option and spec in front, so the user
  * sees which of several specs was wrong. */
+/* Largest per-thread model footprint sdv accepts (bytes). */
+#define SDV_MODEL_MAX_BYTES 4e9
+
 static int wrap_error(int rc, const char *option, const char *spec) {
   char inner[768];
   snprintf(inner, sizeof inner, "%s", sdv_last_error());
@@ -393,6 +396,19 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
   if (o->agents < 1) {
     rc = SDV_ERROR(SDV_EINVAL, "--agents = %zu must be >= 1", o->agents);
     goto fail;
+  }
+  {
+    /* Resource policy, checked before anything is allocated: a model and one thread's
+     * scratch hold about 16 + 4N vectors of d doubles; refuse what no study could afford. */
+    const double bytes = 8.0 * (double)o->dim * (16.0 + 4.0 * (double)o->agents);
+    if (bytes > SDV_MODEL_MAX_BYTES) {
+      rc = SDV_ERROR(SDV_ELIMIT,
+                     "--dim = %zu with --agents = %zu needs about %.3g GB per thread "
+                     "(8 d (16 + 4N) bytes); sdv refuses models above %.0f GB: lower --dim "
+                     "or --agents",
+                     o->dim, o->agents, bytes / 1e9, SDV_MODEL_MAX_BYTES / 1e9);
+      goto fail;
+    }
   }
   if (o->batch < 1) {
     rc = SDV_ERROR(SDV_EINVAL, "--batch = %zu must be >= 1", o->batch);

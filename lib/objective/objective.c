@@ -92,6 +92,15 @@ static int alloc_with_params(sdv_objective **out, const sdv_objective_type *type
                    type->name, dim);
     goto fail;
   }
+  /* Resource policy: a state beyond 4 GB (e.g. a dense d x d Hessian with d = 30000) is
+   * refused up front with the estimate, not attempted. */
+  if ((double)size > 4e9) {
+    rc = SDV_ERROR(SDV_ELIMIT,
+                   "objective %s: dim = %zu needs %.3g GB of state; sdv refuses more than 4 GB: "
+                   "lower --dim",
+                   type->name, dim, (double)size / 1e9);
+    goto fail;
+  }
   /* calloc(1, 0) may legally return NULL; a stateless type still gets a valid pointer. */
   obj->state = calloc(1, size ? size : 1);
   if (!obj->state) goto nomem;
