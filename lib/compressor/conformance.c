@@ -74,15 +74,17 @@ static void test_vector(uint64_t seed, size_t t, size_t d, double *v) {
 
 static size_t cov_entries(size_t d, size_t *jj, size_t *ll) {
   size_t n = 0;
-  for (size_t j = 0; j < d; j++)
-    for (size_t l = j; l < d; l++)
-      if (d <= COV_FULL_MAX || l - j <= COV_BAND) {
-        if (jj) {
-          jj[n] = j;
-          ll[n] = l;
-        }
-        n++;
+  for (size_t j = 0; j < d; j++) {
+    /* The full upper triangle for small d, else the band l - j <= COV_BAND: O(d) entries. */
+    const size_t lmax = (d <= COV_FULL_MAX || d - j <= COV_BAND) ? d - 1 : j + COV_BAND;
+    for (size_t l = j; l <= lmax; l++) {
+      if (jj) {
+        jj[n] = j;
+        ll[n] = l;
       }
+      n++;
+    }
+  }
   return n;
 }
 
@@ -129,6 +131,17 @@ int sdv_compressor_conformance(const sdv_compressor *c, const sdv_conformance_op
                      "addressable buffer sizes; use a smaller --dim or --vectors",
                      d, V);
   const size_t ncov = closed ? cov_entries(d, NULL, NULL) : 0;
+  {
+    /* Time policy, checked before any sampling: S draws per vector, each O(d) to compress and
+     * O(ncov) to accumulate. Refuse what would run for hours, with the estimate. */
+    const double work = (double)S * (double)V * ((double)d + (double)ncov);
+    if (work > 2e10)
+      return SDV_ERROR(SDV_ELIMIT,
+                       "compressor conformance: %zu samples x %zu vectors at dim = %zu is about "
+                       "%.2g elementary updates (limit 2e10, minutes of work); lower --dim, "
+                       "--samples or --vectors",
+                       S, V, d, work);
+  }
 
   int rc = SDV_OK;
   sdv_compressor *work = sdv_compressor_clone(c); /* apply() may use its state as scratch */
