@@ -16,6 +16,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +90,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if ((o.dim <= DIM_MAX || o.dim > addressable) &&
       (o.agents <= AGENTS_MAX || o.agents > addressable) && o.batch <= BATCH_MAX) {
     sdv_model *m = NULL;
+    sdv_clear_error();
     if (sdv_model_alloc(&m, &o) == SDV_OK) {
+      /* A built model is valid in every field the documentation promises. */
+      FUZZ_CHECK(m != NULL && m->dim >= 1 && m->agents >= 1 && m->batch >= 1);
+      FUZZ_CHECK(m->eta > 0 && isfinite(m->eta) && m->description != NULL);
+      for (size_t i = 0; i < m->agents; i++) FUZZ_CHECK(m->sigma[i] >= 0 && isfinite(m->sigma[i]));
       exercise(m);
       sdv_model_free(m);
+    } else {
+      FUZZ_CHECK(m == NULL && *sdv_last_error() != '\0'); /* refused, and says why */
     }
   }
   free(text);

@@ -35,7 +35,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static void getters(const char *spec, size_t n) {
   sdv_params p;
-  if (sdv_params_parse(&p, spec) == SDV_OK) {
+  sdv_clear_error();
+  const int prc = sdv_params_parse(&p, spec);
+  /* Every failure says why; every success has a name and at most SDV_PARAMS_MAX keys. */
+  FUZZ_CHECK(prc == SDV_OK || *sdv_last_error() != '\0');
+  if (prc == SDV_OK) {
+    FUZZ_CHECK(p.name != NULL && *p.name != '\0' && p.n <= SDV_PARAMS_MAX);
     double list[LIST_MAX], def[LIST_MAX];
     for (size_t j = 0; j < n; j++) def[j] = 2.385 + (double)j;
     for (size_t i = 0; i < p.n; i++) {
@@ -43,7 +48,11 @@ static void getters(const char *spec, size_t n) {
       double v;
       size_t z;
       (void)sdv_params_has(&p, key);
-      (void)sdv_params_get_double(&p, key, 1.5, &v);
+      sdv_clear_error();
+      if (sdv_params_get_double(&p, key, 1.5, &v) == SDV_OK)
+        FUZZ_CHECK(isfinite(v));
+      else
+        FUZZ_CHECK(*sdv_last_error() != '\0');
       (void)sdv_params_get_size(&p, key, 3, &z);
       (void)sdv_params_get_list(&p, key, n, NULL, list);
       (void)sdv_params_get_list(&p, key, 1, def, list);
@@ -63,16 +72,27 @@ static void getters(const char *spec, size_t n) {
 static void numbers(const char *s) {
   double v, *list;
   size_t z, n;
-  (void)sdv_parse_double(s, "fuzz", &v);
+  if (sdv_parse_double(s, "fuzz", &v) == SDV_OK) FUZZ_CHECK(isfinite(v));
   (void)sdv_parse_size(s, "fuzz", &z);
-  if (sdv_parse_double_list(s, "fuzz", &list, &n) == SDV_OK) free(list);
+  if (sdv_parse_double_list(s, "fuzz", &list, &n) == SDV_OK) {
+    FUZZ_CHECK(n >= 1);
+    for (size_t i = 0; i < n; i++) FUZZ_CHECK(isfinite(list[i]));
+    free(list);
+  } else {
+    FUZZ_CHECK(list == NULL);
+  }
   sdv_observable o;
   (void)sdv_observable_parse(&o, s, 1 + (size_t)(strlen(s) % DIM_MAX));
 }
 
 static void objective(const char *spec, size_t d) {
   sdv_objective *f = NULL;
-  if (sdv_objective_alloc(&f, spec, d) != SDV_OK) return;
+  sdv_clear_error();
+  if (sdv_objective_alloc(&f, spec, d) != SDV_OK) {
+    FUZZ_CHECK(f == NULL && *sdv_last_error() != '\0');
+    return;
+  }
+  FUZZ_CHECK(f != NULL && f->dim == d);
   double x[DIM_MAX], g[DIM_MAX], h[DIM_MAX * DIM_MAX];
   for (size_t j = 0; j < d; j++) x[j] = 1.5 - 0.635 * (double)j;
   (void)sdv_objective_value(f, x);
@@ -83,16 +103,23 @@ static void objective(const char *spec, size_t d) {
 
 static void noise(const char *spec) {
   sdv_noise *z = NULL;
-  if (sdv_noise_alloc(&z, spec) != SDV_OK) return;
+  sdv_clear_error();
+  if (sdv_noise_alloc(&z, spec) != SDV_OK) {
+    FUZZ_CHECK(z == NULL && *sdv_last_error() != '\0');
+    return;
+  }
   sdv_stream s;
   sdv_stream_init(&s, 7, 0, 0, 0);
   double out[8];
   sdv_noise_sample_n(z, &s, out, 8);
   static const double ys[] = {0.0, -2.385, 1e-300, 40.0, 1e300, -INFINITY};
   for (size_t k = 0; k < sizeof ys / sizeof ys[0]; k++) {
-    (void)z->type->cdf(z->state, ys[k]);
-    (void)sdv_noise_sign_mean(z, ys[k]);
-    (void)sdv_noise_sign_var(z, ys[k]);
+    /* A CDF, E sign(y + T) and Var sign(y + T) stay in their ranges for every law. */
+    const double F = z->type->cdf(z->state, ys[k]), m = sdv_noise_sign_mean(z, ys[k]);
+    const double var = sdv_noise_sign_var(z, ys[k]);
+    FUZZ_CHECK(F >= 0.0 && F <= 1.0);
+    FUZZ_CHECK(m >= -1.0 && m <= 1.0);
+    FUZZ_CHECK(var >= 0.0 && var <= 1.0);
   }
   (void)sdv_noise_ell(z);
   (void)z->type->variance(z->state);
@@ -102,9 +129,21 @@ static void noise(const char *spec) {
 
 static void compressor(const char *spec, size_t d) {
   sdv_compressor *c = NULL;
-  if (sdv_compressor_alloc(&c, spec, d) != SDV_OK) return;
+  sdv_clear_error();
+  if (sdv_compressor_alloc(&c, spec, d) != SDV_OK) {
+    FUZZ_CHECK(c == NULL && *sdv_last_error() != '\0');
+    return;
+  }
   sdv_stream s;
   sdv_stream_init(&s, 7, 0, 1, 0);
+  {
+    /* Every compressor maps 0 to 0 and declares a finite omega >= 0. */
+    double zero[DIM_MAX] = {0}, cz[DIM_MAX];
+    sdv_compressor_apply(c, zero, cz, &s);
+    for (size_t j = 0; j < d; j++) FUZZ_CHECK(cz[j] == 0.0);
+    const double om = sdv_compressor_omega(c);
+    FUZZ_CHECK(om >= 0.0 && isfinite(om));
+  }
   double v[DIM_MAX], out[DIM_MAX], diag[DIM_MAX], u[DIM_MAX], a, cc, beta;
   for (size_t j = 0; j < d; j++) v[j] = (j % 2 ? -1.0 : 1.0) * (2.385 + (double)j);
   for (int r = 0; r < 3; r++) sdv_compressor_apply(c, v, out, &s);

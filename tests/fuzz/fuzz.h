@@ -10,6 +10,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An invariant of the API that must hold for every input. On violation it prints the
+ * condition and aborts, which libFuzzer reports as a crash and the replay tests
+ * (tests/fuzz/meson.build) as a failed test. */
+#define FUZZ_CHECK(cond)                                                                  \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      fprintf(stderr, "fuzz invariant violated: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      abort();                                                                            \
+    }                                                                                     \
+  } while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
