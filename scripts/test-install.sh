@@ -116,12 +116,12 @@ step compressor-check "$sdv" --plugin "$plugin" compressor-check natural-ditheri
 # The check must also FAIL a broken instance: a typo'd key is a usage error (exit 2).
 step compressor-check-bad-key bash -c \
   "'$sdv' --plugin '$plugin' compressor-check natural-dithering:levels=3 --dim 8; [ \$? -eq 2 ]"
-# weak exits 0 on PASS and 1 on FAIL/INCONCLUSIVE; 2 and 3 (bad input, runtime error) mean
-# it did not run. The verdict line is shown in the log.
+# The user's components must PASS a weak study (exit 0): order and fluctuation part agree and
+# both negative controls (diffusion x0 and x2) are rejected. Seeds are fixed and results do
+# not depend on the thread count, so the verdict is reproducible. The verdict line is shown
+# in the log.
 weak_runs() {
   "$@"
-  local rc=$?
-  [ $rc -le 1 ]
 }
 model=(--dim 2 --agents 2 --objective quadratic:lam=1,2 --x0 1.5,-1)
 ladder=(--eta 0.2,0.1,0.05 --T 1 --paths "$PATHS" --threads "$THREADS")
