@@ -376,7 +376,7 @@ static double t_batch_scale(const void *state, size_t batch) {
 
 static const sdv_noise_type student_t_type = {
     .name = "student-t",
-    .help = "T ~ t_nu (nu > 0, required): sigma is a scale; variance nu/(nu-2) only for nu > 2",
+    .help = "T ~ t_nu (0 < nu <= 1e8, required): sigma is a scale; variance nu/(nu-2) only for nu > 2",
     .size = sizeof(t_state),
     .init = student_t_init,
     .sample = t_sample,
