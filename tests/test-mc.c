@@ -658,7 +658,7 @@ START_TEST(test_invalid) {
   const char *const kv[] = {"method", "dsgd", "noise", "cauchy", NULL};
   sdv_model *c = build(kv);
   po.kind = SDV_PROCESS_SDE;
-  ck_assert_int_eq(sdv_mc_run(&r, c, &po, STEPS, 3, OBS, 1, &o), SDV_EDOM);
+  ck_assert_int_eq(sdv_mc_run(&r, c, &po, STEPS, 3, OBS, 1, &o), SDV_ENOTSUP);
   ck_assert_ptr_null(r);
   sdv_model_free(c);
   sdv_model_free(m);

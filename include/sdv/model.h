@@ -136,7 +136,7 @@ int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise
 void sdv_model_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
 /* Computes Sigma(x) into the work's diffusion and returns it through *D (owned by w).
  * The result includes diffusion_scale^2 (S is scaled by diffusion_scale everywhere).
- * SDV_EDOM when the model has no SDE (DSGD/DCSGD with infinite noise variance). */
+ * SDV_ENOTSUP when the model has no SDE (DSGD/DCSGD with infinite noise variance). */
 int sdv_model_diffusion(const sdv_model *m, sdv_work *w, const double *x,
                         sdv_diffusion **D);
 /* out = diffusion_scale * S(x) xi. SDV_ENOTSUP if the model uses the sampled route. */

@@ -111,7 +111,7 @@ typedef struct sdv_process sdv_process;
 /* Allocates a process for model m (borrowed: m must outlive it). Validates the options
  * (SDV_EINVAL naming the option: kind, substeps = 0, integrator with replicas outside
  * 1..SDV_INTEGRATOR_REPLICAS_MAX). For SDE it evaluates the diffusion once at x0 to choose
- * the route, so a model without an SDE fails here (e.g. SDV_EDOM: infinite noise variance).
+ * the route, so a model without an SDE fails here (e.g. SDV_ENOTSUP: infinite noise variance).
  * The process starts at path 0. *out is NULL on failure. Not thread-safe to share: allocate
  * one per thread. */
 int sdv_process_alloc(sdv_process **out, const sdv_model *m, const sdv_process_options *o);

@@ -30,7 +30,7 @@
  * Milstein) that is what weak order 1 needs, provided the fourth moment of zeta is bounded
  * (noise with finite fourth moments: Gaussian, Student-t with nu > 4).
  *
- * Assumptions: finite v_i. With Student-t nu <= 2 diffusion() returns SDV_EDOM (no SDE; the
+ * Assumptions: finite v_i. With Student-t nu <= 2 diffusion() returns SDV_ENOTSUP (no SDE; the
  * discrete step still runs). Randomness of step(): Z_i from `noise`, C_i from `comp`, agents
  * in order 0..N-1 on each stream. Shortcut (unless model->literal): when every agent uses
  * rand-k, only the k kept coordinates of each agent get noise (step_rand_k below); same law,
@@ -147,7 +147,7 @@ static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv
   const size_t d = m->dim, n = m->agents;
   for (size_t i = 0; i < n; i++)
     if (isinf(m->var[i]))
-      return SDV_ERROR(SDV_EDOM,
+      return SDV_ERROR(SDV_ENOTSUP,
                        "dcsgd: no SDE: noise variance is infinite (student-t nu <= 2) for "
                        "agent %zu",
                        i + 1);

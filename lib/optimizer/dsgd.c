@@ -10,7 +10,7 @@
  *     dX = -grad f(X) dt + sqrt(eta) S dW,   S S^T = Sigma = ((1/N^2) sum_i v_i) I  (SCALAR).
  * Assumptions: Var T finite. For Student-t with nu <= 2 some v_i is infinite: the discrete
  * step is still well defined (the iterates just have no variance), but there is no SDE, and
- * diffusion() returns SDV_EDOM. For 2 < nu <= 4 the SDE matches two moments only.
+ * diffusion() returns SDV_ENOTSUP. For 2 < nu <= 4 the SDE matches two moments only.
  * Randomness: Z_0, ..., Z_{N-1} from the `noise` stream in agent order (sdv_model_draw_noise);
  * the compressor stream is not touched. Shortcut (unless model->literal): with N > 1 Gaussian
  * agents the mean noise (1/N) sum_i Z_i is drawn as one Gaussian vector of per-coordinate
@@ -60,7 +60,7 @@ static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_
   double sum = 0.0;
   for (size_t i = 0; i < n; i++) {
     if (isinf(m->var[i]))
-      return SDV_ERROR(SDV_EDOM,
+      return SDV_ERROR(SDV_ENOTSUP,
                        "dsgd: no SDE: noise variance is infinite (student-t nu <= 2) for "
                        "agent %zu",
                        i + 1);
