@@ -127,12 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (argc < 1) goto done;
   for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
     if (strcmp(argv[0], commands[k].name) == 0) {
-    {
       /* Every subcommand ends with one of the documented exit statuses (verify/cli.h). */
       const int code = commands[k].run(argc, argv);
       FUZZ_CHECK(code >= 0 && code <= 4);
       break;
-    }
     }
   fflush(stdout);
 done:
