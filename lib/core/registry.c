@@ -7,9 +7,19 @@
 
 static const char *type_name(const void *type) { return *(const char *const *)type; }
 
+/* The built-in list: the static one, or the one r->builtins writes into buf. */
+static const void *const *builtin_list(const sdv_registry *r,
+                                       const void *buf[SDV_REGISTRY_BUILTIN_MAX + 1]) {
+  if (r->builtin) return r->builtin;
+  buf[0] = NULL;
+  if (r->builtins) r->builtins(buf);
+  return buf;
+}
+
 const void *sdv_registry_find(const sdv_registry *r, const char *name) {
   if (!name) return NULL;
-  for (const void *const *t = r->builtin; *t; t++)
+  const void *buf[SDV_REGISTRY_BUILTIN_MAX + 1];
+  for (const void *const *t = builtin_list(r, buf); *t; t++)
     if (strcmp(type_name(*t), name) == 0) return *t;
   for (size_t i = 0; i < r->nuser; i++)
     if (strcmp(type_name(r->user[i]), name) == 0) return r->user[i];
@@ -31,7 +41,8 @@ int sdv_registry_add(sdv_registry *r, const void *type) {
 
 size_t sdv_registry_list(const sdv_registry *r, const void **list, size_t max) {
   size_t n = 0;
-  for (const void *const *t = r->builtin; *t; t++, n++)
+  const void *buf[SDV_REGISTRY_BUILTIN_MAX + 1];
+  for (const void *const *t = builtin_list(r, buf); *t; t++, n++)
     if (n < max) list[n] = *t;
   for (size_t i = 0; i < r->nuser; i++, n++)
     if (n < max) list[n] = r->user[i];

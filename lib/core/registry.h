@@ -8,10 +8,16 @@
 #include <stddef.h>
 
 #define SDV_REGISTRY_USER_MAX 32
+#define SDV_REGISTRY_BUILTIN_MAX 16
 
 typedef struct sdv_registry {
   const char *what;            /* "compressor", for messages */
-  const void *const *builtin;  /* NULL-terminated list of built-in types */
+  const void *const *builtin;  /* NULL-terminated list of built-in types, or NULL and ... */
+  /* ... a function writing that list (at most SDV_REGISTRY_BUILTIN_MAX types, then NULL):
+   * the built-ins' exported pointers are not constant expressions in C, so a static list
+   * cannot be initialised with them. Each call builds it on the caller's stack, so lookups
+   * never write shared state and may run on several threads. */
+  void (*builtins)(const void **list);
   const void *user[SDV_REGISTRY_USER_MAX];
   size_t nuser;
 } sdv_registry;

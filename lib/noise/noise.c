@@ -9,35 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* User-registered types. The built-in tables are static in their own files and reachable only
- * through their exported pointers, which are not constant expressions in C, so the built-in
- * list is assembled on the caller's stack for every lookup, on a copy of this registry:
- * lookups never write shared state and may run on several threads. */
-static sdv_registry user_types = {.what = "noise law"};
-
-#define SDV_NOISE_NBUILTIN 3
-
-static sdv_registry snapshot(const void *builtin[SDV_NOISE_NBUILTIN + 1]) {
-  builtin[0] = sdv_noise_gaussian;
-  builtin[1] = sdv_noise_student_t;
-  builtin[2] = sdv_noise_cauchy;
-  builtin[3] = NULL;
-  sdv_registry r = user_types;
-  r.builtin = builtin;
-  return r;
+static void builtins(const void **list) {
+  list[0] = sdv_noise_gaussian;
+  list[1] = sdv_noise_student_t;
+  list[2] = sdv_noise_cauchy;
+  list[3] = NULL;
 }
 
+/* Built-in and user-registered types (lib/core/registry.h). */
+static sdv_registry registry = {.what = "noise law", .builtins = builtins};
+
 const sdv_noise_type *sdv_noise_type_from_name(const char *name) {
-  const void *builtin[SDV_NOISE_NBUILTIN + 1];
-  const sdv_registry r = snapshot(builtin);
-  return sdv_registry_find(&r, name);
+  return sdv_registry_find(&registry, name);
 }
 
 size_t sdv_noise_types(const sdv_noise_type **list, size_t max) {
-  const void *builtin[SDV_NOISE_NBUILTIN + 1];
-  const sdv_registry r = snapshot(builtin);
-  const void *all[SDV_NOISE_NBUILTIN + SDV_REGISTRY_USER_MAX];
-  const size_t n = sdv_registry_list(&r, all, sizeof all / sizeof all[0]);
+  const void *all[SDV_REGISTRY_BUILTIN_MAX + SDV_REGISTRY_USER_MAX];
+  const size_t n = sdv_registry_list(&registry, all, sizeof all / sizeof all[0]);
   for (size_t i = 0; i < n && i < max; i++) list[i] = all[i];
   return n;
 }
@@ -63,13 +51,7 @@ static int check_type(const sdv_noise_type *t) {
 int sdv_noise_register(const sdv_noise_type *type) {
   int rc = check_type(type);
   if (rc) return rc;
-  const void *builtin[SDV_NOISE_NBUILTIN + 1];
-  sdv_registry r = snapshot(builtin);
-  if ((rc = sdv_registry_add(&r, type))) return rc;
-  /* Registration is documented as not thread-safe, so writing the copy back is allowed. */
-  r.builtin = NULL;
-  user_types = r;
-  return SDV_OK;
+  return sdv_registry_add(&registry, type); /* documented as not thread-safe */
 }
 
 void sdv_noise_free(sdv_noise *n) {
@@ -106,10 +88,8 @@ int sdv_noise_alloc(sdv_noise **out, const char *spec) {
   const sdv_noise_type *type = sdv_noise_type_from_name(p.name);
   if (!type) {
     char names[512];
-    const void *builtin[SDV_NOISE_NBUILTIN + 1];
-    const sdv_registry r = snapshot(builtin);
     rc = SDV_ERROR(SDV_EINVAL, "unknown noise law '%s'; known: %s", p.name,
-                   sdv_registry_names(&r, names, sizeof names));
+                   sdv_registry_names(&registry, names, sizeof names));
     goto done;
   }
   rc = alloc_with_params(out, type, &p);

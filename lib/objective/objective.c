@@ -9,38 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* User-registered types. The built-in tables are static in their own files and reachable only
- * through their exported pointers, whose values are not constant expressions in C, so the
- * NULL-terminated built-in list cannot be a static initialiser. Instead every lookup builds
- * it on its own stack and works on a copy of this registry: lookups then never write shared
- * state and stay safe to call from several threads. */
-static sdv_registry user_types = {.what = "objective"};
-
-#define SDV_OBJECTIVE_NBUILTIN 5
-
-static sdv_registry snapshot(const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1]) {
-  builtin[0] = sdv_objective_quadratic;
-  builtin[1] = sdv_objective_dense_quadratic;
-  builtin[2] = sdv_objective_quartic;
-  builtin[3] = sdv_objective_double_well;
-  builtin[4] = sdv_objective_logistic;
-  builtin[5] = NULL;
-  sdv_registry r = user_types;
-  r.builtin = builtin;
-  return r;
+static void builtins(const void **list) {
+  list[0] = sdv_objective_quadratic;
+  list[1] = sdv_objective_dense_quadratic;
+  list[2] = sdv_objective_quartic;
+  list[3] = sdv_objective_double_well;
+  list[4] = sdv_objective_logistic;
+  list[5] = NULL;
 }
 
+/* Built-in and user-registered types (lib/core/registry.h). */
+static sdv_registry registry = {.what = "objective", .builtins = builtins};
+
 const sdv_objective_type *sdv_objective_type_from_name(const char *name) {
-  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
-  const sdv_registry r = snapshot(builtin);
-  return sdv_registry_find(&r, name);
+  return sdv_registry_find(&registry, name);
 }
 
 size_t sdv_objective_types(const sdv_objective_type **list, size_t max) {
-  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
-  const sdv_registry r = snapshot(builtin);
-  const void *all[SDV_OBJECTIVE_NBUILTIN + SDV_REGISTRY_USER_MAX];
-  const size_t n = sdv_registry_list(&r, all, sizeof all / sizeof all[0]);
+  const void *all[SDV_REGISTRY_BUILTIN_MAX + SDV_REGISTRY_USER_MAX];
+  const size_t n = sdv_registry_list(&registry, all, sizeof all / sizeof all[0]);
   for (size_t i = 0; i < n && i < max; i++) list[i] = all[i];
   return n;
 }
@@ -63,13 +50,7 @@ static int check_type(const sdv_objective_type *t) {
 int sdv_objective_register(const sdv_objective_type *type) {
   int rc = check_type(type);
   if (rc) return rc;
-  const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
-  sdv_registry r = snapshot(builtin);
-  if ((rc = sdv_registry_add(&r, type))) return rc;
-  /* Registration is documented as not thread-safe, so writing the copy back is allowed. */
-  r.builtin = NULL;
-  user_types = r;
-  return SDV_OK;
+  return sdv_registry_add(&registry, type); /* documented as not thread-safe */
 }
 
 /* Allocates obj and its zeroed state, runs init with p and rejects unread keys. */
@@ -123,10 +104,8 @@ int sdv_objective_alloc(sdv_objective **out, const char *spec, size_t dim) {
   const sdv_objective_type *type = sdv_objective_type_from_name(p.name);
   if (!type) {
     char names[512];
-    const void *builtin[SDV_OBJECTIVE_NBUILTIN + 1];
-    const sdv_registry r = snapshot(builtin);
     rc = SDV_ERROR(SDV_EINVAL, "unknown objective '%s'; known: %s", p.name,
-                   sdv_registry_names(&r, names, sizeof names));
+                   sdv_registry_names(&registry, names, sizeof names));
     goto done;
   }
   rc = alloc_with_params(out, type, dim, &p);

@@ -11,30 +11,23 @@
 #include "core/registry.h"
 #include "model/work.h"
 
-#define NBUILTIN 3
-
-/* The exported type pointers are objects, not address constants, so the registry's list is
- * filled at each call instead of in a static initializer; there is nothing to lock. */
-static sdv_registry snapshot(const void *list[NBUILTIN + 1]) {
+static void builtins(const void **list) {
   list[0] = sdv_method_dsgd;
   list[1] = sdv_method_dcsgd;
   list[2] = sdv_method_dsignsgd;
   list[3] = NULL;
-  sdv_registry r = {.what = "method", .builtin = list, .nuser = 0};
-  return r;
 }
 
+/* The built-in methods (lib/core/registry.h); users do not register methods. */
+static const sdv_registry registry = {.what = "method", .builtins = builtins};
+
 const sdv_method_type *sdv_method_type_from_name(const char *name) {
-  const void *list[NBUILTIN + 1];
-  const sdv_registry r = snapshot(list);
-  return sdv_registry_find(&r, name);
+  return sdv_registry_find(&registry, name);
 }
 
 size_t sdv_method_types(const sdv_method_type **list, size_t max) {
-  const void *builtin[NBUILTIN + 1];
-  const sdv_registry r = snapshot(builtin);
-  const void *all[NBUILTIN];
-  const size_t n = sdv_registry_list(&r, all, NBUILTIN);
+  const void *all[SDV_REGISTRY_BUILTIN_MAX];
+  const size_t n = sdv_registry_list(&registry, all, sizeof all / sizeof all[0]);
   for (size_t i = 0; i < n && i < max; i++) list[i] = all[i];
   return n;
 }
