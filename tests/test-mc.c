@@ -409,7 +409,9 @@ END_TEST
 /* DCSGD-Bernoulli(1/4), sigma = 0, eta lam = 1.5: x is multiplied by 1 or by 1 - 1.5 * 4 = -5,
  * far beyond the second-moment stability threshold; |x_k| = 2.385 * 5^B, B ~ Bin(k, 1/4), so
  * x^2 overflows once B > 220 and x once B > 441. At k = 880 about half of the x^2 values are
- * inf; at k = 2000 every path has diverged. */
+ * inf; at k = 3000 every path has diverged: P(B <= 441) = 2.1e-43 for B ~ Bin(3000, 1/4), so
+ * the false-failure rate of that assertion over 600 paths is 1.2e-40. (At k = 2000 it would be
+ * 1.1e-3 per path, 0.49 for the test: the earlier version of this test was a coin toss.) */
 START_TEST(test_nonfinite) {
   const char *const kv[] = {"method",     "dcsgd",
                             "eta",        "1.5",
@@ -423,7 +425,7 @@ START_TEST(test_nonfinite) {
   sdv_process_options po;
   sdv_process_options_default(&po);
   const sdv_observable obs[2] = {{.kind = SDV_OBS_X}, {.kind = SDV_OBS_X2}};
-  const size_t steps[3] = {100, 880, 2000};
+  const size_t steps[3] = {100, 880, 3000};
   sdv_mc_options o;
   sdv_mc_options_default(&o);
   o.paths = 600;

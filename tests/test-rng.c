@@ -11,19 +11,114 @@
 #include <sdv/rng.h>
 #include <sdv/stats.h>
 
+#include "core/rng_blocks.h"
+
 #include "testutil.h"
 
 START_TEST(test_reference_values) {
-  /* Random123's known-answer vector for Philox4x64-10 with zero counter and key. */
+  /* Random123's published known-answer vectors (kat_vectors) for the two generators. */
   philox4x64_ctr_t c = {{0, 0, 0, 0}};
   philox4x64_key_t k = {{0, 0}};
   philox4x64_ctr_t r = philox4x64(c, k);
   ck_assert_uint_eq(r.v[0], 0x16554d9eca36314cULL);
   ck_assert_uint_eq(r.v[3], 0x7e68b68aec7ba23bULL);
-  /* Stream (seed 1, path 2, purpose 0, sub 0) starts with Philox(counter 0, key (1, 2)). */
+  const philox4x32_ctr_t c0 = {{0, 0, 0, 0}};
+  const philox4x32_key_t k0 = {{0, 0}};
+  const philox4x32_ctr_t r0 = philox4x32_R(10, c0, k0);
+  ck_assert_uint_eq(r0.v[0], 0x6627e8d5u);
+  ck_assert_uint_eq(r0.v[3], 0x9b00dbd8u);
+  const philox4x32_ctr_t cp = {{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}};
+  const philox4x32_key_t kp = {{0xa4093822u, 0x299f31d0u}};
+  const philox4x32_ctr_t rp = philox4x32_R(10, cp, kp);
+  ck_assert_uint_eq(rp.v[0], 0xd16cfe09u);
+  ck_assert_uint_eq(rp.v[3], 0x24126ea1u);
+  /* The generators behind the blocks agree with those vectors too (key 0, tag 0, block 0). */
+  uint64_t w[SDV_STREAM_WORDS];
+  sdv_rng_blocks_portable(0, 0, 0, w);
+  ck_assert_uint_eq(w[0], 0xe169c58d6627e8d5ULL);
+  ck_assert_uint_eq(w[1], 0x9b00dbd8bc57ac4cULL);
+  sdv_rng_blocks_avx2(0, 0, 0, w);
+  ck_assert_uint_eq(w[0], 0xe169c58d6627e8d5ULL);
+  ck_assert_uint_eq(w[1], 0x9b00dbd8bc57ac4cULL);
+}
+END_TEST
+
+/* Block n of the stream named (seed, path, purpose, sub), recomputed with Random123 as
+ * lib/core/rng.c documents it. */
+static void ref_block(uint64_t seed, uint64_t path, uint32_t purpose, uint32_t sub, uint64_t n,
+                      uint64_t w[2]) {
+  const philox4x64_ctr_t c = {{((uint64_t)purpose << 32) | sub, 0, 0, 0}};
+  const philox4x64_key_t k = {{seed, path}};
+  const philox4x64_ctr_t name = philox4x64(c, k);
+  const philox4x32_key_t key = {{(uint32_t)name.v[0], (uint32_t)(name.v[0] >> 32)}};
+  const philox4x32_ctr_t ctr = {
+      {(uint32_t)n, (uint32_t)(n >> 32), (uint32_t)name.v[1], (uint32_t)(name.v[1] >> 32)}};
+  const philox4x32_ctr_t r = philox4x32_R(10, ctr, key);
+  w[0] = (uint64_t)r.v[0] | (uint64_t)r.v[1] << 32;
+  w[1] = (uint64_t)r.v[2] | (uint64_t)r.v[3] << 32;
+}
+
+START_TEST(test_stream_words_are_the_documented_blocks) {
+  /* Across several refills, for a few stream names, including purpose and sub in the top
+   * bits and a path of 2^63. */
+  const uint64_t names[4][4] = {{1, 2, 0, 0},
+                                {2385, 17, SDV_PURPOSE_NOISE, 3},
+                                {UINT64_MAX, 1ULL << 63, SDV_PURPOSE_USER, UINT32_MAX},
+                                {7, 0, SDV_PURPOSE_BROWNIAN, 1}};
+  for (int q = 0; q < 4; q++) {
+    sdv_stream s;
+    sdv_stream_init(&s, names[q][0], names[q][1], (uint32_t)names[q][2], (uint32_t)names[q][3]);
+    for (uint64_t n = 0; n < 3 * SDV_STREAM_BLOCKS + 5; n++) {
+      uint64_t w[2];
+      ref_block(names[q][0], names[q][1], (uint32_t)names[q][2], (uint32_t)names[q][3], n, w);
+      ck_assert_uint_eq(sdv_stream_u64(&s), w[0]);
+      ck_assert_uint_eq(sdv_stream_u64(&s), w[1]);
+    }
+  }
+}
+END_TEST
+
+START_TEST(test_block_kernels_agree) {
+  /* The AVX2 kernel (where the CPU has it; elsewhere the call falls back) and the portable
+   * one give Random123's blocks, also where the block index carries into its high word
+   * and with keys and tags that set every bit. */
+  const uint64_t firsts[] = {0, 5, UINT32_MAX - 7, UINT32_MAX, (1ULL << 40) + 3, UINT64_MAX - 40};
+  const uint64_t keys[][2] = {{0, 0}, {UINT64_MAX, UINT64_MAX}, {0x0123456789abcdefULL, 42}};
+  uint64_t a[SDV_STREAM_WORDS], b[SDV_STREAM_WORDS];
+  for (size_t f = 0; f < sizeof firsts / sizeof *firsts; f++)
+    for (size_t q = 0; q < sizeof keys / sizeof *keys; q++) {
+      sdv_rng_blocks_portable(keys[q][0], keys[q][1], firsts[f], a);
+      sdv_rng_blocks_avx2(keys[q][0], keys[q][1], firsts[f], b);
+      for (unsigned l = 0; l < SDV_STREAM_BLOCKS; l++) {
+        const uint64_t n = firsts[f] + l;
+        const philox4x32_key_t k = {{(uint32_t)keys[q][0], (uint32_t)(keys[q][0] >> 32)}};
+        const philox4x32_ctr_t c = {
+            {(uint32_t)n, (uint32_t)(n >> 32), (uint32_t)keys[q][1], (uint32_t)(keys[q][1] >> 32)}};
+        const philox4x32_ctr_t r = philox4x32_R(10, c, k);
+        const uint64_t w0 = (uint64_t)r.v[0] | (uint64_t)r.v[1] << 32;
+        const uint64_t w1 = (uint64_t)r.v[2] | (uint64_t)r.v[3] << 32;
+        ck_assert_uint_eq(a[2 * l], w0);
+        ck_assert_uint_eq(a[2 * l + 1], w1);
+        ck_assert_uint_eq(b[2 * l], w0);
+        ck_assert_uint_eq(b[2 * l + 1], w1);
+      }
+    }
+}
+END_TEST
+
+START_TEST(test_portable_switch) {
+  /* SDV_RNG_PORTABLE=1 (read once per process; Check forks each test) selects the portable
+   * kernel, and the stream's words do not change. */
+  setenv("SDV_RNG_PORTABLE", "1", 1);
+  ck_assert(!sdv_rng_have_avx2());
   sdv_stream s;
-  sdv_stream_init(&s, 1, 2, 0, 0);
-  ck_assert_uint_eq(sdv_stream_u64(&s), 0x46fdf329c224985eULL);
+  sdv_stream_init(&s, 2385, 17, SDV_PURPOSE_NOISE, 3);
+  for (uint64_t n = 0; n < 2 * SDV_STREAM_BLOCKS + 1; n++) {
+    uint64_t w[2];
+    ref_block(2385, 17, SDV_PURPOSE_NOISE, 3, n, w);
+    ck_assert_uint_eq(sdv_stream_u64(&s), w[0]);
+    ck_assert_uint_eq(sdv_stream_u64(&s), w[1]);
+  }
 }
 END_TEST
 
@@ -48,8 +143,8 @@ END_TEST
 START_TEST(test_keys_separate_streams) {
   /* Streams that differ in one key component: no equal words, and sample correlation
    * within 4.5 standard errors of 0 (each of 4 comparisons: false-failure rate 7e-6). */
-  const uint64_t keys[5][4] = {{5, 9, 1, 0}, {6, 9, 1, 0}, {5, 10, 1, 0}, {5, 9, 2, 0},
-                               {5, 9, 1, 1}};
+  const uint64_t keys[5][4] = {
+      {5, 9, 1, 0}, {6, 9, 1, 0}, {5, 10, 1, 0}, {5, 9, 2, 0}, {5, 9, 1, 1}};
   const int n = 20000;
   for (int k = 1; k < 5; k++) {
     sdv_stream a, b;
@@ -117,7 +212,10 @@ static double ks_stat(double *x, size_t n, double (*cdf)(double, double), double
   }
   return sqrt((double)n) * d;
 }
-static double gauss_cdf(double x, double unused) { (void)unused; return gsl_cdf_ugaussian_P(x); }
+static double gauss_cdf(double x, double unused) {
+  (void)unused;
+  return gsl_cdf_ugaussian_P(x);
+}
 static double t_cdf(double x, double nu) { return gsl_cdf_tdist_P(x, nu); }
 static double gamma_cdf(double x, double a) { return gsl_cdf_gamma_P(x, a, 1.0); }
 
@@ -212,6 +310,9 @@ int main(void) {
   Suite *s = suite_create("rng");
   TCase *det = tcase_create("determinism");
   tcase_add_test(det, test_reference_values);
+  tcase_add_test(det, test_stream_words_are_the_documented_blocks);
+  tcase_add_test(det, test_block_kernels_agree);
+  tcase_add_test(det, test_portable_switch);
   tcase_add_test(det, test_same_key_same_numbers);
   tcase_add_test(det, test_gsl_adaptor);
   suite_add_tcase(s, det);

@@ -1,9 +1,10 @@
 /* sdv/rng.h — counter-based random streams.
  *
- * A stream is Philox4x64-10 (Salmon et al., SC'11; Random123) keyed by (seed, path) with a
- * counter whose high words hold (purpose, sub). Stream (seed, path, purpose, sub) is
- * therefore a pure function of those four numbers: any single path can be regenerated alone,
- * and the numbers a path sees cannot depend on how paths are spread over threads or
+ * A stream is a sequence of Philox4x32-10 blocks (Salmon et al., SC'11; Random123) under a
+ * key and counter tag derived from (seed, path, purpose, sub) by Philox4x64-10, the rest of
+ * the counter being the block index (docs/math/streams.md). Stream (seed, path, purpose,
+ * sub) is therefore a pure function of those four numbers: any single path can be regenerated
+ * alone, and the numbers a path sees cannot depend on how paths are spread over threads or
  * processes. There is no global generator: every function that draws takes its stream.
  *
  * The struct is public so that streams live on the stack or inside a workspace; treat its
@@ -32,22 +33,22 @@ enum sdv_purpose {
   SDV_PURPOSE_USER = 64       /* first purpose reserved for user code */
 };
 
-/* Philox blocks generated per refill. The words a stream yields do not depend on it (block
- * n always holds Philox(counter n)); generating several blocks at once amortises the refill
- * and lets independent blocks overlap in the pipeline. */
-#define SDV_STREAM_BLOCKS 4
-#define SDV_STREAM_WORDS (4 * SDV_STREAM_BLOCKS)
+/* Blocks generated per refill (two 64-bit words each). The words a stream yields do not
+ * depend on it (block n is always the same function of the stream and n); generating many
+ * blocks at once lets them share vector registers. */
+#define SDV_STREAM_BLOCKS 16
+#define SDV_STREAM_WORDS (2 * SDV_STREAM_BLOCKS)
 
 typedef struct sdv_stream {
-  uint64_t key[2];                /* (seed, path) */
-  uint64_t ctr[4];                /* (purpose << 32 | sub, 0, next block hi, lo) */
+  uint64_t key;                   /* Philox4x32 key of the stream */
+  uint64_t tag;                   /* counter words 2-3 of every block of the stream */
+  uint64_t next;                  /* index of the next block to generate */
   unsigned avail;                 /* unread words left in buf (read from buf[WORDS - avail]) */
-  uint64_t buf[SDV_STREAM_WORDS]; /* the last SDV_STREAM_BLOCKS Philox blocks, in order */
+  uint64_t buf[SDV_STREAM_WORDS]; /* the last SDV_STREAM_BLOCKS blocks, in order */
 } sdv_stream;
 
 /* Positions s at the start of stream (seed, path, purpose, sub). Never fails. */
-void sdv_stream_init(sdv_stream *s, uint64_t seed, uint64_t path, uint32_t purpose,
-                     uint32_t sub);
+void sdv_stream_init(sdv_stream *s, uint64_t seed, uint64_t path, uint32_t purpose, uint32_t sub);
 
 /* Generates the next SDV_STREAM_BLOCKS blocks (used by the inline readers). */
 void sdv_stream_refill(sdv_stream *s);
