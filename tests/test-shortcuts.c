@@ -109,38 +109,39 @@ static void compare_in_law(const char *const *kv, const double *x, size_t n, int
 /* The ziggurat of Marsaglia & Tsang / Doornik as the opening comment of lib/core/rng.c
  * states it, with its table computed here from the recurrence: sdv's normals must be these
  * numbers bit for bit (which checks the written-out table and the fast paths). */
-#define ZC 128
-static double zx[ZC + 1], zr[ZC];
+#define ZC 256
+#define ZR 3.6541528853610088
+static double zx[ZC + 1], zr[ZC], zf[ZC + 1];
 static void ref_tables(void) {
-  const double R = 3.442619855899, V = 9.91256303526217e-3;
-  double f = exp(-0.5 * R * R);
+  const double V = 4.92867323399e-3;
+  double f = exp(-0.5 * ZR * ZR);
   zx[0] = V / f;
-  zx[1] = R;
+  zx[1] = ZR;
   zx[ZC] = 0.0;
   for (int i = 2; i < ZC; i++) {
     zx[i] = sqrt(-2.0 * log(V / zx[i - 1] + f));
     f = exp(-0.5 * zx[i] * zx[i]);
   }
   for (int i = 0; i < ZC; i++) zr[i] = zx[i + 1] / zx[i];
+  for (int i = 0; i <= ZC; i++) zf[i] = exp(-0.5 * zx[i] * zx[i]);
 }
 static double ref_normal(sdv_stream *s) {
   for (;;) {
     const uint64_t w = sdv_stream_u64(s);
-    const int i = (int)(w & 0x7F);
+    const int i = (int)(w & 0xFF);
     const double u = 2.0 * (((double)(w >> 12) + 0.5) * 0x1p-52) - 1.0;
     if (fabs(u) < zr[i]) return u * zx[i];
     if (i == 0) {
       double a, b;
       do {
-        a = log(sdv_stream_uniform(s)) / 3.442619855899;
+        a = log(sdv_stream_uniform(s)) / ZR;
         b = log(sdv_stream_uniform(s));
       } while (-2.0 * b < a * a);
-      return u < 0 ? a - 3.442619855899 : 3.442619855899 - a;
+      return u < 0 ? a - ZR : ZR - a;
     }
+    /* The wedge: accept x if a height uniform between f(x_i) and f(x_{i+1}) is below f(x). */
     const double x = u * zx[i];
-    const double f0 = exp(-0.5 * (zx[i] * zx[i] - x * x));
-    const double f1 = exp(-0.5 * (zx[i + 1] * zx[i + 1] - x * x));
-    if (f1 + sdv_stream_uniform(s) * (f0 - f1) < 1.0) return x;
+    if (zf[i] + sdv_stream_uniform(s) * (zf[i + 1] - zf[i]) < exp(-0.5 * x * x)) return x;
   }
 }
 

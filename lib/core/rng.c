@@ -12,8 +12,8 @@
  * A refill generates SDV_STREAM_BLOCKS consecutive blocks (block n is always the same
  * whichever refill it falls in, so the words do not depend on the buffer size).
  *
- * Normals: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) with 128 layers in
- * Doornik's formulation (2005), one 64-bit word per attempt: bits 0-6 pick the layer and
+ * Normals: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) with 256 layers in
+ * Doornik's formulation (2005), one 64-bit word per attempt: bits 0-7 pick the layer and
  * the top 52 bits the abscissa. Student-t: Bailey's polar method (Math. Comp. 62, 1994),
  * exact for every nu > 0. Gamma: Marsaglia & Tsang (ACM TOMS 26, 2000). Binomial: byte
  * comparisons for n <= 64, inversion above (Devroye 1986, X.4).
@@ -61,83 +61,216 @@ size_t sdv_stream_below(sdv_stream *s, size_t n) {
 }
 
 /* ---- ziggurat ---- */
-#define ZIG_C 128
-#define ZIG_R 3.442619855899
-#define ZIG_V 9.91256303526217e-3
+#define ZIG_C 256
+#define ZIG_MASK 0xFF
+#define ZIG_R 3.6541528853610088
+#define ZIG_V 4.92867323399e-3
 
-/* Layer table: zig_x[0] = V / f(R), zig_x[1] = R, zig_x[i] = sqrt(-2 log(V / zig_x[i-1] +
- * f(zig_x[i-1]))) with f(x) = exp(-x^2/2), zig_x[128] = 0, and zig_ratio[i] = zig_x[i+1] /
- * zig_x[i]. Written out (the bits that recurrence gives with glibc's libm, in hexadecimal)
- * so that no draw waits on a one-time setup; tests/test-shortcuts.c recomputes it. */
+/* Layer table (Marsaglia & Tsang's 256 layers): zig_x[0] = V / f(R), zig_x[1] = R,
+ * zig_x[i] = sqrt(-2 log(V / zig_x[i-1] + f(zig_x[i-1]))) with f(x) = exp(-x^2/2),
+ * zig_x[256] = 0; zig_ratio[i] = zig_x[i+1] / zig_x[i]; zig_f[i] = f(zig_x[i]). Written out
+ * (the bits that recurrence gives with glibc's libm, in hexadecimal) so that no draw waits on
+ * a one-time setup; tests/test-shortcuts.c recomputes them and every normal from them. */
 /* clang-format off */
 static const double zig_x[ZIG_C + 1] = {
-    0x1.db4668fe7e4a4p+1, 0x1.b8a7c476d2be8p+1, 0x1.9c8e0c7c8098fp+1, 0x1.8aa73e440ffbcp+1,
-    0x1.7d45eb36eb842p+1, 0x1.7279dd4ac3f9dp+1, 0x1.695c2be68edc9p+1, 0x1.616dff7c8f54ap+1,
-    0x1.5a61edf7e8f32p+1, 0x1.54052012a04a4p+1, 0x1.4e3456b0e3a1bp+1, 0x1.48d61806d601p+1,
-    0x1.43d75b60bca1dp+1, 0x1.3f29848d3b416p+1, 0x1.3ac11b8e206d6p+1, 0x1.3694f3a3740d9p+1,
-    0x1.329d9725e32f7p+1, 0x1.2ed4df8099571p+1, 0x1.2b35aa5ebee3ep+1, 0x1.27bba2b5dbc92p+1,
-    0x1.246317a6b53cp+1, 0x1.2128dd36bdf09p+1, 0x1.1e0a342cf08f6p+1, 0x1.1b04b731f6bccp+1,
-    0x1.18164be0c1c39p+1, 0x1.153d16d45743dp+1, 0x1.12777201834f3p+1, 0x1.0fc3e4d95f278p+1,
-    0x1.0d211dd28b00fp+1, 0x1.0a8ded0ec371ap+1, 0x1.08093fe3e40e1p+1, 0x1.05921d1c4d769p+1,
-    0x1.0327a1cc4cf5ep+1, 0x1.00c8fea1720d4p+1, 0x1.fceaeb2ca5f17p+0, 0x1.f858aff31cbfp+0,
-    0x1.f3da097460823p+0, 0x1.ef6dcddc7d392p+0, 0x1.eb12e91486bbcp+0, 0x1.e6c85a849b015p+0,
-    0x1.e28d331c6723cp+0, 0x1.de609397e09b9p+0, 0x1.da41aaf79a344p+0, 0x1.d62fb52580b86p+0,
-    0x1.d229f9bfeefdbp+0, 0x1.ce2fcb05f8c34p+0, 0x1.ca4084e091e34p+0, 0x1.c65b8c04dbac2p+0,
-    0x1.c2804d2c6b16fp+0, 0x1.beae3c60cd0e4p+0, 0x1.bae4d457ee119p+0, 0x1.b72395df5b73bp+0,
-    0x1.b36a075498d64p+0, 0x1.afb7b428fe7a1p+0, 0x1.ac0c2c6fc6382p+0, 0x1.a867047516e4fp+0,
-    0x1.a4c7d45d01a31p+0, 0x1.a12e37c983369p+0, 0x1.9d99cd86b58b4p+0, 0x1.9a0a373c73f21p+0,
-    0x1.967f1924c7b06p+0, 0x1.92f819c682bf5p+0, 0x1.8f74e1b37c6b8p+0, 0x1.8bf51b49ef337p+0,
-    0x1.88787278810a6p+0, 0x1.84fe9484873b9p+0, 0x1.81872fd21db73p+0, 0x1.7e11f3adaeb92p+0,
-    0x1.7a9e90168b8eep+0, 0x1.772cb58a39dd6p+0, 0x1.73bc14d01a2c9p+0, 0x1.704c5ec50cb81p+0,
-    0x1.6cdd4426b88a5p+0, 0x1.696e755e16b84p+0, 0x1.65ffa248e016dp+0, 0x1.62907a0176ebfp+0,
-    0x1.5f20aaa4dfc1ap+0, 0x1.5bafe11654817p+0, 0x1.583dc8bff3219p+0, 0x1.54ca0b4ffd349p+0,
-    0x1.515450720f455p+0, 0x1.4ddc3d83a5b84p+0, 0x1.4a617543306ccp+0, 0x1.46e39778de063p+0,
-    0x1.436240982ad9dp+0, 0x1.3fdd09591d2a4p+0, 0x1.3c538647ef792p+0, 0x1.38c54749b9033p+0,
-    0x1.3531d7146a43ep+0, 0x1.3198ba982d911p+0, 0x1.2df97057e7efbp+0, 0x1.2a536fae30e33p+0,
-    0x1.26a627fb9d12p+0, 0x1.22f0ffbaa1e55p+0, 0x1.1f335374a10f8p+0, 0x1.1b6c7492c9735p+0,
-    0x1.179ba80463fecp+0, 0x1.13c024b2c7ec6p+0, 0x1.0fd911b97f236p+0, 0x1.0be58456ff4aep+0,
-    0x1.07e47d87a40f6p+0, 0x1.03d4e7391c5b7p+0, 0x1.ff6b21fffe31ap-1, 0x1.f70a5866c8f46p-1,
-    0x1.ee848e956826fp-1, 0x1.e5d6909f51b6ap-1, 0x1.dcfccc51c59fp-1, 0x1.d3f340dda611cp-1,
-    0x1.cab56ac6a38d3p-1, 0x1.c13e2b014e85cp-1, 0x1.b787a7c516f3bp-1, 0x1.ad8b2506a137cp-1,
-    0x1.a340d1baf5b18p-1, 0x1.989f85c753b2cp-1, 0x1.8d9c6a9d35e3dp-1, 0x1.822a858af0e7dp-1,
-    0x1.763a1600eec74p-1, 0x1.69b7b213f3f69p-1, 0x1.5c8afdbf0217bp-1, 0x1.4e94c08c0bab7p-1,
-    0x1.3fabee1911cd7p-1, 0x1.2f98d6bb4f41fp-1, 0x1.1e0ce6b5969b3p-1, 0x1.0a936da5e55adp-1,
-    0x1.e8e576e43fbefp-2, 0x1.b4c8fece48e83p-2, 0x1.73949184db9dfp-2, 0x1.16db47e193e1ap-2,
+    0x1.f493b78164498p+1, 0x1.d3bb48209ad33p+1, 0x1.b981f3878f995p+1, 0x1.a8fdc7894718cp+1,
+    0x1.9cbee014050dfp+1, 0x1.92ee0946f3d1ap+1, 0x1.8ab0fbfaa7412p+1, 0x1.839030529e9c6p+1,
+    0x1.7d42df4d6c5c3p+1, 0x1.779955608fd5bp+1, 0x1.72728f05f70d7p+1, 0x1.6db6b8d09d896p+1,
+    0x1.69540be9fdbedp+1, 0x1.653ce7b0060dfp+1, 0x1.61669cf86140fp+1, 0x1.5dc8a243ac693p+1,
+    0x1.5a5c08b718342p+1, 0x1.571b1a94ad95ap+1, 0x1.54011523a7359p+1, 0x1.5109f53e9a131p+1,
+    0x1.4e3250dcd7dccp+1, 0x1.4b7739d6b4eccp+1, 0x1.48d62759c383dp+1, 0x1.464ce44a72e74p+1,
+    0x1.43d98155452d1p+1, 0x1.417a49cb9d9f6p+1, 0x1.3f2dbaa60e871p+1, 0x1.3cf27b316f883p+1,
+    0x1.3ac7570ae7cb8p+1, 0x1.38ab3925634a9p+1, 0x1.369d27a339bc1p+1, 0x1.349c405ae0606p+1,
+    0x1.32a7b5e6897e9p+1, 0x1.30becd256a217p+1, 0x1.2ee0db1a96c02p+1, 0x1.2d0d43196ce88p+1,
+    0x1.2b4375329fd27p+1, 0x1.2982ecd770131p+1, 0x1.27cb2faa84bcbp+1, 0x1.261bcc7764b62p+1,
+    0x1.24745a4ac8e8bp+1, 0x1.22d477a6fc63bp+1, 0x1.213bc9d04beb3p+1, 0x1.1fa9fc2e2cb18p+1,
+    0x1.1e1ebfbe4a036p+1, 0x1.1c99ca9719877p+1, 0x1.1b1ad777f2157p+1, 0x1.19a1a564edd5ap+1,
+    0x1.182df74d203f5p+1, 0x1.16bf93b9de06ep+1, 0x1.1556448601f9dp+1, 0x1.13f1d69c3fab5p+1,
+    0x1.129219bbb4e64p+1, 0x1.1136e04206156p+1, 0x1.0fdffefa690b2p+1, 0x1.0e8d4cf115675p+1,
+    0x1.0d3ea34aa2df9p+1, 0x1.0bf3dd1eec4f7p+1, 0x1.0aacd7571b15ap+1, 0x1.0969708e892dp+1,
+    0x1.082988f631e79p+1, 0x1.06ed023a716bp+1, 0x1.05b3bf6ada3acp+1, 0x1.047da4e3ee5dbp+1,
+    0x1.034a983a8f2a6p+1, 0x1.021a8028fb929p+1, 0x1.00ed447d3903dp+1, 0x1.ff859c118d567p+0,
+    0x1.fd360d22fc6aep+0, 0x1.faebb187101b4p+0, 0x1.f8a6604897644p+0, 0x1.f665f20c8dff6p+0,
+    0x1.f42a40fb72bc7p+0, 0x1.f1f328ac23146p+0, 0x1.efc086101ca9bp+0, 0x1.ed923761084f7p+0,
+    0x1.eb681c0f74c9p+0, 0x1.e94214b2a9c5cp+0, 0x1.e72002f97db41p+0, 0x1.e501c99c1ae6fp+0,
+    0x1.e2e74c4ea23a7p+0, 0x1.e0d06fb49ae98p+0, 0x1.debd195520a7ep+0, 0x1.dcad2f8fc252p+0,
+    0x1.daa0999204a4dp+0, 0x1.d8973f4d7d74dp+0, 0x1.d691096e7cc94p+0, 0x1.d48de1533a181p+0,
+    0x1.d28db1037ca23p+0, 0x1.d0906328b6a39p+0, 0x1.ce95e3068bacap+0, 0x1.cc9e1c73bb0eap+0,
+    0x1.caa8fbd367ccdp+0, 0x1.c8b66e0eb8p+0, 0x1.c6c6608ec60b5p+0, 0x1.c4d8c136de693p+0,
+    0x1.c2ed7e5f05369p+0, 0x1.c10486cebefa2p+0, 0x1.bf1dc9b81874ap+0, 0x1.bd3936b2e992ep+0,
+    0x1.bb56bdb84fdbep+0, 0x1.b9764f1e5cf51p+0, 0x1.b797db93f6101p+0, 0x1.b5bb541ce14a1p+0,
+    0x1.b3e0aa0dfe361p+0, 0x1.b207cf09a6f7ep+0, 0x1.b030b4fc378p+0, 0x1.ae5b4e18b89dep+0,
+    0x1.ac878cd5acc36p+0, 0x1.aab563e9fc731p+0, 0x1.a8e4c64a00726p+0, 0x1.a715a724a7f4dp+0,
+    0x1.a547f9e0b90efp+0, 0x1.a37bb21a29d81p+0, 0x1.a1b0c39f90b75p+0, 0x1.9fe7226faa6eap+0,
+    0x1.9e1ec2b6f486dp+0, 0x1.9c5798cd5ad43p+0, 0x1.9a919933f6d92p+0, 0x1.98ccb892dfdbfp+0,
+    0x1.9708ebb70a936p+0, 0x1.954627903758cp+0, 0x1.9384612eeddb8p+0, 0x1.91c38dc2855bcp+0,
+    0x1.9003a297387bcp+0, 0x1.8e44951443c0ap+0, 0x1.8c865aba0de35p+0, 0x1.8ac8e92059192p+0,
+    0x1.890c35f47c831p+0, 0x1.875036f7a4f7ep+0, 0x1.8594e1fd1c628p+0, 0x1.83da2ce896f32p+0,
+    0x1.82200dac85645p+0, 0x1.80667a486b99ep+0, 0x1.7ead68c73ae15p+0, 0x1.7cf4cf3daf1d9p+0,
+    0x1.7b3ca3c8ae294p+0, 0x1.7984dc8ba8bcbp+0, 0x1.77cd6faefc22dp+0, 0x1.7616535e540adp+0,
+    0x1.745f7dc70bc13p+0, 0x1.72a8e5168e1a6p+0, 0x1.70f27f78b3573p+0, 0x1.6f3c43161c483p+0,
+    0x1.6d86261289f28p+0, 0x1.6bd01e8b30f36p+0, 0x1.6a1a229507dcfp+0, 0x1.6864283b0fbf7p+0,
+    0x1.66ae257c960d3p+0, 0x1.64f8104b6f00cp+0, 0x1.6341de8a27a41p+0, 0x1.618b860a2e8ffp+0,
+    0x1.5fd4fc89f270fp+0, 0x1.5e1e37b2f5545p+0, 0x1.5c672d17d3b48p+0, 0x1.5aafd2323e2fbp+0,
+    0x1.58f81c60e4c4cp+0, 0x1.574000e552644p+0, 0x1.558774e1b7925p+0, 0x1.53ce6d56a2c3dp+0,
+    0x1.5214df20a50d8p+0, 0x1.505abef5e1a6dp+0, 0x1.4ea0016386a9cp+0, 0x1.4ce49acb2d5fdp+0,
+    0x1.4b287f6020506p+0, 0x1.496ba3248525ep+0, 0x1.47adf9e6685eap+0, 0x1.45ef773ca8993p+0,
+    0x1.44300e83bf25ap+0, 0x1.426fb2da63591p+0, 0x1.40ae571e05f24p+0, 0x1.3eebede721aacp+0,
+    0x1.3d2869855dd8p+0, 0x1.3b63bbfb7fc17p+0, 0x1.399dd6fb270e9p+0, 0x1.37d6abe05165dp+0,
+    0x1.360e2baca1034p+0, 0x1.3444470261b6ap+0, 0x1.3278ee1f4755fp+0, 0x1.30ac10d6e0469p+0,
+    0x1.2edd9e8cb647fp+0, 0x1.2d0d862e172a1p+0, 0x1.2b3bb62b7e88p+0, 0x1.29681c7199017p+0,
+    0x1.2792a661d8bcdp+0, 0x1.25bb40ca92399p+0, 0x1.23e1d7de97a07p+0, 0x1.2206572c47d17p+0,
+    0x1.2028a9940561p+0, 0x1.1e48b93e088dcp+0, 0x1.1c666f8f7deb3p+0, 0x1.1a81b51ee20a3p+0,
+    0x1.189a71a788c7ep+0, 0x1.16b08bfc3d191p+0, 0x1.14c3e9f8e41d8p+0, 0x1.12d470730bf74p+0,
+    0x1.10e203294c4bdp+0, 0x1.0eec84b15b64dp+0, 0x1.0cf3d664b796dp+0, 0x1.0af7d84bc0d06p+0,
+    0x1.08f8690719efdp+0, 0x1.06f565b7249f9p+0, 0x1.04eea9e164ed4p+0, 0x1.02e40f5393759p+0,
+    0x1.00d56e041db89p+0, 0x1.fd8537df97991p-1, 0x1.f956d9e87202bp-1, 0x1.f51f654d83c88p-1,
+    0x1.f0de784efa595p-1, 0x1.ec93abdf8c395p-1, 0x1.e83e93379ad08p-1, 0x1.e3debb5d2292dp-1,
+    0x1.df73aa9f0ae8dp-1, 0x1.dafce0022edeep-1, 0x1.d679d29e3510dp-1, 0x1.d1e9f0e7fe5f7p-1,
+    0x1.cd4c9fe7151cap-1, 0x1.c8a13a531630bp-1, 0x1.c3e70f95872ep-1, 0x1.bf1d62abea23bp-1,
+    0x1.ba4368e51bb3p-1, 0x1.b5584874191dap-1, 0x1.b05b16d127fd5p-1, 0x1.ab4ad6e0f24bap-1,
+    0x1.a62676d76d6f5p-1, 0x1.a0eccdca3ab98p-1, 0x1.9b9c98e37c43bp-1, 0x1.96347822b1818p-1,
+    0x1.90b2ea94dc2a8p-1, 0x1.8b1649e7a632cp-1, 0x1.855cc5341f023p-1, 0x1.7f845ad45d397p-1,
+    0x1.798ad10b200fp-1, 0x1.736dad345c6b6p-1, 0x1.6d2a291feca73p-1, 0x1.66bd261a2377ep-1,
+    0x1.60231cfd82f9bp-1, 0x1.59580a70673c9p-1, 0x1.5257562196c1cp-1, 0x1.4b1bb363c898dp-1,
+    0x1.439ef8dfe170ap-1, 0x1.3bd9ec1a11c06p-1, 0x1.33c3fc055e9edp-1, 0x1.2b52e38621b3p-1,
+    0x1.227a28f78456ap-1, 0x1.192a6973f450ap-1, 0x1.0f5053b004b4ep-1, 0x1.04d32278c832ep-1,
+    0x1.f32482d4807a6p-2, 0x1.dac2f5a6f312p-2, 0x1.c004d2f328d93p-2, 0x1.a230c2e46389ep-2,
+    0x1.801fce827fac5p-2, 0x1.57cb9383ae55p-2, 0x1.250af3c200a69p-2, 0x1.b8d0be3d69918p-3,
     0x0p+0,
 };
 static const double zig_ratio[ZIG_C] = {
-    0x1.dab48848d3c16p-1, 0x1.df5993967d2a6p-1, 0x1.e9c885d9a666bp-1, 0x1.eea42f70ceeacp-1,
-    0x1.f1803c6a0781bp-1, 0x1.f366d2afaee48p-1, 0x1.f4c3825de9f38p-1, 0x1.f5ca83ef26e1fp-1,
-    0x1.f69868793c53p-1, 0x1.f73e31c89895dp-1, 0x1.f7c6a977e305fp-1, 0x1.f838ffd4ec0eap-1,
-    0x1.f89a30bcaa7bbp-1, 0x1.f8edcde8cde13p-1, 0x1.f93677b627e76p-1, 0x1.f97628687c107p-1,
-    0x1.f9ae64ccb1f64p-1, 0x1.f9e05ca2efdc3p-1, 0x1.fa0d00cfbb6cdp-1, 0x1.fa3512e9cb952p-1,
-    0x1.fa59305b35722p-1, 0x1.fa79da7e004a6p-1, 0x1.fa977c9ec13d6p-1, 0x1.fab27081a26dcp-1,
-    0x1.facb01d4366f8p-1, 0x1.fae170d5cadc4p-1, 0x1.faf5f46a249p-1, 0x1.fb08bbbbc73bcp-1,
-    0x1.fb19ef88b6409p-1, 0x1.fb29b32d77103p-1, 0x1.fb38257d095ffp-1, 0x1.fb456170e2019p-1,
-    0x1.fb517eb94bd58p-1, 0x1.fb5c92349c858p-1, 0x1.fb66ae52354dbp-1, 0x1.fb6fe3652f8b4p-1,
-    0x1.fb783fe9c00dp-1, 0x1.fb7fd0bfb9735p-1, 0x1.fb86a15c1886fp-1, 0x1.fb8cbbf324034p-1,
-    0x1.fb92299c5d1ep-1, 0x1.fb96f271420e9p-1, 0x1.fb9b1da7b43fcp-1, 0x1.fb9eb1a8ade0cp-1,
-    0x1.fba1b423d4107p-1, 0x1.fba42a205a48cp-1, 0x1.fba6180b97b6p-1, 0x1.fba781c59edc5p-1,
-    0x1.fba86aac1a8c1p-1, 0x1.fba8d5a3a81cbp-1, 0x1.fba8c51fddb9dp-1, 0x1.fba83b2a23e8ep-1,
-    0x1.fba7396782fc8p-1, 0x1.fba5c11d7fba4p-1, 0x1.fba3d3361dd1bp-1, 0x1.fba170431ac58p-1,
-    0x1.fb9e9880706abp-1, 0x1.fb9b4bd62b198p-1, 0x1.fb9789d99cec9p-1, 0x1.fb9351cdf4f98p-1,
-    0x1.fb8ea2a43f27ap-1, 0x1.fb897afacf29cp-1, 0x1.fb83d91c1719ap-1, 0x1.fb7dbafce8335p-1,
-    0x1.fb771e3a1a365p-1, 0x1.fb70001593e79p-1, 0x1.fb685d72ad163p-1, 0x1.fb6032d1e043p-1,
-    0x1.fb577c4bbfa39p-1, 0x1.fb4e358b1e8dp-1, 0x1.fb4459c65d655p-1, 0x1.fb39e3b7c2e55p-1,
-    0x1.fb2ecd94c9ba2p-1, 0x1.fb23110445454p-1, 0x1.fb16a7133b4f5p-1, 0x1.fb0988284ac3dp-1,
-    0x1.fafbabf570e44p-1, 0x1.faed0967f6925p-1, 0x1.fadd96964622ep-1, 0x1.facd48ab5f4e1p-1,
-    0x1.fabc13cf91f8fp-1, 0x1.faa9eb0e19351p-1, 0x1.fa96c0371d81cp-1, 0x1.fa8283bd8f44dp-1,
-    0x1.fa6d24902fe33p-1, 0x1.fa568fecff9b9p-1, 0x1.fa3eb12e1f177p-1, 0x1.fa25718f03b34p-1,
-    0x1.fa0ab7e8a2982p-1, 0x1.f9ee6862ee1b5p-1, 0x1.f9d06419a6a63p-1, 0x1.f9b088b20ff67p-1,
-    0x1.f98eafde8e73bp-1, 0x1.f96aaecc7e5e7p-1, 0x1.f9445577b49f4p-1, 0x1.f91b6dddf8427p-1,
-    0x1.f8efbb0b5013fp-1, 0x1.f8c0f7f61e36fp-1, 0x1.f88ed61f8e779p-1, 0x1.f858fbe99f8adp-1,
-    0x1.f81f028fc2ae1p-1, 0x1.f7e073a948fe3p-1, 0x1.f79cc61506b24p-1, 0x1.f7535a22e3d3fp-1,
-    0x1.f70374c1451abp-1, 0x1.f6ac395f78bd5p-1, 0x1.f64ca218dbb22p-1, 0x1.f5e37591f6ccfp-1,
-    0x1.f56f39b2b0507p-1, 0x1.f4ee220c3044p-1, 0x1.f45df82cd25b9p-1, 0x1.f3bbfb4b67d62p-1,
-    0x1.f304b35b5d591p-1, 0x1.f233b16d764dap-1, 0x1.f143339d7d788p-1, 0x1.f02b9c88c7353p-1,
-    0x1.eee2a3186b515p-1, 0x1.ed5a0a98bc7cdp-1, 0x1.eb7d8a7ccd9edp-1, 0x1.e92f39746c228p-1,
-    0x1.e641170f50cafp-1, 0x1.e26896f5fbf47p-1, 0x1.dd2487adcb4e3p-1, 0x1.d58014742e544p-1,
-    0x1.c96d1a883d306p-1, 0x1.b3911e9b8053ep-1, 0x1.803c6d4f93b49p-1, 0x0p+0,
+    0x1.de67b004b7873p-1, 0x1.e34b496663415p-1, 0x1.ecd8befe05e34p-1, 0x1.f13f491483a92p-1,
+    0x1.f3d2e3c028a21p-1, 0x1.f5880b054500bp-1, 0x1.f6c0d8800a7acp-1, 0x1.f7acb03816fcep-1,
+    0x1.f86565e3c4543p-1, 0x1.f8fa4dd9a59bcp-1, 0x1.f9751b0bc22e2p-1, 0x1.f9dc408ec3ec3p-1,
+    0x1.fa3434f698ee4p-1, 0x1.fa80293c5dfb5p-1, 0x1.fac275b7ac9acp-1, 0x1.fafcdde919da1p-1,
+    0x1.fb30bc3657486p-1, 0x1.fb5f1f05c04a4p-1, 0x1.fb88dca537dc6p-1, 0x1.fbaea138c779cp-1,
+    0x1.fbd0f8afdfcf8p-1, 0x1.fbf056056e2fap-1, 0x1.fc0d189dccf06p-1, 0x1.fc27904f105d1p-1,
+    0x1.fc4000732aa57p-1, 0x1.fc56a245fc9a5p-1, 0x1.fc6ba6bdd62e3p-1, 0x1.fc7f37ffa3c1ap-1,
+    0x1.fc917a86de85bp-1, 0x1.fca28e12ee4adp-1, 0x1.fcb28e671ee31p-1, 0x1.fcc193e7060aap-1,
+    0x1.fccfb416d575fp-1, 0x1.fcdd0205543b2p-1, 0x1.fce98ea3ed4f9p-1, 0x1.fcf569104672dp-1,
+    0x1.fd009ed21522ep-1, 0x1.fd0b3c0f56383p-1, 0x1.fd154bb89d17bp-1, 0x1.fd1ed7aed8b5bp-1,
+    0x1.fd27e8e3a8ep-1, 0x1.fd30877528ef5p-1, 0x1.fd38bac5eac24p-1, 0x1.fd408991bb39dp-1,
+    0x1.fd47f9ffae779p-1, 0x1.fd4f11b1dc5fcp-1, 0x1.fd55d5d32445bp-1, 0x1.fd5c4b234058p-1,
+    0x1.fd62760165a46p-1, 0x1.fd685a75a3eebp-1, 0x1.fd6dfc3930a32p-1, 0x1.fd735ebdc1967p-1,
+    0x1.fd78853416cdp-1, 0x1.fd7d7291cdf4fp-1, 0x1.fd82299696616p-1, 0x1.fd86acd0d927p-1,
+    0x1.fd8afea1e63a8p-1, 0x1.fd8f2141b529dp-1, 0x1.fd9316c24612cp-1, 0x1.fd96e112add12p-1,
+    0x1.fd9a8201d6f19p-1, 0x1.fd9dfb40ffc11p-1, 0x1.fda14e65fcc2fp-1, 0x1.fda47ced45f59p-1,
+    0x1.fda7883bd47eep-1, 0x1.fdaa71a0d5ba6p-1, 0x1.fdad3a5737ffcp-1, 0x1.fdafe38715014p-1,
+    0x1.fdb26e46fd2bfp-1, 0x1.fdb4db9d27138p-1, 0x1.fdb72c808598cp-1, 0x1.fdb961d9c734ap-1,
+    0x1.fdbb7c844089ep-1, 0x1.fdbd7d4ec427cp-1, 0x1.fdbf64fc69339p-1, 0x1.fdc134454282fp-1,
+    0x1.fdc2ebd707854p-1, 0x1.fdc48c55b03a9p-1, 0x1.fdc6165c0554ep-1, 0x1.fdc78a7c2583dp-1,
+    0x1.fdc8e94000d3cp-1, 0x1.fdca3329caf0ap-1, 0x1.fdcb68b4650aep-1, 0x1.fdcc8a53c009ap-1,
+    0x1.fdcd987537a58p-1, 0x1.fdce937fe6f97p-1, 0x1.fdcf7bd4f70a8p-1, 0x1.fdd051cfe7b92p-1,
+    0x1.fdd115c6d3889p-1, 0x1.fdd1c80aae9cp-1, 0x1.fdd268e781407p-1, 0x1.fdd2f8a49e55bp-1,
+    0x1.fdd37784d5dfp-1, 0x1.fdd3e5c6a3fdap-1, 0x1.fdd443a45c944p-1, 0x1.fdd4915453c94p-1,
+    0x1.fdd4cf09039d8p-1, 0x1.fdd4fcf12ec35p-1, 0x1.fdd51b3800e47p-1, 0x1.fdd52a052c7a9p-1,
+    0x1.fdd5297d06601p-1, 0x1.fdd519c09f39dp-1, 0x1.fdd4faeddad7bp-1, 0x1.fdd4cd1f85a68p-1,
+    0x1.fdd4906d684dap-1, 0x1.fdd444ec598ep-1, 0x1.fdd3eaae4e769p-1, 0x1.fdd381c269035p-1,
+    0x1.fdd30a3505354p-1, 0x1.fdd2840fc4b31p-1, 0x1.fdd1ef599901ep-1, 0x1.fdd14c16cc5fep-1,
+    0x1.fdd09a49094ddp-1, 0x1.fdcfd9ef60ce8p-1, 0x1.fdcf0b064f677p-1, 0x1.fdce2d87c0e67p-1,
+    0x1.fdcd416b12f52p-1, 0x1.fdcc46a5167cbp-1, 0x1.fdcb3d280fdefp-1, 0x1.fdca24e3b6078p-1,
+    0x1.fdc8fdc530551p-1, 0x1.fdc7c7b7135e1p-1, 0x1.fdc682a15c8dep-1, 0x1.fdc52e696c9acp-1,
+    0x1.fdc3caf200d2p-1, 0x1.fdc2581b2b36bp-1, 0x1.fdc0d5c2496e6p-1, 0x1.fdbf43c1fa782p-1,
+    0x1.fdbda1f213258p-1, 0x1.fdbbf027914fap-1, 0x1.fdba2e348dbf8p-1, 0x1.fdb85be82cbf5p-1,
+    0x1.fdb6790e8d4b4p-1, 0x1.fdb48570b6d52p-1, 0x1.fdb280d4858dap-1, 0x1.fdb06afc95248p-1,
+    0x1.fdae43a829f13p-1, 0x1.fdac0a93186f9p-1, 0x1.fda9bf75ab017p-1, 0x1.fda7620485dd1p-1,
+    0x1.fda4f1f08913cp-1, 0x1.fda26ee6b0983p-1, 0x1.fd9fd88ff229ep-1, 0x1.fd9d2e9119094p-1,
+    0x1.fd9a708a9f553p-1, 0x1.fd979e1884f21p-1, 0x1.fd94b6d223d43p-1, 0x1.fd91ba4a01885p-1,
+    0x1.fd8ea80d9dd02p-1, 0x1.fd8b7fa53e242p-1, 0x1.fd884093b5eb7p-1, 0x1.fd84ea562b335p-1,
+    0x1.fd817c63d7ad9p-1, 0x1.fd7df62dc5b7fp-1, 0x1.fd7a571e8929ep-1, 0x1.fd769e99f39f2p-1,
+    0x1.fd72cbfcc3f1bp-1, 0x1.fd6ede9c508e1p-1, 0x1.fd6ad5c62c452p-1, 0x1.fd66b0bfc537ap-1,
+    0x1.fd626ec5fd704p-1, 0x1.fd5e0f0cbcb52p-1, 0x1.fd5990be7b112p-1, 0x1.fd54f2fbc38acp-1,
+    0x1.fd5034daae6f9p-1, 0x1.fd4b556652919p-1, 0x1.fd46539e2cc01p-1, 0x1.fd412e757cba8p-1,
+    0x1.fd3be4d296c55p-1, 0x1.fd36758e28f6fp-1, 0x1.fd30df72733ddp-1, 0x1.fd2b213a71067p-1,
+    0x1.fd253990f34c4p-1, 0x1.fd1f270fa9c6cp-1, 0x1.fd18e83e19befp-1, 0x1.fd127b9080f37p-1,
+    0x1.fd0bdf66a2cdbp-1, 0x1.fd05120a7df72p-1, 0x1.fcfe11aee82d6p-1, 0x1.fcf6dc6e0df87p-1,
+    0x1.fcef7047d3aacp-1, 0x1.fce7cb2014c2fp-1, 0x1.fcdfeabcbe804p-1, 0x1.fcd7ccc3c2169p-1,
+    0x1.fccf6eb8da8f8p-1, 0x1.fcc6cdfb21ee8p-1, 0x1.fcbde7c270afbp-1, 0x1.fcb4b91c821fep-1,
+    0x1.fcab3ee9d76b9p-1, 0x1.fca175da52803p-1, 0x1.fc975a698105fp-1, 0x1.fc8ce8da8ebfep-1,
+    0x1.fc821d33d587ep-1, 0x1.fc76f339ffdc2p-1, 0x1.fc6b666ab17edp-1, 0x1.fc5f71f6a804fp-1,
+    0x1.fc5310bb4344ep-1, 0x1.fc463d3b63665p-1, 0x1.fc38f19787c2ap-1, 0x1.fc2b278516d75p-1,
+    0x1.fc1cd844b4171p-1, 0x1.fc0dfc9784686p-1, 0x1.fbfe8cb33d701p-1, 0x1.fbee8034d64bdp-1,
+    0x1.fbddce11a9edap-1, 0x1.fbcc6c86d3adep-1, 0x1.fbba510685b0dp-1, 0x1.fba770230e0fep-1,
+    0x1.fb93bd773309p-1, 0x1.fb7f2b8b7f507p-1, 0x1.fb69abb805771p-1, 0x1.fb532e020b811p-1,
+    0x1.fb3ba0f4f5663p-1, 0x1.fb22f175a5397p-1, 0x1.fb090a8f60c0cp-1, 0x1.faedd5391ca55p-1,
+    0x1.fad13811d2d7ap-1, 0x1.fab31712417f2p-1, 0x1.fa935332161e4p-1, 0x1.fa71c9fe18acap-1,
+    0x1.fa4e551c5e0cp-1, 0x1.fa28c9bad8175p-1, 0x1.fa00f7e3b898dp-1, 0x1.f9d6a9b1fcfcfp-1,
+    0x1.f9a9a25f0698cp-1, 0x1.f9799d2043b8dp-1, 0x1.f9464bc97b1a8p-1, 0x1.f90f552512116p-1,
+    0x1.f8d452ef5cf46p-1, 0x1.f894cf5c4a985p-1, 0x1.f8504206f3555p-1, 0x1.f8060c1fec82bp-1,
+    0x1.f7b573a0805eap-1, 0x1.f75d9d343b684p-1, 0x1.f6fd846cde77ap-1, 0x1.f693f1aa6d1f1p-1,
+    0x1.f61f6ce3158p-1, 0x1.f59e2c1a68cb3p-1, 0x1.f50dfbcb6777ep-1, 0x1.f46c1eb03d05dp-1,
+    0x1.f3b520fb7c0a2p-1, 0x1.f2e498e9b724dp-1, 0x1.f1f4caf0614fap-1, 0x1.f0de218c66fbp-1,
+    0x1.ef965d8503d87p-1, 0x1.ee0f4eaa6d24dp-1, 0x1.ec34bc836d7c7p-1, 0x1.e9e8d2ac1bf2bp-1,
+    0x1.e6fdac3fee25ep-1, 0x1.e328e15f39901p-1, 0x1.dde9702fc4438p-1, 0x1.d64abd3a5f482p-1,
+    0x1.ca3ecfd80936ap-1, 0x1.b46a9f574846cp-1, 0x1.8117d31e55954p-1, 0x0p+0,
+};
+static const double zig_f[ZIG_C + 1] = {
+    0x1.f4a946f0d1e27p-12, 0x1.4a605b6b9f70fp-10, 0x1.55f9f43c1d644p-9, 0x1.08a1f03b0d9d6p-8,
+    0x1.69ea8d90cf658p-8, 0x1.ce160f8ecbd47p-8, 0x1.1a5922995660bp-7, 0x1.4eb96421b129fp-7,
+    0x1.841040d8df3cap-7, 0x1.ba48d274febdcp-7, 0x1.f152a4f734696p-7, 0x1.1490334606b67p-6,
+    0x1.30d388daba032p-6, 0x1.4d6eaf2fbf966p-6, 0x1.6a5daf40c0f87p-6, 0x1.879d1b6011823p-6,
+    0x1.a529f4e234a42p-6, 0x1.c301983cd6ea9p-6, 0x1.e121adb82f964p-6, 0x1.ff881d7191a2cp-6,
+    0x1.0f1982e96be0fp-5, 0x1.1e9059f1fac92p-5, 0x1.2e27ce83e3a4fp-5, 0x1.3ddf2ce993869p-5,
+    0x1.4db5d0e1174f2p-5, 0x1.5dab23cf2ff69p-5, 0x1.6dbe9b39926p-5, 0x1.7defb77af80c9p-5,
+    0x1.8e3e02a691375p-5, 0x1.9ea90f929b758p-5, 0x1.af3079038c597p-5, 0x1.bfd3e0f289491p-5,
+    0x1.d092efeae600ap-5, 0x1.e16d547b2c47cp-5, 0x1.f262c2b6ce583p-5, 0x1.01b979e31226fp-4,
+    0x1.0a4ed2c15d631p-4, 0x1.12f14d0f259e6p-4, 0x1.1ba0cbe97ce08p-4, 0x1.245d344dd546p-4,
+    0x1.2d266cf9b7a28p-4, 0x1.35fc5e4d989dp-4, 0x1.3edef2326e83cp-4, 0x1.47ce1401b7223p-4,
+    0x1.50c9b06fa7e17p-4, 0x1.59d1b5774bb6bp-4, 0x1.62e612485a445p-4, 0x1.6c06b7369a3e7p-4,
+    0x1.753395aaa6d7fp-4, 0x1.7e6ca013f4e4dp-4, 0x1.87b1c9dbf893ep-4, 0x1.9103075a50413p-4,
+    0x1.9a604dc9dc0fep-4, 0x1.a3c9933eacaf5p-4, 0x1.ad3ece9cb6128p-4, 0x1.b6bff78f34fb7p-4,
+    0x1.c04d0680b802cp-4, 0x1.c9e5f493be6bdp-4, 0x1.d38abb9be0731p-4, 0x1.dd3b561776082p-4,
+    0x1.e6f7bf29b1feap-4, 0x1.f0bff29528b67p-4, 0x1.fa93ecb6ba232p-4, 0x1.0239d5406be88p-3,
+    0x1.072f94bb9023dp-3, 0x1.0c2b33d524dd1p-3, 0x1.112cb1da2b434p-3, 0x1.16340e5a87443p-3,
+    0x1.1b4149275c58ap-3, 0x1.20546251885e5p-3, 0x1.256d5a283a9d2p-3, 0x1.2a8c3137a53a6p-3,
+    0x1.2fb0e847c7863p-3, 0x1.34db805b4fafap-3, 0x1.3a0bfaae928d4p-3, 0x1.3f4258b69841p-3,
+    0x1.447e9c203c9b4p-3, 0x1.49c0c6cf6238ep-3, 0x1.4f08dade376a4p-3, 0x1.5456da9c8c09dp-3,
+    0x1.59aac88f3775cp-3, 0x1.5f04a76f8df6fp-3, 0x1.64647a2ae4e9cp-3, 0x1.69ca43e2250e8p-3,
+    0x1.6f3607e96a72fp-3, 0x1.74a7c9c7b1751p-3, 0x1.7a1f8d3690665p-3, 0x1.7f9d5621fd65p-3,
+    0x1.852128a8200bp-3, 0x1.8aab09192e973p-3, 0x1.903afbf756425p-3, 0x1.95d105f6ae788p-3,
+    0x1.9b6d2bfd36b63p-3, 0x1.a10f7322decf1p-3, 0x1.a6b7e0b1996ep-3, 0x1.ac667a2578a1bp-3,
+    0x1.b21b452cd4505p-3, 0x1.b7d647a87a72bp-3, 0x1.bd9787abe8fdep-3, 0x1.c35f0b7d91641p-3,
+    0x1.c92cd99725a1p-3, 0x1.cf00f8a5eec4bp-3, 0x1.d4db6f8b2cf92p-3, 0x1.dabc455c81015p-3,
+    0x1.e0a381645f35fp-3, 0x1.e6912b228c089p-3, 0x1.ec854a4ca21c2p-3, 0x1.f27fe6cea202ap-3,
+    0x1.f88108cb8bb6bp-3, 0x1.fe88b89e01ed8p-3, 0x1.024b7f6c7baf9p-2, 0x1.0555f22433149p-2,
+    0x1.0863b8f908b9bp-2, 0x1.0b74d88b28c36p-2, 0x1.0e8955987541ap-2, 0x1.11a134fcf6f75p-2,
+    0x1.14bc7bb353ab8p-2, 0x1.17db2ed54a239p-2, 0x1.1afd539c33ea1p-2, 0x1.1e22ef618d06bp-2,
+    0x1.214c079f81cf7p-2, 0x1.2478a1f182fe8p-2, 0x1.27a8c414e0385p-2, 0x1.2adc73e96934ep-2,
+    0x1.2e13b77215be5p-2, 0x1.314e94d5b4bbep-2, 0x1.348d125fa283fp-2, 0x1.37cf368086b2cp-2,
+    0x1.3b1507cf19c77p-2, 0x1.3e5e8d08f2cbbp-2, 0x1.41abcd135d515p-2, 0x1.44fccefc38117p-2,
+    0x1.485199fadc80dp-2, 0x1.4baa35710fafep-2, 0x1.4f06a8ebfcd13p-2, 0x1.5266fc2539c94p-2,
+    0x1.55cb3703d62d1p-2, 0x1.5933619d751bcp-2, 0x1.5c9f843772671p-2, 0x1.600fa74813828p-2,
+    0x1.6383d377c4babp-2, 0x1.66fc11a2633afp-2, 0x1.6a786ad894727p-2, 0x1.6df8e8612b6ecp-2,
+    0x1.717d93ba9cccdp-2, 0x1.7506769c81eafp-2, 0x1.78939af92c0f3p-2, 0x1.7c250aff484p-2,
+    0x1.7fbad11b949adp-2, 0x1.8354f7faa7fc5p-2, 0x1.86f38a8accdf4p-2, 0x1.8a9693fdf061cp-2,
+    0x1.8e3e1fcba6703p-2, 0x1.91ea39b34426p-2, 0x1.959aedbe1183bp-2, 0x1.9950484193ad3p-2,
+    0x1.9d0a55e1f0f53p-2, 0x1.a0c923947011ep-2, 0x1.a48cbea213e9ep-2, 0x1.a85534aa55844p-2,
+    0x1.ac2293a5fdbd7p-2, 0x1.aff4e9ea20806p-2, 0x1.b3cc462b3b5fcp-2, 0x1.b7a8b780798dp-2,
+    0x1.bb8a4d671f4cdp-2, 0x1.bf7117c61f2dep-2, 0x1.c35d26f1db70fp-2, 0x1.c74e8bb0163b2p-2,
+    0x1.cb45573c135cbp-2, 0x1.cf419b4aeea8ep-2, 0x1.d3436a102a142p-2, 0x1.d74ad6427709cp-2,
+    0x1.db57f320beac8p-2, 0x1.df6ad4776cfd2p-2, 0x1.e3838ea603307p-2, 0x1.e7a236a4f5d07p-2,
+    0x1.ebc6e20bdba59p-2, 0x1.eff1a717f2c62p-2, 0x1.f4229cb30199p-2, 0x1.f859da7a9a13dp-2,
+    0x1.fc9778c7c5ff1p-2, 0x1.006dc85b91cdep-1, 0x1.02931e18bd539p-1, 0x1.04bbcafa69335p-1,
+    0x1.06e7dccf09138p-1, 0x1.091761d99b381p-1, 0x1.0b4a68d7130b1p-1, 0x1.0d81010419aaap-1,
+    0x1.0fbb3a232b228p-1, 0x1.11f924831795cp-1, 0x1.143ad105f04d3p-1, 0x1.168051286962ap-1,
+    0x1.18c9b709b99bdp-1, 0x1.1b17157402fa1p-1, 0x1.1d687fe54f92p-1, 0x1.1fbe0a992f702p-1,
+    0x1.2217ca9305a04p-1, 0x1.2475d5a913eccp-1, 0x1.26d8429056971p-1, 0x1.293f28e9432dbp-1,
+    0x1.2baaa14d7fc57p-1, 0x1.2e1ac55eaa449p-1, 0x1.308fafd64a29fp-1, 0x1.33097c970a541p-1,
+    0x1.358848bf5bd57p-1, 0x1.380c32bda6eadp-1, 0x1.3a955a6633c57p-1, 0x1.3d23e10afa266p-1,
+    0x1.3fb7e9958cdc7p-1, 0x1.425198a35d3b3p-1, 0x1.44f114a49abddp-1, 0x1.479685fdfc714p-1,
+    0x1.4a42172dccb23p-1, 0x1.4cf3f4f49c91ep-1, 0x1.4fac4e8213283p-1, 0x1.526b55a65eabbp-1,
+    0x1.55313f08e1e03p-1, 0x1.57fe4264d0f3p-1, 0x1.5ad29acc8e01cp-1, 0x1.5dae86f4b84fep-1,
+    0x1.609249880ae0ap-1, 0x1.637e2985595dfp-1, 0x1.667272a936f1ep-1, 0x1.696f75e51c96bp-1,
+    0x1.6c7589e63eb25p-1, 0x1.6f850baeb0dfbp-1, 0x1.729e5f44002a7p-1, 0x1.75c1f0771708dp-1,
+    0x1.78f033ca14bc9p-1, 0x1.7c29a779d0627p-1, 0x1.7f6ed4b218395p-1, 0x1.82c050f577355p-1,
+    0x1.861ebfc3863d6p-1, 0x1.898ad48bb899ap-1, 0x1.8d0554fe6b8dcp-1, 0x1.908f1bd322352p-1,
+    0x1.94291c21c3052p-1, 0x1.97d4657623514p-1, 0x1.9b9228d24c563p-1, 0x1.9f63bee65e399p-1,
+    0x1.a34aafdf6780cp-1, 0x1.a748bd5519883p-1, 0x1.ab5fef17af9c6p-1, 0x1.af92a3f6dc413p-1,
+    0x1.b3e3a8235bfdap-1, 0x1.b85653a90e04p-1, 0x1.bceeb4ee2d08dp-1, 0x1.c1b1cd9efb947p-1,
+    0x1.c6a5eceaa82b8p-1, 0x1.cbd33a8a84602p-1, 0x1.d144978a24289p-1, 0x1.d70920658fa12p-1,
+    0x1.dd36fa70635f9p-1, 0x1.e3f11e0296bb2p-1, 0x1.eb7545b6e5a2dp-1, 0x1.f446ac97c0265p-1,
+    0x1p+0,
 };
 /* clang-format on */
 
@@ -151,27 +284,26 @@ static double zig_tail(sdv_stream *s, int negative) {
 }
 
 /* The rare part of an attempt with word w that missed the rectangle of layer i: the tail
- * (i = 0) or the wedge test, then fresh attempts. */
+ * (i = 0) or the wedge test (a point uniform in the layer's band [f(x_i), f(x_{i+1})] under
+ * the curve at x: one exponential), then fresh attempts. */
 static double zig_slow(sdv_stream *s, uint64_t w) {
   for (;;) {
-    const int i = (int)(w & 0x7F);
+    const int i = (int)(w & ZIG_MASK);
     const double u = ((double)(int64_t)(w >> 12) + 0.5) * 0x1p-51 - 1.0;
     if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
     if (i == 0) return zig_tail(s, u < 0);
     const double x = u * zig_x[i];
-    const double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
-    const double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
-    if (f1 + sdv_stream_uniform(s) * (f0 - f1) < 1.0) return x;
+    if (zig_f[i] + sdv_stream_uniform(s) * (zig_f[i + 1] - zig_f[i]) < exp(-0.5 * x * x)) return x;
     w = sdv_stream_u64(s);
   }
 }
 
-/* One attempt per word: bits 0-6 pick the layer, the top 52 bits give u in (-1, 1) as
- * 2 ((k + 1/2) 2^-52) - 1 (the factor 2 folded into 2^-51, exactly). About 98.8% of the
+/* One attempt per word: bits 0-7 pick the layer, the top 52 bits give u in (-1, 1) as
+ * 2 ((k + 1/2) 2^-52) - 1 (the factor 2 folded into 2^-51, exactly). About 99.3% of the
  * words land inside the layer's rectangle and cost one multiply. */
 static inline double zig_draw(sdv_stream *s) {
   const uint64_t w = sdv_stream_u64(s);
-  const int i = (int)(w & 0x7F);
+  const int i = (int)(w & ZIG_MASK);
   const double u = ((double)(int64_t)(w >> 12) + 0.5) * 0x1p-51 - 1.0;
   if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
   return zig_slow(s, w);
@@ -191,7 +323,7 @@ void sdv_stream_normals(sdv_stream *s, double *out, size_t n) {
     size_t j = 0;
     for (; j < take; j++) {
       const uint64_t w = wp[j];
-      const int l = (int)(w & 0x7F);
+      const int l = (int)(w & ZIG_MASK);
       const double u = ((double)(int64_t)(w >> 12) + 0.5) * 0x1p-51 - 1.0;
       if (!(fabs(u) < zig_ratio[l])) break;
       out[i + j] = u * zig_x[l];
