@@ -291,7 +291,7 @@ static double nu3_tail(double ay) {
  * side |m| = 1 - tail with tail <= 0.18.
  * Accuracy, measured on 1e7 points log-uniform in |y| in [1e-30, 1e30] and on [0.1, 10]
  * against long double atanl (with the series of G below r = 1/4, where atanl - r/(1+t) would
- * cancel): relative error of m <= 5.6e-16 and of 1 - |m| <= 1.1e-15 (5 and 10 units of
+ * cancel): relative error of m <= 5.8e-16 and of 1 - |m| <= 1.1e-15 (5 and 10 units of
  * 2^-53; the worst is the far side near s = 2, where 1 - |m| ~ r^3 triples the rounding of
  * r). Where 1 - |m| < DBL_MIN (|y| > 1e102) it is subnormal and only absolutely accurate.
  * Branch-free (both sides are computed, selects pick one) with one division for r and one
