@@ -53,10 +53,17 @@ static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
  * m comes from sign_mean itself, accurate near 0. Pure function of y: the drift and the
  * diffusion get the same bits whichever computes them. */
 static inline void sign_pair(const sdv_noise *law, double y, double *mj, double *tj) {
-  if (sdv_student_t_sign_pair(law, y, mj, tj)) return; /* nu = 3: one arctangent */
   const double t = law->type->sign_tail(law->state, y);
   *tj = t;
   *mj = t <= 0.5 ? copysign(1.0 - t, y) : law->type->sign_mean(law->state, y);
+}
+
+/* sign_pair for y[0..d) into m and t (no overlap): Student-t nu = 3 in one vectorised pass
+ * without libm (lib/noise/student_t.c, the same bits coordinate by coordinate), any other
+ * law coordinate by coordinate. */
+static void sign_pairs(const sdv_noise *law, const double *y, size_t d, double *m, double *t) {
+  if (sdv_student_t_sign_pairs(law, y, d, m, t)) return;
+  for (size_t j = 0; j < d; j++) sign_pair(law, y[j], &m[j], &t[j]);
 }
 
 /* Shortcut for agents with one law and one scale s > 0: the N signs of coordinate j are
@@ -69,17 +76,18 @@ static void step_binomial(const sdv_model *m, sdv_work *w, sdv_stream *noise) {
   const size_t d = m->dim, n = m->agents;
   const sdv_noise *law = m->noise[0];
   const double inv = 1.0 / m->scale[0];
+  /* First every tail (one vectorised pass for nu = 3), then the draws in coordinate order. */
+  double *y = w->tmp, *t = w->ci;
+  for (size_t j = 0; j < d; j++) y[j] = w->grad[j] * inv;
+  if (!sdv_student_t_sign_pairs(law, y, d, w->gi, t))
+    for (size_t j = 0; j < d; j++) t[j] = law->type->sign_tail(law->state, y[j]);
   for (size_t j = 0; j < d; j++) {
-    const double y = w->grad[j] * inv;
-    if (isnan(y)) {
+    if (isnan(y[j])) {
       w->acc[j] = 0.0;
       continue;
     }
-    double mj, t;
-    if (!sdv_student_t_sign_pair(law, y, &mj, &t)) t = law->type->sign_tail(law->state, y);
-    const double q = 0.5 * t;
-    const double b = (double)sdv_stream_binomial(noise, n, q);
-    w->acc[j] = (y < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b);
+    const double b = (double)sdv_stream_binomial(noise, n, 0.5 * t[j]);
+    w->acc[j] = (y[j] < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b);
   }
 }
 
@@ -104,22 +112,23 @@ static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream 
 static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
-  for (size_t j = 0; j < d; j++) b[j] = 0.0;
   if (w->same_law) {
-    /* Equal agents: b_j = -m(y_j) and D_j = (1 - m(y_j)^2)/N, both from one evaluation of
-     * the law where possible (sign_pair), memoised for diffusion() at this x. */
-    const sdv_noise *law = m->noise[0];
+    /* Equal agents: b_j = -m(y_j) and D_j = (1 - m(y_j)^2)/N = t_j (2 - t_j)/N, both from
+     * one evaluation of the law where possible (sign_pairs), memoised for diffusion() at
+     * this x. */
     const double inv = 1.0 / m->scale[0];
+    for (size_t j = 0; j < d; j++) w->tmp[j] = w->grad[j] * inv;
+    sign_pairs(m->noise[0], w->tmp, d, b, w->memo_d);
     for (size_t j = 0; j < d; j++) {
-      double mj, tj;
-      sign_pair(law, w->grad[j] * inv, &mj, &tj);
-      b[j] = -mj;
+      const double tj = w->memo_d[j];
+      b[j] = -b[j];
       w->memo_d[j] = tj * (2.0 - tj) / (double)n;
     }
     memcpy(w->memo_x, x, d * sizeof *x);
     w->memo_valid = true;
     return;
   }
+  for (size_t j = 0; j < d; j++) b[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
     if (m->sigma[i] == 0.0) {
       for (size_t j = 0; j < d; j++) b[j] += sign0(w->grad[j]);
@@ -133,21 +142,19 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
 
 static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
   const size_t d = m->dim, n = m->agents;
-  sdv_objective_gradient(m->objective, x, w->grad);
   const double n2 = (double)n * (double)n;
   D->structure = SDV_DIFFUSION_DIAGONAL;
-  if (w->same_law) { /* as in the drift, or the drift's memo at this very x */
-    if (w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0) {
-      memcpy(D->diag, w->memo_d, d * sizeof *D->diag);
-      return SDV_OK;
-    }
-    const sdv_noise *law = m->noise[0];
+  /* The drift's memo at this very x needs no gradient. */
+  if (w->same_law && w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0) {
+    memcpy(D->diag, w->memo_d, d * sizeof *D->diag);
+    return SDV_OK;
+  }
+  sdv_objective_gradient(m->objective, x, w->grad);
+  if (w->same_law) { /* as in the drift */
     const double inv = 1.0 / m->scale[0];
-    for (size_t j = 0; j < d; j++) {
-      double mj, tj;
-      sign_pair(law, w->grad[j] * inv, &mj, &tj);
-      D->diag[j] = tj * (2.0 - tj) / (double)n;
-    }
+    for (size_t j = 0; j < d; j++) w->tmp[j] = w->grad[j] * inv;
+    sign_pairs(m->noise[0], w->tmp, d, w->gi, D->diag);
+    for (size_t j = 0; j < d; j++) D->diag[j] = D->diag[j] * (2.0 - D->diag[j]) / (double)n;
     return SDV_OK;
   }
   for (size_t j = 0; j < d; j++) D->diag[j] = 0.0;
