@@ -226,6 +226,41 @@ START_TEST(test_binomial) {
 }
 END_TEST
 
+/* The byte-lane rule of lib/core/rng.c written out plainly: trial i of a word is byte i (low
+ * byte first); a byte below floor(256 p) succeeds, above fails, equal draws a uniform (in
+ * trial order) compared with frac(256 p). sdv's vectorised byte comparison must give the
+ * same counts and leave the stream at the same place, for every n <= 64 and for p on and
+ * next to the byte grid (where ties are most frequent in effect). */
+static size_t ref_binomial_lanes(sdv_stream *s, size_t n, double p) {
+  const unsigned top = (unsigned)(256.0 * p);
+  const double frac = 256.0 * p - (double)top;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i += 8) {
+    const uint64_t w = sdv_stream_u64(s);
+    for (size_t l = 0; l < 8 && i + l < n; l++) {
+      const unsigned b = (unsigned)(w >> (8 * l)) & 0xFF;
+      if (b < top) k++;
+      if (b == top && sdv_stream_uniform(s) < frac) k++;
+    }
+  }
+  return k;
+}
+
+START_TEST(test_binomial_lanes_match_rule) {
+  const double ps[] = {1e-9, 1.0 / 256, 0.5 / 256,   0.2385,      100.0 / 256, 100.9 / 256,
+                       0.5,  0.871,     255.0 / 256, 255.5 / 256, 1.0 - 1e-12};
+  for (size_t q = 0; q < sizeof ps / sizeof *ps; q++)
+    for (size_t n = 1; n <= 64; n++) {
+      sdv_stream a, b;
+      sdv_stream_init(&a, 11, n, SDV_PURPOSE_SAMPLING, (uint32_t)q);
+      sdv_stream_init(&b, 11, n, SDV_PURPOSE_SAMPLING, (uint32_t)q);
+      for (int t = 0; t < 300; t++)
+        ck_assert_uint_eq(sdv_stream_binomial(&a, n, ps[q]), ref_binomial_lanes(&b, n, ps[q]));
+      ck_assert_uint_eq(sdv_stream_u64(&a), sdv_stream_u64(&b));
+    }
+}
+END_TEST
+
 /* ---- the literal option ---- */
 
 START_TEST(test_literal_option) {
@@ -597,6 +632,7 @@ static Suite *suite(void) {
   TCase *rng = tcase_create("streams");
   tcase_add_test(rng, test_normals_match_reference_ziggurat);
   tcase_add_test(rng, test_binomial);
+  tcase_add_test(rng, test_binomial_lanes_match_rule);
   tcase_set_timeout(rng, 20);
   suite_add_tcase(s, rng);
   TCase *opt = tcase_create("option");

@@ -378,6 +378,35 @@ static size_t binomial_small(sdv_stream *s, size_t n, double p) {
  * with frac(256 p). Each trial succeeds with probability p (to the 2^-52 grid of the
  * uniforms), so the count is Binomial(n, p); about n/8 words and no division. */
 #define SDV_BINOMIAL_LANES_MAX 64
+
+/* Of the bytes of w in lanes 0..lanes-1: how many are below top, and a bit mask of those equal
+ * to it (bit l for lane l). */
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+static inline unsigned byte_below_count(uint64_t w, unsigned top, unsigned lanes, unsigned *ties) {
+  /* All eight lanes at once: b >= top exactly where max(b, top) = b (unsigned bytes). */
+  const __m128i b = _mm_cvtsi64_si128((long long)w), t = _mm_set1_epi8((char)top);
+  const unsigned keep = (1u << lanes) - 1u;
+  const unsigned ge = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(b, t), b));
+  *ties = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, t)) & keep;
+  unsigned x = ~ge & keep; /* eight bits: count them in registers (no libgcc call) */
+  x = x - ((x >> 1) & 0x55u);
+  x = (x & 0x33u) + ((x >> 2) & 0x33u);
+  return (x + (x >> 4)) & 0x0Fu;
+}
+#else
+static inline unsigned byte_below_count(uint64_t w, unsigned top, unsigned lanes, unsigned *ties) {
+  unsigned k = 0, eq = 0;
+  for (unsigned l = 0; l < lanes; l++) {
+    const unsigned b = (unsigned)(w >> (8 * l)) & 0xFF;
+    k += b < top;
+    eq |= (unsigned)(b == top) << l;
+  }
+  *ties = eq;
+  return k;
+}
+#endif
+
 static size_t binomial_lanes(sdv_stream *s, size_t n, double p) {
   const double p256 = 256.0 * p; /* exact: a power-of-two scaling */
   const unsigned top = (unsigned)p256;
@@ -385,12 +414,11 @@ static size_t binomial_lanes(sdv_stream *s, size_t n, double p) {
   size_t k = 0;
   for (size_t i = 0; i < n; i += 8) {
     const uint64_t w = sdv_stream_u64(s);
-    const size_t lanes = n - i < 8 ? n - i : 8;
-    for (size_t l = 0; l < lanes; l++) {
-      const unsigned b = (unsigned)(w >> (8 * l)) & 0xFF;
-      k += b < top;
-      if (b == top) k += sdv_stream_uniform(s) < frac;
-    }
+    const unsigned lanes = n - i < 8 ? (unsigned)(n - i) : 8u;
+    unsigned ties;
+    k += byte_below_count(w, top, lanes, &ties);
+    /* Ties in lane order, each with a fresh uniform (1/256 of the trials). */
+    for (; ties; ties &= ties - 1) k += sdv_stream_uniform(s) < frac;
   }
   return k;
 }
