@@ -30,8 +30,9 @@ static const char *temp_csv(char *buf, size_t len, const char *text) {
 static const char ref_csv[] = "# x1, x2, label\n0.5,-1.2,1\n\n2.0, 0.3 ,0\n-0.7,1.1,1\n";
 
 static sdv_objective *make(const char *fmt, const char *path, size_t d) {
-  char spec[512];
-  snprintf(spec, sizeof spec, fmt, path);
+  char spec[2048];
+  const int len = snprintf(spec, sizeof spec, fmt, path);
+  ck_assert_msg(len > 0 && (size_t)len < sizeof spec, "spec too long for the test buffer");
   sdv_objective *o = NULL;
   const int rc = sdv_objective_alloc(&o, spec, d);
   ck_assert_msg(rc == SDV_OK, "alloc '%s' (d = %zu): %s", spec, d, sdv_last_error());

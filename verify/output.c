@@ -25,7 +25,10 @@ int sdv_outfile_open(sdv_outfile *f, const char *path) {
   f->path = dupstr(path);
   f->tmp = malloc(n);
   if (!f->path || !f->tmp) {
-    sdv_outfile_abort(f);
+    /* Not sdv_outfile_abort: no temporary file exists yet, and f->tmp holds no name. */
+    free(f->path);
+    free(f->tmp);
+    memset(f, 0, sizeof *f);
     errno = ENOMEM;
     return -1;
   }
