@@ -14,9 +14,10 @@
  * and returns k. C(v) is then (d/k) v_j at those j and 0 elsewhere. Uses c's scratch. */
 size_t sdv_rand_k_subset(sdv_compressor *c, sdv_stream *s, size_t *kept);
 
-/* The subsets of n rand-k compressors c[0..n) in turn, as n calls of sdv_rand_k_subset would
- * draw them (same numbers from s, same order): agent i's k_i coordinates go to kept after
- * the earlier agents' and k_i to nkept[i]. Returns the total. One call per step instead of n. */
+/* The subsets of n compressors c[0..n), every one of type sdv_compressor_rand_k (the caller
+ * checks), in turn, as n calls of sdv_rand_k_subset would draw them (same numbers from s, same
+ * order): agent i's k_i coordinates go to kept after the earlier agents' and k_i to nkept[i].
+ * Returns the total. One call per step instead of n. */
 size_t sdv_rand_k_subsets(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
                           size_t *nkept);
 
