@@ -6,9 +6,11 @@
 #include <sdv/stats.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "compressor/rand_k.h"
 #include "testutil.h"
 
 #define SEED 0x5eed2385u
@@ -251,6 +253,149 @@ START_TEST(test_exact_support) {
   sdv_compressor_apply(c, v, out, &s);
   ck_assert(memcmp(out, v, sizeof v) == 0);
   sdv_compressor_free(c);
+}
+END_TEST
+
+/* ---- rand-k's subset draw against the textbook shuffle ---- */
+
+__extension__ typedef unsigned __int128 u128;
+
+/* Reference for one bounded draw: Lemire's rule written out with 128-bit arithmetic (accept
+ * the word when the low half of x n is at least 2^64 mod n), counting the rejected words.
+ * For n = 2^63 + 1 a word is rejected with probability (2^63 - 1)/2^64, about 1/2, so 2000
+ * draws reject about 2000 words (geometric, sd about 63). */
+static uint64_t ref_below(sdv_stream *s, uint64_t n, unsigned *rejected) {
+  const uint64_t t = (uint64_t)(((u128)1 << 64) % n);
+  for (;;) {
+    const u128 m = (u128)sdv_stream_u64(s) * n;
+    if ((uint64_t)m >= t) return (uint64_t)(m >> 64);
+    ++*rejected;
+  }
+}
+
+/* Reference subset: partial Fisher-Yates on a fresh identity permutation with
+ * sdv_stream_below, swapping both positions (the textbook form rand-k's draw must equal). */
+static void ref_subset(size_t d, size_t k, sdv_stream *s, size_t *kept) {
+  size_t *perm = malloc(d * sizeof *perm);
+  ck_assert_ptr_nonnull(perm);
+  for (size_t i = 0; i < d; i++) perm[i] = i;
+  for (size_t i = 0; i < k; i++) {
+    const size_t j = i + sdv_stream_below(s, d - i);
+    const size_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+    kept[i] = perm[i];
+  }
+  free(perm);
+}
+
+START_TEST(test_rand_k_below_matches) {
+  /* The inline draw with its precomputed threshold gives sdv_stream_below's values from the
+   * same words, and the threshold is 2^64 mod n. Bounds near 2^63 reject about half the
+   * words (t = 2^63 - 1 for n = 2^63 + 1), so the rejection loop runs many times here. */
+  const uint64_t ns[] = {1,
+                         2,
+                         3,
+                         7,
+                         10,
+                         64,
+                         1000003,
+                         (UINT64_C(1) << 32) + 15,
+                         (UINT64_C(1) << 63) - 25,
+                         (UINT64_C(1) << 63) + 1,
+                         (UINT64_C(3) << 62) + 5,
+                         UINT64_MAX};
+  for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+    const uint64_t n = ns[c], t = sdv_rand_k_threshold(n);
+    ck_assert_msg(t == (uint64_t)(((u128)1 << 64) % n), "threshold of n = %llu",
+                  (unsigned long long)n);
+    ck_assert(t < n);
+    sdv_stream s1, s2, s3;
+    sdv_stream_init(&s1, SEED, c, SDV_PURPOSE_USER, 3);
+    sdv_stream_init(&s2, SEED, c, SDV_PURPOSE_USER, 3);
+    sdv_stream_init(&s3, SEED, c, SDV_PURPOSE_USER, 3);
+    unsigned rejected = 0;
+    for (int r = 0; r < 2000; r++) {
+      const uint64_t a = sdv_rand_k_below(&s1, n, t);
+      ck_assert(a < n);
+      ck_assert(a == (uint64_t)sdv_stream_below(&s2, n));
+      ck_assert(a == ref_below(&s3, n, &rejected));
+    }
+    /* the same words consumed */
+    const uint64_t w1 = sdv_stream_u64(&s1), w2 = sdv_stream_u64(&s2), w3 = sdv_stream_u64(&s3);
+    ck_assert(w1 == w2 && w1 == w3);
+    if (n == (UINT64_C(1) << 63) + 1) /* about 2000 expected; 500 is over 20 sd below */
+      ck_assert_msg(rejected > 500, "only %u rejections for n = 2^63 + 1", rejected);
+  }
+}
+END_TEST
+
+START_TEST(test_rand_k_subset_reference) {
+  /* sdv_rand_k_subset and apply() give the reference shuffle's subset, in its order, from
+   * the same words, call after call (so the permutation is restored each time). */
+  const size_t dk[][2] = {{1, 1},   {2, 1},   {2, 2},  {5, 3},   {10, 3},
+                          {10, 10}, {33, 17}, {64, 8}, {100, 1}, {7, 6}};
+  for (size_t c = 0; c < sizeof dk / sizeof *dk; c++) {
+    const size_t d = dk[c][0], k = dk[c][1];
+    char spec[32];
+    snprintf(spec, sizeof spec, "rand-k:k=%zu", k);
+    sdv_compressor *comp = make(spec, d);
+    size_t got[100], want[100];
+    double v[100], out[100];
+    for (size_t j = 0; j < d; j++) v[j] = 2.385 - 0.731 * (double)j;
+    const double scale = (double)d / (double)k;
+    sdv_stream s1, s2;
+    sdv_stream_init(&s1, SEED, c, SDV_PURPOSE_COMPRESSOR, 5);
+    sdv_stream_init(&s2, SEED, c, SDV_PURPOSE_COMPRESSOR, 5);
+    for (int r = 0; r < 300; r++) {
+      ref_subset(d, k, &s2, want);
+      if (r % 3 == 2) { /* through apply(): (d/k) v_j on the reference subset, 0 elsewhere */
+        sdv_compressor_apply(comp, v, out, &s1);
+        double expect[100] = {0};
+        for (size_t i = 0; i < k; i++) expect[want[i]] = scale * v[want[i]];
+        ck_assert_msg(memcmp(out, expect, d * sizeof *out) == 0, "%s d=%zu apply round %d", spec, d,
+                      r);
+        continue;
+      }
+      ck_assert_uint_eq(sdv_rand_k_subset(comp, &s1, got), k);
+      for (size_t i = 0; i < k; i++)
+        ck_assert_msg(got[i] == want[i], "%s d=%zu round %d index %zu: %zu != %zu", spec, d, r, i,
+                      got[i], want[i]);
+    }
+    ck_assert(sdv_stream_u64(&s1) == sdv_stream_u64(&s2));
+    sdv_compressor_free(comp);
+  }
+}
+END_TEST
+
+START_TEST(test_rand_k_subsets_batch) {
+  /* One call for several compressors equals the calls one by one (k = 2, 5, 1, 7 of d = 7). */
+  const char *specs[] = {"rand-k:k=2", "rand-k:k=5", "rand-k:k=1", "rand-k:k=7"};
+  sdv_compressor *a[4], *b[4];
+  for (int i = 0; i < 4; i++) {
+    a[i] = make(specs[i], 7);
+    b[i] = make(specs[i], 7);
+  }
+  sdv_stream s1, s2;
+  sdv_stream_init(&s1, SEED, 17, SDV_PURPOSE_COMPRESSOR, 0);
+  sdv_stream_init(&s2, SEED, 17, SDV_PURPOSE_COMPRESSOR, 0);
+  for (int r = 0; r < 200; r++) {
+    size_t kept[28], nkept[4], one[28], total = 0;
+    const size_t n = (size_t)(r % 4) + 1;  /* 1..4 compressors */
+    const size_t sum_k[4] = {2, 7, 8, 15}; /* k summed over the first n compressors */
+    ck_assert_uint_eq(sdv_rand_k_subsets(a, n, &s1, kept, nkept), sum_k[n - 1]);
+    for (size_t i = 0; i < n; i++) {
+      const size_t k = sdv_rand_k_subset(b[i], &s2, one + total);
+      ck_assert_uint_eq(nkept[i], k);
+      total += k;
+    }
+    ck_assert(memcmp(kept, one, total * sizeof *kept) == 0);
+  }
+  ck_assert(sdv_stream_u64(&s1) == sdv_stream_u64(&s2));
+  for (int i = 0; i < 4; i++) {
+    sdv_compressor_free(a[i]);
+    sdv_compressor_free(b[i]);
+  }
 }
 END_TEST
 
@@ -542,6 +687,12 @@ static Suite *compressor_suite(void) {
   tcase_add_test(tc, test_exact_values);
   tcase_add_test(tc, test_exact_support);
   suite_add_tcase(s, tc);
+  tc = tcase_create("rand-k-draw");
+  tcase_add_test(tc, test_rand_k_below_matches);
+  tcase_add_test(tc, test_rand_k_subset_reference);
+  tcase_add_test(tc, test_rand_k_subsets_batch);
+  suite_add_tcase(s, tc);
+
   tc = tcase_create("determinism");
   tcase_add_test(tc, test_zero_and_determinism);
   suite_add_tcase(s, tc);

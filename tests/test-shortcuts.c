@@ -285,17 +285,9 @@ END_TEST
 
 static const double X5[5] = {0.3, -1.2, 2.385, 0.7, -0.45};
 
-START_TEST(test_rand_k_same_subsets) {
-  /* Without noise both steps use only the compressor stream: the same subsets, the same
-   * bits, and the same stream positions. */
-  const char *const kv[] = {"method",     "dcsgd",
-                            "dim",        "5",
-                            "agents",     "3",
-                            "eta",        "0.0375",
-                            "objective",  "quadratic:lam=0.5,1.3,2.1,0.8,1.7",
-                            "sigma",      "0",
-                            "compressor", "rand-k:k=2;rand-k:k=3;rand-k:k=1",
-                            NULL};
+/* Without noise both steps use only the compressor stream: the same subsets, the same bits,
+ * and the same stream positions. */
+static void same_subsets(const char *const *kv, const char *what) {
   sdv_model *fast = model_from(kv, 0), *slow = model_from(kv, 1);
   sdv_work *wf = work_for(fast), *ws = work_for(slow);
   ck_assert(wf->all_rand_k);
@@ -310,7 +302,8 @@ START_TEST(test_rand_k_same_subsets) {
     sdv_stream_init(&c2, 5, t, SDV_PURPOSE_COMPRESSOR, 0);
     ck_assert_int_eq(sdv_model_step(fast, wf, a, &n1, &c1), SDV_OK);
     ck_assert_int_eq(sdv_model_step(slow, ws, b, &n2, &c2), SDV_OK);
-    for (int j = 0; j < 5; j++) ck_assert_msg(a[j] == b[j], "step %d coord %d", (int)t, j);
+    for (int j = 0; j < 5; j++)
+      ck_assert_msg(a[j] == b[j], "%s: step %d coord %d", what, (int)t, j);
     ck_assert(c1.next == c2.next && c1.avail == c2.avail);
     /* The literal step draws d noise values per agent, the shortcut k. */
     ck_assert(n1.next < n2.next || (n1.next == n2.next && n1.avail > n2.avail));
@@ -319,6 +312,45 @@ START_TEST(test_rand_k_same_subsets) {
   sdv_work_free(ws);
   sdv_model_free(fast);
   sdv_model_free(slow);
+}
+
+START_TEST(test_rand_k_same_subsets) {
+  /* N = 3 (the update divides by N), N = 4 and N = 1 (powers of two: the update multiplies
+   * by the exact 1/N), and Student-t agents (the per-agent path instead of the batched
+   * Gaussian one). */
+  const char *const kv[] = {"method",     "dcsgd",
+                            "dim",        "5",
+                            "agents",     "3",
+                            "eta",        "0.0375",
+                            "objective",  "quadratic:lam=0.5,1.3,2.1,0.8,1.7",
+                            "sigma",      "0",
+                            "compressor", "rand-k:k=2;rand-k:k=3;rand-k:k=1",
+                            NULL};
+  same_subsets(kv, "N = 3");
+  const char *const kv4[] = {"method",     "dcsgd",
+                             "dim",        "5",
+                             "agents",     "4",
+                             "eta",        "0.0375",
+                             "objective",  "quadratic:lam=0.5,1.3,2.1,0.8,1.7",
+                             "sigma",      "0",
+                             "compressor", "rand-k:k=2;rand-k:k=3;rand-k:k=1;rand-k:k=5",
+                             NULL};
+  same_subsets(kv4, "N = 4");
+  const char *const kv1[] = {
+      "method", "dcsgd", "dim",        "5",          "agents",
+      "1",      "eta",   "0.0375",     "objective",  "quadratic:lam=0.5,1.3,2.1,0.8,1.7",
+      "sigma",  "0",     "compressor", "rand-k:k=3", NULL};
+  same_subsets(kv1, "N = 1");
+  const char *const kvt[] = {"method",     "dcsgd",
+                             "dim",        "5",
+                             "agents",     "2",
+                             "eta",        "0.0375",
+                             "objective",  "quadratic:lam=0.5,1.3,2.1,0.8,1.7",
+                             "noise",      "student-t:nu=5",
+                             "sigma",      "0",
+                             "compressor", "rand-k:k=2;rand-k:k=4",
+                             NULL};
+  same_subsets(kvt, "student-t N = 2");
 }
 END_TEST
 

@@ -8,10 +8,17 @@
  * (d = 1 forces k = 1: the identity, a = c = 0).
  *
  * The index array lives inside the state (flexible array member, so the state stays
- * relocatable for sdv_compressor_clone). Each call performs k swaps, records them, and undoes
- * them in reverse order, so the array is the identity permutation again on return: the output
- * depends only on v and the k numbers drawn, never on earlier calls. Cost O(k) beyond the
- * O(d) zero fill.
+ * relocatable for sdv_compressor_clone). Step i of the shuffle draws j_i uniform on [i, d),
+ * keeps the entry at position j_i and swaps positions i and j_i. All k draws come first (they
+ * depend on the stream only, not on the array), then the k swaps. Position i is never read
+ * again after step i (later steps read positions > i), so only the write to j_i is made, and
+ * on return the written positions get their own index back: the array is the identity
+ * permutation again, so the output depends only on v and the numbers drawn, never on earlier
+ * calls. The bounded draws are Lemire's multiply-and-reject, inline, with the k rejection
+ * thresholds 2^64 mod (d - i) computed once at init (rand_k.h); they consume the words
+ * exactly as sdv_stream_below(s, d - i) would, so the subsets (and their order) are those of
+ * the textbook swap-and-undo shuffle on sdv_stream_below (tests/test-compressor.c compares).
+ * Cost O(k) beyond the O(d) zero fill.
  * Reference values (tests): d = 10, k = 3 gives omega = 7/3, a = 70/27 = 2.5925925..., and for
  * v_0 = 2.385, v_1 = -1.25 the entry Phi_01 = (7/27) * 2.385 * 1.25 = 0.7729166...
  */
@@ -26,16 +33,18 @@
 typedef struct rand_k_state {
   size_t k;
   /* idx[0..d): the permutation (identity between calls); idx[d..d+k): swap partners;
-   * idx[2d..2d+k): the kept coordinates of the last draw. */
+   * idx[2d..2d+k): the kept coordinates of the last draw; idx[3d..3d+k): the rejection
+   * thresholds 2^64 mod (d - i) of the k bounded draws (each < d - i, so a size_t holds it). */
   size_t idx[];
 } rand_k_state;
 
 static size_t rand_k_size(size_t dim) {
   /* An overflowing size is reported as SIZE_MAX, which alloc refuses (SDV_ELIMIT), instead
    * of wrapping to a small block that init would overrun (tests/fuzz/crashes/cli). */
-  if (dim > (SIZE_MAX - sizeof(rand_k_state)) / (3 * sizeof(size_t))) return SIZE_MAX;
-  /* k <= dim, so room for dim swap partners (and dim kept indices) is always enough. */
-  return sizeof(rand_k_state) + 3 * dim * sizeof(size_t);
+  if (dim > (SIZE_MAX - sizeof(rand_k_state)) / (4 * sizeof(size_t))) return SIZE_MAX;
+  /* k <= dim, so room for dim swap partners (and dim kept indices, dim thresholds) is always
+   * enough. */
+  return sizeof(rand_k_state) + 4 * dim * sizeof(size_t);
 }
 
 static int rand_k_init(void *state, size_t dim, sdv_params *params) {
@@ -47,6 +56,7 @@ static int rand_k_init(void *state, size_t dim, sdv_params *params) {
   if (st->k < 1 || st->k > dim)
     return SDV_ERROR(SDV_EINVAL, "rand-k: k = %zu must satisfy 1 <= k <= d = %zu", st->k, dim);
   for (size_t i = 0; i < dim; i++) st->idx[i] = i;
+  for (size_t i = 0; i < st->k; i++) st->idx[3 * dim + i] = (size_t)sdv_rand_k_threshold(dim - i);
   return SDV_OK;
 }
 
@@ -55,30 +65,36 @@ static double rand_k_omega(const void *state, size_t dim) {
   return (double)dim / (double)st->k - 1.0;
 }
 
-/* Draws the k-subset into kept[0..k) (in draw order) and returns k. The k swaps are
- * undone (last first) so the permutation is the identity again for the next call. */
-static size_t rand_k_draw(rand_k_state *st, size_t dim, sdv_stream *s, size_t *kept) {
+/* Draws the k-subset into kept[0..k) (in draw order) and returns k, leaving the permutation
+ * the identity for the next call. kept[i] is what the full swap would put at position i: the
+ * entry at j_i after the earlier swaps. */
+static inline size_t rand_k_draw(rand_k_state *st, size_t dim, sdv_stream *s, size_t *kept) {
   const size_t k = st->k;
   size_t *idx = st->idx, *partner = st->idx + dim;
+  const size_t *thresh = st->idx + 3 * dim;
+  for (size_t i = 0; i < k; i++) partner[i] = i + (size_t)sdv_rand_k_below(s, dim - i, thresh[i]);
   for (size_t i = 0; i < k; i++) {
-    const size_t j = i + sdv_stream_below(s, dim - i);
-    const size_t t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-    partner[i] = j;
-    kept[i] = idx[i]; /* later swaps only touch positions above i */
-  }
-  for (size_t i = k; i-- > 0;) {
     const size_t j = partner[i];
-    const size_t t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
+    kept[i] = idx[j];
+    idx[j] = idx[i];
   }
+  /* Only the partner positions were written; each gets its own index back. */
+  for (size_t i = 0; i < k; i++) idx[partner[i]] = partner[i];
   return k;
 }
 
 size_t sdv_rand_k_subset(sdv_compressor *c, sdv_stream *s, size_t *kept) {
   return rand_k_draw(c->state, c->dim, s, kept);
+}
+
+size_t sdv_rand_k_subsets(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
+                          size_t *nkept) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    nkept[i] = rand_k_draw(c[i]->state, c[i]->dim, s, kept + total);
+    total += nkept[i];
+  }
+  return total;
 }
 
 static void rand_k_apply(void *state, size_t dim, const double *v, double *out,

@@ -72,13 +72,10 @@ static inline double noise_one(const sdv_model *m, size_t i, sdv_stream *s) {
 static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp) {
   const size_t d = m->dim, n = m->agents;
   if (w->all_gaussian) {
-    /* All subsets first (compressor stream), then all agents' kept-coordinate normals in
-     * one call (noise stream): the same numbers, in the same order, as agent by agent. */
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-      w->nkept[i] = sdv_rand_k_subset(w->comp[i], comp, w->kept + total);
-      total += w->nkept[i];
-    }
+    /* All subsets first (compressor stream, one call for the N agents), then all agents'
+     * kept-coordinate normals in one call (noise stream): the same numbers, in the same
+     * order, as agent by agent. */
+    const size_t total = sdv_rand_k_subsets(w->comp, n, comp, w->kept, w->nkept);
     sdv_stream_normals(noise, w->knoise, total);
     for (size_t i = 0, o = 0; i < n; o += w->nkept[i], i++) {
       const size_t k = w->nkept[i];
@@ -116,7 +113,15 @@ static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *no
   if (!m->literal && w->all_rand_k) {
     for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
     step_rand_k(m, w, noise, comp);
-    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+    /* acc / N is acc * (1/N) bit for bit when N is a power of two (1/N is then exact and
+     * both are the correctly rounded acc 2^-p), and a multiply is several times cheaper
+     * than a divide; any other N keeps the division. */
+    if ((n & (n - 1)) == 0) {
+      const double inv = 1.0 / (double)n;
+      for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] * inv);
+    } else {
+      for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+    }
     return SDV_OK;
   }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
