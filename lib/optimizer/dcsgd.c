@@ -198,10 +198,17 @@ static int linear_setup(const sdv_model *m, sdv_work *w) {
 }
 
 /* D_j = (base + asum g_j^2) / N^2 (times inv_n2 when that is exact, see linear_setup), and
- * u = g when u is not NULL. */
+ * u = g when u is not NULL (one pass in the common rank-1 case). */
 static SDV_CLONES void linear_sigma(size_t d, const double *restrict g, double base, double asum,
                                     double n2, double inv_n2, double *restrict diag,
                                     double *restrict u) {
+  if (u && inv_n2 > 0.0) {
+    for (size_t j = 0; j < d; j++) {
+      diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
+      u[j] = g[j];
+    }
+    return;
+  }
   if (inv_n2 > 0.0)
     for (size_t j = 0; j < d; j++) diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
   else
