@@ -124,11 +124,13 @@ static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out)
 }
 
 /* The common case of apply_diag_rank1: every D_j > 0 and 0 < beta < inf (the caller checks
- * beta). One pass over blocks of four coordinates computes s_j = sqrt(D_j) (kept in out),
- * w_j = u_j / s_j and the two sums sum w_j^2 and c = sum w_j xi_j in four partial sums (lane
- * l takes the j = l mod 4; the d mod 4 tail goes to lane 0; then (l0 + l1) + (l2 + l3)),
- * written with four-lane vectors so that both clones add in exactly this order; a second
- * pass forms out_j = s_j xi_j - gamma c u_j. There is no separate test that D > 0: a D_j <= 0
+ * beta). One pass over blocks of four coordinates computes s_j = sqrt(D_j), s_j xi_j (kept
+ * in out), w_j = u_j / s_j and the two sums sum w_j^2 and c = sum w_j xi_j in four partial
+ * sums (lane l takes the j = l mod 4; the d mod 4 tail goes to lane 0; then
+ * (l0 + l1) + (l2 + l3)), written with four-lane vectors so that both clones add in exactly
+ * this order; a second pass forms out_j = s_j xi_j - gamma c u_j (the product already
+ * rounded, as before: the same bits). The first pass is bound by the divider, so its extra
+ * product is free and the second pass, which waits for gamma c, is shorter. There is no separate test that D > 0: a D_j <= 0
  * or NaN makes w_j infinite or NaN (u_j / 0, 0 / 0, u_j / NaN), hence sum w_j^2 and
  * r = beta sum w_j^2 infinite or NaN, and `r <= 1 + tol` fails; so does an overflowing sum or
  * a non-finite u_j. Then this returns false and the general path decides (clamps,
@@ -145,13 +147,14 @@ static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict di
     memcpy(&xj, xi + j, sizeof xj);
     for (int l = 0; l < 4; l++) sj[l] = sqrt(dj[l]);
     const sdv_v4d wj = uj / sj;
-    memcpy(out + j, &sj, sizeof sj);
+    const sdv_v4d tj = sj * xj;
+    memcpy(out + j, &tj, sizeof tj);
     a += wj * wj;
     b += wj * xj;
   }
   for (; j < d; j++) {
     const double sj = sqrt(diag[j]), wj = u[j] / sj;
-    out[j] = sj;
+    out[j] = sj * xi[j];
     a[0] += wj * wj;
     b[0] += wj * xi[j];
   }
@@ -160,7 +163,7 @@ static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict di
   if (!(r <= 1.0 + SDV_DIFFUSION_R_TOL)) return false; /* the general path reports it */
   const double gamma = beta / (1.0 + sqrt(r < 1.0 ? 1.0 - r : 0.0));
   const double gc = gamma * c;
-  for (size_t l = 0; l < d; l++) out[l] = out[l] * xi[l] - gc * u[l];
+  for (size_t l = 0; l < d; l++) out[l] -= gc * u[l];
   return true;
 }
 
