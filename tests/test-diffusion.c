@@ -170,6 +170,104 @@ START_TEST(test_diag_rank1_degenerate) {
 }
 END_TEST
 
+/* ---- the vectorised kernels (lib/diffusion/clones.h) against plain scalar references ----
+ * The library may run an AVX2 clone of these loops; the references below are compiled for
+ * the baseline in this file. The results must agree bit for bit, at every d (d mod 4 != 0
+ * included: the partial sums' tail goes to lane 0). */
+
+/* S xi for DIAG_RANK1 in the documented order (lib/diffusion/diffusion.c): w_j = u_j /
+ * sqrt(D_j), lane l sums j = l mod 4 over the whole blocks of four, the tail goes to lane 0,
+ * then (l0 + l1) + (l2 + l3). */
+static void rank1_reference(const sdv_diffusion *D, const double *xi, double *out) {
+  const size_t d = D->dim, full = d - d % 4;
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  for (size_t j = 0; j < d; j++) {
+    const double s = sqrt(D->diag[j]), w = D->u[j] / s;
+    const size_t l = j < full ? j % 4 : 0;
+    a[l] += w * w;
+    b[l] += w * xi[j];
+  }
+  const double r = D->beta * ((a[0] + a[1]) + (a[2] + a[3]));
+  const double c = (b[0] + b[1]) + (b[2] + b[3]);
+  const double gamma = D->beta / (1.0 + sqrt(r < 1.0 ? 1.0 - r : 0.0));
+  for (size_t j = 0; j < d; j++) out[j] = sqrt(D->diag[j]) * xi[j] - gamma * c * D->u[j];
+}
+
+static void assert_same_bits(const double *got, const double *want, size_t d, const char *what) {
+  for (size_t j = 0; j < d; j++)
+    ck_assert_msg(memcmp(&got[j], &want[j], sizeof got[j]) == 0,
+                  "%s (d = %zu): out[%zu] = %.17g, reference %.17g", what, d, j, got[j], want[j]);
+}
+
+/* d = 1..70 and a few larger; D over six decades, r from 0 to 1 (the positive fast path). */
+START_TEST(test_kernels_bitwise) {
+  const size_t d = _i < 70 ? (size_t)_i + 1 : (size_t)(97 + 131 * (_i - 70));
+  sdv_diffusion *D = make(d, false);
+  double *xi = malloc(d * sizeof *xi), *out = malloc(d * sizeof *out);
+  double *ref = malloc(d * sizeof *ref);
+  ck_assert(xi && out && ref);
+  sdv_stream s;
+  sdv_stream_init(&s, 2385, d, SDV_PURPOSE_SAMPLING, 7);
+  for (size_t k = 0; k < NR; k++) {
+    fill_rank1(D, 100 + d, rank1_r[k]);
+    for (size_t j = 0; j < d; j++) {
+      D->diag[j] *= pow(10.0, 6.0 * sdv_stream_uniform(&s) - 3.0);
+      xi[j] = sdv_stream_normal(&s);
+    }
+    double w2 = 0.0;
+    for (size_t j = 0; j < d; j++) w2 += D->u[j] * D->u[j] / D->diag[j];
+    D->beta = rank1_r[k] > 0.0 ? rank1_r[k] / w2 * (1.0 - 1e-15) : 0.385;
+    if (rank1_r[k] == 0.0)
+      for (size_t j = 0; j < d; j++) D->u[j] *= 1e-9; /* r ~ 1e-18: tiny rank-1 part */
+    ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
+    rank1_reference(D, xi, ref);
+    assert_same_bits(out, ref, d, "diag-rank1 kernel");
+  }
+  /* DIAGONAL: out_j = sqrt(D_j) xi_j, zeros included. */
+  D->structure = SDV_DIFFUSION_DIAGONAL;
+  for (size_t j = 0; j < d; j++) {
+    D->diag[j] = j % 5 == 3 ? 0.0 : 0.01 + 3 * sdv_stream_uniform(&s);
+    ref[j] = sqrt(D->diag[j]) * xi[j];
+  }
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
+  assert_same_bits(out, ref, d, "diagonal kernel");
+  free(xi);
+  free(out);
+  free(ref);
+  sdv_diffusion_free(D);
+}
+END_TEST
+
+/* The fast path has no separate D > 0 test: a D_j <= 0, a NaN or an infinite u_j must make
+ * it give way to the general path, which clamps or reports exactly as before. */
+START_TEST(test_rank1_fast_path_gives_way) {
+  enum { d = 9 };
+  sdv_diffusion *D = make(d, false);
+  double xi[d], out[d];
+  for (size_t j = 0; j < d; j++) xi[j] = 0.5 - 0.125 * (double)j;
+  fill_rank1(D, 11, 0.6);
+  D->diag[6] = NAN;
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "diag[6] = nan"));
+  fill_rank1(D, 11, 0.6);
+  D->diag[8] = -0.0; /* zero with u_8 != 0: not PSD */
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "u[8]"));
+  fill_rank1(D, 11, 0.6);
+  D->u[2] = INFINITY;
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "r = inf"));
+  /* A round-off negative D_j with u_j = 0 (one of the tail coordinates, d = 9): clamped. */
+  fill_rank1(D, 11, 0.6);
+  D->diag[8] = -1e-17;
+  D->u[8] = 0.0;
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
+  ck_assert_close(out[8], 0, 0);
+  check_root(D, "diag-rank1 with a clamped tail coordinate");
+  sdv_diffusion_free(D);
+}
+END_TEST
+
 /* DIAG_RANK1 and the dense Cholesky path on the same Sigma: different roots, same product. */
 START_TEST(test_rank1_vs_dense) {
   const size_t d = dims[_i];
@@ -319,6 +417,8 @@ static Suite *diffusion_suite(void) {
   tcase_add_loop_test(tc, test_diag_rank1, 0, NDIMS * NR);
   tcase_add_test(tc, test_diag_rank1_reference);
   tcase_add_test(tc, test_diag_rank1_degenerate);
+  tcase_add_loop_test(tc, test_kernels_bitwise, 0, 74);
+  tcase_add_test(tc, test_rank1_fast_path_gives_way);
   tcase_add_loop_test(tc, test_rank1_vs_dense, 0, NDIMS);
   suite_add_tcase(s, tc);
   tc = tcase_create("dense");

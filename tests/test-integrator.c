@@ -16,6 +16,7 @@
 #include <sdv/process.h>
 #include <sdv/stats.h>
 
+#include "model/work.h"
 #include "testutil.h"
 
 #define K_SE 5.0
@@ -136,6 +137,78 @@ START_TEST(test_euler_reference) {
   x = 2.385;
   ck_assert_int_eq(sdv_integrator_em_step(m, w, 0.05, &x, NULL, NULL, scratch), SDV_OK);
   ck_assert_close(x, 2.385 * (1.0 - 0.05 * 1.7), 1e-15);
+  sdv_work_free(w);
+  sdv_model_free(m);
+}
+END_TEST
+
+/* The Euler step's vectorised update and the drift-to-diffusion hand-over inside it
+ * (w->pair_x, lib/sim/euler.c) against the step written out: b from the drift and S xi from
+ * the diffusion, each on a fresh work, x' = x + h b + sqrt(eta h) z, bit for bit, along 25
+ * steps of DCSGD rand-k (closed form, diagonal minus rank 1) at d = 1, 6 and 67, and also
+ * with the model drawing its own normals (xi == NULL) and with a diffusion scale != 1. */
+START_TEST(test_euler_bitwise) {
+  const size_t dims[] = {1, 6, 67};
+  const size_t d = dims[_i % 3];
+  const bool scaled = _i >= 3;
+  char dim[16], comp[32];
+  snprintf(dim, sizeof dim, "%zu", d);
+  snprintf(comp, sizeof comp, "rand-k:k=%zu", d > 2 ? d / 3 : 1);
+  const char *const kv[] = {"method",
+                            "dcsgd",
+                            "dim",
+                            dim,
+                            "agents",
+                            "3",
+                            "eta",
+                            "0.07",
+                            "objective",
+                            "quadratic:lam=0.5..2",
+                            "sigma",
+                            "1.3,0.4,2.385",
+                            "compressor",
+                            comp,
+                            "x0",
+                            "1.5",
+                            "diffusion-scale",
+                            scaled ? "0.75" : "1",
+                            NULL};
+  sdv_model *m = build(kv);
+  sdv_work *w = NULL, *wb = NULL, *wz = NULL;
+  ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+  double *x = malloc(d * sizeof *x), *y = malloc(d * sizeof *y), *xi = malloc(d * sizeof *xi);
+  double *b = malloc(d * sizeof *b), *z = malloc(d * sizeof *z);
+  double *scratch = malloc(2 * d * sizeof *scratch);
+  ck_assert(x && y && xi && b && z && scratch);
+  for (size_t j = 0; j < d; j++) x[j] = y[j] = 1.5 - 0.37 * (double)j;
+  const double h = 0.07 / 4;
+  sdv_stream s, t;
+  sdv_stream_init(&s, 9, 1, SDV_PURPOSE_BROWNIAN, 0);
+  for (int k = 0; k < 25; k++) {
+    const bool own = k % 2 == 1; /* odd steps: em_step draws its own normals from s */
+    t = s;
+    sdv_stream_normals(&t, xi, d);
+    ck_assert_int_eq(sdv_integrator_em_step(m, w, h, x, own ? NULL : xi, &s, scratch), SDV_OK);
+    if (!own) s = t;
+    ck_assert_int_eq(sdv_work_alloc(&wb, m), SDV_OK);
+    ck_assert_int_eq(sdv_work_alloc(&wz, m), SDV_OK);
+    sdv_model_drift(m, wb, y, b);
+    ck_assert_int_eq(sdv_model_diffusion_apply(m, wz, y, xi, z), SDV_OK);
+    sdv_work_free(wb);
+    sdv_work_free(wz);
+    const double c = sqrt(m->eta * h);
+    for (size_t j = 0; j < d; j++) y[j] += h * b[j] + c * z[j];
+    for (size_t j = 0; j < d; j++)
+      ck_assert_msg(memcmp(&x[j], &y[j], sizeof x[j]) == 0,
+                    "d = %zu, step %d: x[%zu] = %.17g, by hand %.17g", d, k, j, x[j], y[j]);
+  }
+  ck_assert(!w->pair_x); /* the hand-over never outlives the step */
+  free(x);
+  free(y);
+  free(xi);
+  free(b);
+  free(z);
+  free(scratch);
   sdv_work_free(w);
   sdv_model_free(m);
 }
@@ -447,6 +520,7 @@ static Suite *suite(void) {
   tc = tcase_create("reference steps");
   tcase_add_test(tc, test_euler_reference);
   tcase_add_test(tc, test_richardson_reference);
+  tcase_add_loop_test(tc, test_euler_bitwise, 0, 6);
   suite_add_tcase(s, tc);
   tc = tcase_create("streams");
   tcase_add_test(tc, test_discrete_streams);

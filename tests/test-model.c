@@ -527,6 +527,124 @@ START_TEST(test_work) {
 }
 END_TEST
 
+/* ---- DCSGD's closed-form diffusion: memo and per-work caching (lib/optimizer/dcsgd.c) ---- */
+
+/* Sigma(x) on a fresh work: the reference for the memoised and cached evaluations. */
+static void fresh_diffusion(const sdv_model *m, const double *x, sdv_diffusion *out) {
+  sdv_work *w = NULL;
+  ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+  sdv_diffusion *D;
+  ck_assert_int_eq(sdv_model_diffusion(m, w, x, &D), SDV_OK);
+  out->structure = D->structure;
+  out->beta = D->beta;
+  memcpy(out->diag, D->diag, m->dim * sizeof *out->diag);
+  memcpy(out->u, D->u, m->dim * sizeof *out->u);
+  sdv_work_free(w);
+}
+
+static void assert_same_diffusion(const sdv_diffusion *a, const sdv_diffusion *b, size_t d) {
+  ck_assert_int_eq(a->structure, b->structure);
+  ck_assert(memcmp(a->diag, b->diag, d * sizeof *a->diag) == 0);
+  if (a->structure == SDV_DIFFUSION_DIAG_RANK1) {
+    ck_assert(memcmp(&a->beta, &b->beta, sizeof a->beta) == 0);
+    ck_assert(memcmp(a->u, b->u, d * sizeof *a->u) == 0);
+  }
+}
+
+/* N = 3 (D divides by N^2 = 9) and N = 4 (multiplies by 1/16, exact): D_j computed here by
+ * hand, with the division, must match bit for bit; the drift's memo is used at its own x
+ * only. */
+START_TEST(test_dcsgd_diffusion_memo) {
+  const char *agents = _i == 0 ? "3" : "4";
+  const char *sigma = _i == 0 ? "0.3,2.385,1.1" : "0.3,2.385,1.1,0.7";
+  const char *const kv[] = {"method",     "dcsgd",      "dim",       "7",
+                            "agents",     agents,       "sigma",     sigma,
+                            "compressor", "rand-k:k=3", "objective", "quadratic:lam=0.5..2",
+                            NULL};
+  sdv_model *m = build(kv);
+  const size_t d = 7, n = m->agents;
+  sdv_work *w = NULL;
+  ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+  sdv_diffusion *want = NULL, *D;
+  ck_assert_int_eq(sdv_diffusion_alloc(&want, d, false), SDV_OK);
+  double x1[7], x2[7], b[7], g[7];
+  for (size_t j = 0; j < d; j++) {
+    x1[j] = 1.7 - 0.6185 * (double)j;
+    x2[j] = x1[j] * 1.25 + 0.0625;
+  }
+  /* By hand: D_j = (base + asum g_j^2) / N^2, beta = csum / N^2. */
+  double base = 0.0, asum = 0.0, csum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double a, c;
+    ck_assert_int_eq(m->compressor[i]->type->linear(m->compressor[i]->state, d, &a, &c), SDV_OK);
+    base += m->var[i] + a * m->var[i] - c * m->var[i];
+    asum += a;
+    csum += c;
+  }
+  const double n2 = (double)(n * n);
+  sdv_objective_gradient(m->objective, x1, g);
+  sdv_model_drift(m, w, x1, b);
+  for (size_t j = 0; j < d; j++) ck_assert(b[j] == -g[j]);
+  ck_assert_int_eq(sdv_model_diffusion(m, w, x1, &D), SDV_OK); /* memo at x1 */
+  ck_assert_int_eq(D->structure, SDV_DIFFUSION_DIAG_RANK1);
+  for (size_t j = 0; j < d; j++) {
+    const double dj = (base + asum * g[j] * g[j]) / n2;
+    ck_assert_msg(memcmp(&D->diag[j], &dj, sizeof dj) == 0,
+                  "N = %zu: diag[%zu] = %.17g, want %.17g", n, j, D->diag[j], dj);
+    ck_assert(D->u[j] == g[j]);
+  }
+  ck_assert(D->beta == csum / n2);
+  fresh_diffusion(m, x1, want);
+  assert_same_diffusion(D, want, d);
+  /* Drift at x1, diffusion at x2: the memo must not be used. */
+  sdv_model_drift(m, w, x1, b);
+  ck_assert_int_eq(sdv_model_diffusion(m, w, x2, &D), SDV_OK);
+  fresh_diffusion(m, x2, want);
+  assert_same_diffusion(D, want, d);
+  /* b may be x itself (the memo records x first). */
+  memcpy(b, x2, sizeof b);
+  sdv_model_drift(m, w, b, b);
+  ck_assert_int_eq(sdv_model_diffusion(m, w, x2, &D), SDV_OK);
+  assert_same_diffusion(D, want, d);
+  sdv_diffusion_free(want);
+  sdv_work_free(w);
+  sdv_model_free(m);
+}
+END_TEST
+
+/* The model-only decisions are kept per work, but a model without an SDE is reported on
+ * every call, and the sampled route stays sampled. */
+START_TEST(test_dcsgd_diffusion_cached_route) {
+  const double x[3] = {0.5, -1.25, 2.385};
+  sdv_diffusion *D;
+  const char *const heavy[] = {"method", "dcsgd",          "dim", "3", "compressor", "rand-k:k=1",
+                               "noise",  "student-t:nu=2", NULL};
+  sdv_model *m = build(heavy);
+  sdv_work *w = NULL;
+  ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(sdv_model_diffusion(m, w, x, &D), SDV_ENOTSUP);
+    assert_error_names("infinite", "agent 1");
+  }
+  sdv_work_free(w);
+  sdv_model_free(m);
+  const char *const sampled[] = {"method",     "dcsgd", "dim",     "3", "compressor",
+                                 "rand-k:k=1", "sde",   "sampled", NULL};
+  const char *const qsgd[] = {"method", "dcsgd", "dim", "3", "compressor", "qsgd:s=2", NULL};
+  const char *const *specs[] = {sampled, qsgd};
+  for (size_t c = 0; c < 2; c++) {
+    m = build(specs[c]);
+    ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+    for (int k = 0; k < 2; k++) {
+      ck_assert_int_eq(sdv_model_diffusion(m, w, x, &D), SDV_OK);
+      ck_assert_int_eq(D->structure, SDV_DIFFUSION_SAMPLED);
+    }
+    sdv_work_free(w);
+    sdv_model_free(m);
+  }
+}
+END_TEST
+
 static Suite *model_suite(void) {
   Suite *s = suite_create("model");
   struct {
@@ -543,12 +661,16 @@ static Suite *model_suite(void) {
                {"observables", test_observables},
                {"observable_user", test_observable_user},
                {"description", test_description},
-               {"work", test_work}};
+               {"work", test_work},
+               {"dcsgd_diffusion_cached_route", test_dcsgd_diffusion_cached_route}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     TCase *tc = tcase_create(cases[k].name);
     tcase_add_test(tc, cases[k].test);
     suite_add_tcase(s, tc);
   }
+  TCase *tc = tcase_create("dcsgd_diffusion_memo");
+  tcase_add_loop_test(tc, test_dcsgd_diffusion_memo, 0, 2);
+  suite_add_tcase(s, tc);
   return s;
 }
 

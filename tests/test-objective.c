@@ -55,6 +55,29 @@ START_TEST(test_quadratic_reference) {
 }
 END_TEST
 
+/* The gradient of the diagonal quadratic may run as an AVX2 clone (lib/diffusion/clones.h):
+ * it must equal lam_j x_j computed here, bit for bit, at every d (tails included). */
+START_TEST(test_quadratic_gradient_bitwise) {
+  for (size_t d = 1; d <= 70; d++) {
+    sdv_objective *o = make("quadratic:lam=0.5..2", d);
+    const double *lam = o->state;
+    double *x = malloc(d * sizeof *x), *g = malloc(d * sizeof *g);
+    ck_assert(x && g);
+    point(x, d);
+    for (size_t j = 0; j < d; j++) x[j] *= 1.0 + 1e-3 * (double)j / 3.0;
+    sdv_objective_gradient(o, x, g);
+    for (size_t j = 0; j < d; j++) {
+      const double want = lam[j] * x[j];
+      ck_assert_msg(memcmp(&g[j], &want, sizeof want) == 0, "d = %zu: g[%zu] = %.17g, want %.17g",
+                    d, j, g[j], want);
+    }
+    free(x);
+    free(g);
+    sdv_objective_free(o);
+  }
+}
+END_TEST
+
 START_TEST(test_quartic_reference) {
   sdv_objective *o = make("quartic:lam=0.5..2", 3);
   ck_assert_int_eq(o->type->kind, SDV_OBJECTIVE_GENERAL);
@@ -446,6 +469,7 @@ static Suite *objective_suite(void) {
   Suite *s = suite_create("objective");
   TCase *tc = tcase_create("reference");
   tcase_add_test(tc, test_quadratic_reference);
+  tcase_add_test(tc, test_quadratic_gradient_bitwise);
   tcase_add_test(tc, test_quartic_reference);
   tcase_add_test(tc, test_double_well_reference);
   suite_add_tcase(s, tc);

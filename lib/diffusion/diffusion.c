@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diffusion/clones.h"
+
 /* Round-off allowances. A diagonal entry computed as a difference of nearly equal terms can
  * come out a few ulps below zero; a value r = 1 (singular but PSD Sigma) can come out a few
  * ulps above one. Anything beyond these is a genuinely indefinite Sigma. */
@@ -42,7 +44,8 @@ int sdv_diffusion_alloc(sdv_diffusion **out, size_t dim, bool with_dense) {
   D->diag = calloc(dim, sizeof *D->diag);
   D->u = calloc(dim, sizeof *D->u);
   if (!D->diag || !D->u) goto nomem;
-  /* Scratch: the Cholesky factor (dense), else one d-vector (the diagonal-minus-rank-1 path). */
+  /* Scratch: the Cholesky factor (dense), else one d-vector (no structured path needs it
+   * today; it keeps work_len >= dim for every diffusion). */
   D->work_len = with_dense ? dim * dim : dim;
   D->work = calloc(D->work_len, sizeof *D->work);
   if (!D->work) goto nomem;
@@ -93,15 +96,23 @@ static int checked_diag(const char *what, size_t j, double v, double tol, double
                    what, j, v);
 }
 
+/* out = sqrt(D) xi for every coordinate, and whether every D_j >= 0 (then nothing needed
+ * clamping and out is the answer). One vectorised pass; a negative or NaN entry gives a NaN
+ * in out, which the caller's general path overwrites. */
+static SDV_CLONES bool diagonal_kernel(size_t d, const double *restrict diag,
+                                       const double *restrict xi, double *restrict out) {
+  bool nonnegative = true;
+  for (size_t j = 0; j < d; j++) {
+    nonnegative &= diag[j] >= 0.0;
+    out[j] = sqrt(diag[j]) * xi[j];
+  }
+  return nonnegative;
+}
+
 static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out) {
   const size_t d = D->dim;
-  /* Common case first: no entry below 0 (nor NaN), nothing to clamp; the loop vectorises. */
-  bool nonnegative = true;
-  for (size_t j = 0; j < d && nonnegative; j++) nonnegative = D->diag[j] >= 0.0;
-  if (nonnegative) {
-    for (size_t j = 0; j < d; j++) out[j] = sqrt(D->diag[j]) * xi[j];
-    return SDV_OK;
-  }
+  /* Common case first: no entry below 0 (nor NaN), nothing to clamp. */
+  if (diagonal_kernel(d, D->diag, xi, out)) return SDV_OK;
   const double tol = diag_tolerance(D->diag, d);
   for (size_t j = 0; j < d; j++) {
     double v = 0.0;
@@ -112,40 +123,47 @@ static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out)
   return SDV_OK;
 }
 
-/* The common case of apply_diag_rank1: every D_j > 0 and beta > 0 (anything else returns
- * false and the general path below handles it, messages included). One square root and one
- * division per coordinate, in a loop without a carried dependence (so it vectorises: sqrt(D_j)
- * goes to out, w_j = u_j / sqrt(D_j) to the scratch), then the two sums with four partial
- * accumulators, and no tolerance pass (no entry needs clamping). */
-static bool apply_diag_rank1_positive(sdv_diffusion *D, const double *xi, double *out) {
-  const size_t d = D->dim;
-  const double beta = D->beta;
-  if (!(beta > 0.0) || !isfinite(beta) || D->work_len < d) return false;
-  const double *restrict diag = D->diag, *restrict u = D->u;
-  double *restrict w = D->work, *restrict s = out;
-  for (size_t j = 0; j < d; j++)
-    if (!(diag[j] > 0.0)) return false; /* NaN too */
-  for (size_t j = 0; j < d; j++) {
-    s[j] = sqrt(diag[j]);
-    w[j] = u[j] / s[j];
-  }
-  double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
+/* The common case of apply_diag_rank1: every D_j > 0 and 0 < beta < inf (the caller checks
+ * beta). One pass over blocks of four coordinates computes s_j = sqrt(D_j), s_j xi_j (kept
+ * in out), w_j = u_j / s_j and the two sums sum w_j^2 and c = sum w_j xi_j in four partial
+ * sums (lane l takes the j = l mod 4; the d mod 4 tail goes to lane 0; then
+ * (l0 + l1) + (l2 + l3)), written with four-lane vectors so that both clones add in exactly
+ * this order; a second pass forms out_j = s_j xi_j - gamma c u_j (the product already
+ * rounded, as before: the same bits). The first pass is bound by the divider, so its extra
+ * product is free and the second pass, which waits for gamma c, is shorter. There is no separate test that D > 0: a D_j <= 0
+ * or NaN makes w_j infinite or NaN (u_j / 0, 0 / 0, u_j / NaN), hence sum w_j^2 and
+ * r = beta sum w_j^2 infinite or NaN, and `r <= 1 + tol` fails; so does an overflowing sum or
+ * a non-finite u_j. Then this returns false and the general path decides (clamps,
+ * messages). Returns true when out holds S xi. */
+static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict diag,
+                                             const double *restrict u, double beta,
+                                             const double *restrict xi, double *restrict out) {
+  sdv_v4d a = {0.0, 0.0, 0.0, 0.0}, b = {0.0, 0.0, 0.0, 0.0};
   size_t j = 0;
-  for (; j + 4 <= d; j += 4)
-    for (size_t l = 0; l < 4; l++) {
-      a[l] += w[j + l] * w[j + l];
-      b[l] += w[j + l] * xi[j + l];
-    }
+  for (; j + 4 <= d; j += 4) {
+    sdv_v4d dj, uj, xj, sj;
+    memcpy(&dj, diag + j, sizeof dj);
+    memcpy(&uj, u + j, sizeof uj);
+    memcpy(&xj, xi + j, sizeof xj);
+    for (int l = 0; l < 4; l++) sj[l] = sqrt(dj[l]);
+    const sdv_v4d wj = uj / sj;
+    const sdv_v4d tj = sj * xj;
+    memcpy(out + j, &tj, sizeof tj);
+    a += wj * wj;
+    b += wj * xj;
+  }
   for (; j < d; j++) {
-    a[0] += w[j] * w[j];
-    b[0] += w[j] * xi[j];
+    const double sj = sqrt(diag[j]), wj = u[j] / sj;
+    out[j] = sj * xi[j];
+    a[0] += wj * wj;
+    b[0] += wj * xi[j];
   }
   const double sum_w2 = (a[0] + a[1]) + (a[2] + a[3]), c = (b[0] + b[1]) + (b[2] + b[3]);
   const double r = beta * sum_w2;
   if (!(r <= 1.0 + SDV_DIFFUSION_R_TOL)) return false; /* the general path reports it */
   const double gamma = beta / (1.0 + sqrt(r < 1.0 ? 1.0 - r : 0.0));
   const double gc = gamma * c;
-  for (size_t l = 0; l < d; l++) out[l] = s[l] * xi[l] - gc * u[l];
+  for (size_t l = 0; l < d; l++) out[l] -= gc * u[l];
   return true;
 }
 
@@ -154,7 +172,7 @@ static int apply_diag_rank1(sdv_diffusion *D, const double *xi, double *out) {
   const double beta = D->beta;
   if (!(beta >= 0.0) || !isfinite(beta))
     return SDV_ERROR(SDV_EDOM, "diffusion (diagonal minus rank 1): beta = %g must be >= 0", beta);
-  if (apply_diag_rank1_positive(D, xi, out)) return SDV_OK;
+  if (beta > 0.0 && rank1_positive_kernel(d, D->diag, D->u, beta, xi, out)) return SDV_OK;
   const double tol = diag_tolerance(D->diag, d);
   /* Pass 1: validate, r = beta sum u_j^2 / D_j and c = sum u_j xi_j / sqrt(D_j). */
   double sum_w2 = 0.0, c = 0.0;

@@ -9,7 +9,7 @@
 
 #include "model/work.h"
 
-#define NVECTORS 9 /* grad, gi, ci, acc, noise, tmp, xi, memo_x, memo_d */
+#define NVECTORS 11 /* grad, gi, ci, acc, noise, tmp, xi, memo_x, memo_d, gmemo_x, gmemo */
 
 /* Two agents' laws are the same when their types match and their parameter blocks are
  * byte-for-byte equal (the states are relocatable values, sdv/noise.h). */
@@ -54,6 +54,8 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
   w->xi = block + 6 * d;
   w->memo_x = block + 7 * d;
   w->memo_d = block + 8 * d;
+  w->gmemo_x = block + 9 * d;
+  w->gmemo = block + 10 * d;
   if (m->compressor) {
     if (!(w->comp = calloc(m->agents, sizeof *w->comp))) {
       rc = SDV_ERROR(SDV_ENOMEM, "out of memory");

@@ -29,10 +29,21 @@ struct sdv_work {
                         finite scale > 0 */
   bool all_gaussian; /* every agent's law is gaussian (so scale is finite) */
   bool all_rand_k;   /* every agent's compressor is rand-k */
-  /* DCSGD's closed-form diffusion: sums over the agents of the linear coefficients, which
-   * depend on the model only, computed at the first diffusion() call (lib/optimizer/dcsgd.c). */
+  /* DCSGD's closed-form diffusion: the route and the sums over the agents of the linear
+   * coefficients, which depend on the model only, decided at the first diffusion() call
+   * (lib/optimizer/dcsgd.c). lin_inv_n2 = 1/N^2 when that is exact (N a power of 2), else 0. */
   bool lin_ready;
-  double lin_base, lin_asum, lin_csum;
+  bool lin_sampled;
+  double lin_base, lin_asum, lin_csum, lin_inv_n2;
+  /* DCSGD's SDE: the drift's grad f, memoised for diffusion() at a bitwise equal x
+   * (gmemo_valid: gmemo_x holds that x), or at the same x by pair_x. */
+  double *gmemo_x; /* [d] the x of the memo */
+  double *gmemo;   /* [d] grad f there */
+  bool gmemo_valid;
+  /* True only inside sdv_integrator_em_step, from its drift() call to its diffusion() call,
+   * which take the same x (lib/sim/euler.c): a method's diffusion() may then reuse what its
+   * drift() just computed without recording or comparing x. */
+  bool pair_x;
   /* DSignSGD with equal agents: the drift also forms Sigma's diagonal at the same x (one
    * law evaluation serves both); diffusion() at a bitwise equal x takes it from here. */
   double *memo_x; /* [d] the x of the memo */

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diffusion/clones.h"
+
 /* The state is lam[dim]. */
 static size_t quadratic_size(size_t dim) {
   /* An overflowing size is refused (SDV_ELIMIT) instead of wrapping to a small block that
@@ -41,7 +43,9 @@ static double quadratic_value(const void *state, size_t dim, const double *x) {
   return 0.5 * s;
 }
 
-static void quadratic_gradient(const void *state, size_t dim, const double *x, double *g) {
+/* The SDE integrators call this once per step (lib/diffusion/clones.h: same bits on every CPU). */
+static SDV_CLONES void quadratic_gradient(const void *state, size_t dim, const double *x,
+                                          double *g) {
   const double *lam = state;
   for (size_t j = 0; j < dim; j++) g[j] = lam[j] * x[j];
 }

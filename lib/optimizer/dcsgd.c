@@ -39,11 +39,13 @@
  * sigma = (1, 2), B = 1, g_j = 2: D_j = (1/4)[2*1 + 1*4 + 4*4 + 3*4] = 8.5.
  */
 #include <math.h>
+#include <string.h>
 
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
 #include "compressor/rand_k.h"
+#include "diffusion/clones.h"
 #include "model/work.h"
 
 static int dcsgd_validate(const sdv_model *m) {
@@ -135,9 +137,21 @@ static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *no
   return SDV_OK;
 }
 
+/* b = -g (b may be g's input x, never g itself). */
+static SDV_CLONES void negate(size_t d, const double *restrict g, double *restrict b) {
+  for (size_t j = 0; j < d; j++) b[j] = -g[j];
+}
+
+/* b = -grad f(x). The gradient is memoised for diffusion() at the same x (the Euler step
+ * takes both there): with its x, or, inside the Euler step (w->pair_x), without, since
+ * diffusion() is then known to come next at this x. A pure function of x, so the memo gives
+ * the same bits. */
 static void dcsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
-  sdv_objective_gradient(m->objective, x, b);
-  for (size_t j = 0; j < m->dim; j++) b[j] = -b[j];
+  const size_t d = m->dim;
+  w->gmemo_valid = !w->pair_x;
+  if (w->gmemo_valid) memcpy(w->gmemo_x, x, d * sizeof *x); /* first: b may be x */
+  sdv_objective_gradient(m->objective, x, w->gmemo);
+  negate(d, w->gmemo, b);
 }
 
 /* True if every agent's compressor declares the linear form. The
@@ -148,8 +162,12 @@ static bool all_linear(const sdv_model *m) {
   return true;
 }
 
-static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
-  const size_t d = m->dim, n = m->agents;
+/* What diffusion() needs that depends on the model only, decided at the first call and kept
+ * in the work: whether there is an SDE, the route, and the sums over the agents
+ *   base = sum_i (1 + a_i - c_i) v_i,  asum = sum_i a_i,  csum = sum_i c_i,
+ * so that each call costs O(d). A model without an SDE is not kept: every call reports it. */
+static int linear_setup(const sdv_model *m, sdv_work *w) {
+  const size_t n = m->agents;
   for (size_t i = 0; i < n; i++)
     if (isinf(m->var[i]))
       return SDV_ERROR(SDV_ENOTSUP,
@@ -157,38 +175,75 @@ static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv
                        "agent %zu",
                        i + 1);
   if (m->sde_route == SDV_SDE_SAMPLED || !all_linear(m)) {
+    w->lin_sampled = true;
+    w->lin_ready = true;
+    return SDV_OK;
+  }
+  double base = 0.0, asum = 0.0, csum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const sdv_compressor *c = m->compressor[i];
+    double a, cc;
+    const int rc = c->type->linear(c->state, c->dim, &a, &cc);
+    if (rc) return rc;
+    base += m->var[i] + a * m->var[i] - cc * m->var[i];
+    asum += a;
+    csum += cc;
+  }
+  w->lin_base = base;
+  w->lin_asum = asum;
+  w->lin_csum = csum;
+  /* Dividing by N^2 = 2^e is multiplying by 2^-e, bit for bit: both round the same real
+   * number (1/N^2 is exact). Other N keep the division. */
+  const double n2 = (double)n * (double)n;
+  int e;
+  w->lin_inv_n2 = frexp(n2, &e) == 0.5 ? 1.0 / n2 : 0.0;
+  w->lin_sampled = false;
+  w->lin_ready = true;
+  return SDV_OK;
+}
+
+/* D_j = (base + asum g_j^2) / N^2 (times inv_n2 when that is exact, see linear_setup), and
+ * u = g when u is not NULL (one pass in the common rank-1 case). */
+static SDV_CLONES void linear_sigma(size_t d, const double *restrict g, double base, double asum,
+                                    double n2, double inv_n2, double *restrict diag,
+                                    double *restrict u) {
+  if (u && inv_n2 > 0.0) {
+    for (size_t j = 0; j < d; j++) {
+      diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
+      u[j] = g[j];
+    }
+    return;
+  }
+  if (inv_n2 > 0.0)
+    for (size_t j = 0; j < d; j++) diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
+  else
+    for (size_t j = 0; j < d; j++) diag[j] = (base + asum * g[j] * g[j]) / n2;
+  if (u)
+    for (size_t j = 0; j < d; j++) u[j] = g[j];
+}
+
+static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  const size_t d = m->dim, n = m->agents;
+  if (!w->lin_ready) {
+    const int rc = linear_setup(m, w);
+    if (rc) return rc;
+  }
+  if (w->lin_sampled) {
     D->structure = SDV_DIFFUSION_SAMPLED;
     return SDV_OK;
   }
-  /* Sigma = Diag(base + asum g_j^2)/N^2 - (csum/N^2) g g^T, summed over agents first so the
-   * cost is O(N + d); the sums depend on the model only, so the work keeps them. */
-  if (!w->lin_ready) {
-    double base = 0.0, asum = 0.0, csum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-      const sdv_compressor *c = m->compressor[i];
-      double a, cc;
-      const int rc = c->type->linear(c->state, c->dim, &a, &cc);
-      if (rc) return rc;
-      base += m->var[i] + a * m->var[i] - cc * m->var[i];
-      asum += a;
-      csum += cc;
-    }
-    w->lin_base = base;
-    w->lin_asum = asum;
-    w->lin_csum = csum;
-    w->lin_ready = true;
+  /* Sigma = Diag(base + asum g_j^2)/N^2 - (csum/N^2) g g^T with g = grad f(x): the drift's
+   * memo when it was taken at this very x (dcsgd_drift). */
+  const double *g = w->gmemo;
+  if (!w->pair_x && !(w->gmemo_valid && memcmp(w->gmemo_x, x, d * sizeof *x) == 0)) {
+    sdv_objective_gradient(m->objective, x, w->grad);
+    g = w->grad;
   }
-  const double base = w->lin_base, asum = w->lin_asum, csum = w->lin_csum;
-  const double n2 = (double)n * (double)n;
-  sdv_objective_gradient(m->objective, x, w->grad);
-  for (size_t j = 0; j < d; j++) D->diag[j] = (base + asum * w->grad[j] * w->grad[j]) / n2;
-  if (csum == 0.0) {
-    D->structure = SDV_DIFFUSION_DIAGONAL;
-    return SDV_OK;
-  }
-  D->structure = SDV_DIFFUSION_DIAG_RANK1;
-  D->beta = csum / n2;
-  for (size_t j = 0; j < d; j++) D->u[j] = w->grad[j];
+  const double csum = w->lin_csum, n2 = (double)n * (double)n;
+  D->structure = csum == 0.0 ? SDV_DIFFUSION_DIAGONAL : SDV_DIFFUSION_DIAG_RANK1;
+  linear_sigma(d, g, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, D->diag,
+               csum == 0.0 ? NULL : D->u);
+  if (csum != 0.0) D->beta = csum / n2;
   return SDV_OK;
 }
 

@@ -18,20 +18,32 @@
 #include <sdv/errors.h>
 #include <sdv/process.h>
 
+#include "diffusion/clones.h"
+#include "model/work.h"
+
+/* x_j += h b_j + c z_j, in this order of operations for every j (both clones, same bits). */
+static SDV_CLONES void em_update(size_t d, double *restrict x, double h, const double *restrict b,
+                                 double c, const double *restrict z) {
+  for (size_t j = 0; j < d; j++) x[j] += h * b[j] + c * z[j];
+}
+
 int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x, const double *xi,
                            sdv_stream *s, double *scratch) {
   const size_t d = m->dim;
   double *b = scratch, *z = scratch + d;
+  /* Drift and diffusion at one x: the method may pass its work from one to the other. */
+  w->pair_x = true;
   sdv_model_drift(m, w, x, b);
   if (m->diffusion_scale == 0.0) {
+    w->pair_x = false;
     for (size_t j = 0; j < d; j++) x[j] += h * b[j];
     return SDV_OK;
   }
   const int rc =
       xi ? sdv_model_diffusion_apply(m, w, x, xi, z) : sdv_model_noise_increment(m, w, x, s, z);
+  w->pair_x = false;
   if (rc) return rc;
-  const double c = sqrt(m->eta * h);
-  for (size_t j = 0; j < d; j++) x[j] += h * b[j] + c * z[j];
+  em_update(d, x, h, b, sqrt(m->eta * h), z);
   return SDV_OK;
 }
 
