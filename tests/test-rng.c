@@ -122,6 +122,28 @@ START_TEST(test_portable_switch) {
 }
 END_TEST
 
+START_TEST(test_batch_binomials) {
+  /* The internal batch draw equals one sdv_stream_binomial call per entry, in order, from
+   * the same words (stream position checked after), for the one-word sizes and others, with
+   * p of every kind: 0, negative, NaN (no draw), >= 1, on and off the byte grid. */
+  const double ps[] = {0.3, 0.0, 0.5 / 256, NAN, 1.0, 100.9 / 256, -1.0, 0.999, 1e-300, 0.5};
+  const size_t np = sizeof ps / sizeof *ps;
+  const size_t ns[] = {0, 1, 3, 8, 9, 64, 300};
+  double p[200], k[200];
+  for (size_t i = 0; i < 200; i++) p[i] = ps[(i * 7 + i / 13) % np];
+  for (size_t q = 0; q < sizeof ns / sizeof *ns; q++) {
+    sdv_stream a, b;
+    sdv_stream_init(&a, 3, q, SDV_PURPOSE_SAMPLING, 2);
+    sdv_stream_init(&b, 3, q, SDV_PURPOSE_SAMPLING, 2);
+    sdv_rng_binomials(&a, ns[q], p, 200, k);
+    for (size_t i = 0; i < 200; i++)
+      ck_assert_msg(k[i] == (double)sdv_stream_binomial(&b, ns[q], p[i]), "n %zu entry %zu", ns[q],
+                    i);
+    ck_assert_uint_eq(sdv_stream_u64(&a), sdv_stream_u64(&b));
+  }
+}
+END_TEST
+
 START_TEST(test_same_key_same_numbers) {
   sdv_stream a, b;
   sdv_stream_init(&a, 2385, 17, SDV_PURPOSE_NOISE, 3);
@@ -314,6 +336,7 @@ int main(void) {
   tcase_add_test(det, test_stream_words_are_the_documented_blocks);
   tcase_add_test(det, test_block_kernels_agree);
   tcase_add_test(det, test_portable_switch);
+  tcase_add_test(det, test_batch_binomials);
   tcase_add_test(det, test_same_key_same_numbers);
   tcase_add_test(det, test_gsl_adaptor);
   suite_add_tcase(s, det);

@@ -407,7 +407,7 @@ static inline unsigned byte_below_count(uint64_t w, unsigned top, unsigned lanes
 }
 #endif
 
-static size_t binomial_lanes(sdv_stream *s, size_t n, double p) {
+static inline size_t binomial_lanes(sdv_stream *s, size_t n, double p) {
   const double p256 = 256.0 * p; /* exact: a power-of-two scaling */
   const unsigned top = (unsigned)p256;
   const double frac = p256 - (double)top; /* exact */
@@ -436,6 +436,23 @@ size_t sdv_stream_binomial(sdv_stream *s, size_t n, double p) {
     left -= c;
   }
   return flip ? n - k : k;
+}
+
+void sdv_rng_binomials(sdv_stream *s, size_t n, const double *p, size_t count, double *k) {
+  if (n == 0 || n > 8) {
+    for (size_t j = 0; j < count; j++) k[j] = (double)sdv_stream_binomial(s, n, p[j]);
+    return;
+  }
+  /* One word per draw: sdv_stream_binomial's byte lanes, inlined into the loop. */
+  for (size_t j = 0; j < count; j++) {
+    const double pj = p[j];
+    size_t kj = 0;
+    if (pj >= 1.0)
+      kj = n;
+    else if (pj > 0.0) /* also p = NaN gives 0 and draws nothing */
+      kj = binomial_lanes(s, n, pj);
+    k[j] = (double)kj;
+  }
 }
 
 double sdv_stream_gamma(sdv_stream *s, double a) {

@@ -5,13 +5,17 @@
  * outputs x0..x3 give the two 64-bit words x0 | x1 << 32 and x2 | x3 << 32, in that order.
  * sdv_rng_blocks writes SDV_STREAM_BLOCKS consecutive blocks starting at block `first`
  * (2 SDV_STREAM_BLOCKS words) with the fastest kernel the CPU has; the portable kernel and,
- * on x86-64, the AVX2 kernel are exposed so that tests can hold each to Random123.
+ * on x86-64, the AVX2 kernel are exposed so that tests can hold each to Random123. Also the
+ * library's internal batch draws.
  */
 #ifndef SDV_RNG_BLOCKS_H
 #define SDV_RNG_BLOCKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <sdv/rng.h>
 
 void sdv_rng_blocks(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out);
 void sdv_rng_blocks_portable(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out);
@@ -19,5 +23,9 @@ void sdv_rng_blocks_portable(uint64_t key, uint64_t tag, uint64_t first, uint64_
  * called (elsewhere it falls back to the portable kernel). */
 bool sdv_rng_have_avx2(void);
 void sdv_rng_blocks_avx2(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out);
+
+/* k[j] = sdv_stream_binomial(s, n, p[j]) for j = 0, 1, ..., count - 1, in that order: the same
+ * draws from the same words, without a call per draw (the DSignSGD shortcut's inner loop). */
+void sdv_rng_binomials(sdv_stream *s, size_t n, const double *p, size_t count, double *k);
 
 #endif

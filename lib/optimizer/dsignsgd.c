@@ -32,6 +32,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
+#include "core/rng_blocks.h"
 #include "model/work.h"
 #include "noise/student_t.h"
 
@@ -81,14 +82,12 @@ static void step_binomial(const sdv_model *m, sdv_work *w, sdv_stream *noise) {
   for (size_t j = 0; j < d; j++) y[j] = w->grad[j] * inv;
   if (!sdv_student_t_sign_pairs(law, y, d, w->gi, t))
     for (size_t j = 0; j < d; j++) t[j] = law->type->sign_tail(law->state, y[j]);
-  for (size_t j = 0; j < d; j++) {
-    if (isnan(y[j])) {
-      w->acc[j] = 0.0;
-      continue;
-    }
-    const double b = (double)sdv_stream_binomial(noise, n, 0.5 * t[j]);
-    w->acc[j] = (y[j] < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b);
-  }
+  /* q_j = t_j / 2; a NaN y gets q = NaN, which draws nothing, and contributes 0. */
+  double *q = w->gi, *b = w->noise;
+  for (size_t j = 0; j < d; j++) q[j] = isnan(y[j]) ? NAN : 0.5 * t[j];
+  sdv_rng_binomials(noise, n, q, d, b);
+  for (size_t j = 0; j < d; j++)
+    w->acc[j] = isnan(y[j]) ? 0.0 : (y[j] < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b[j]);
 }
 
 static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
