@@ -170,7 +170,7 @@ START_TEST(test_diag_rank1_degenerate) {
 }
 END_TEST
 
-/* ---- the vectorised kernels (lib/diffusion/clones.h) against plain scalar references ----
+/* ---- the vectorised kernels (lib/core/clones.h) against plain scalar references ----
  * The library may run an AVX2 clone of these loops; the references below are compiled for
  * the baseline in this file. The results must agree bit for bit, at every d (d mod 4 != 0
  * included: the partial sums' tail goes to lane 0). */

@@ -55,7 +55,7 @@ START_TEST(test_quadratic_reference) {
 }
 END_TEST
 
-/* The gradient of the diagonal quadratic may run as an AVX2 clone (lib/diffusion/clones.h):
+/* The gradient of the diagonal quadratic may run as an AVX2 clone (lib/core/clones.h):
  * it must equal lam_j x_j computed here, bit for bit, at every d (tails included). */
 START_TEST(test_quadratic_gradient_bitwise) {
   for (size_t d = 1; d <= 70; d++) {

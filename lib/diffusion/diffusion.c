@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffusion/clones.h"
+#include "core/clones.h"
 
 /* Round-off allowances. A diagonal entry computed as a difference of nearly equal terms can
  * come out a few ulps below zero; a value r = 1 (singular but PSD Sigma) can come out a few

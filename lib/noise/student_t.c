@@ -32,6 +32,7 @@
 #include <sdv/errors.h>
 #include <sdv/noise.h>
 
+#include "core/clones.h"
 #include "noise/student_t.h"
 
 #include <gsl/gsl_errno.h>
@@ -446,7 +447,8 @@ static double t_batch_scale(const void *state, size_t batch) {
 
 static const sdv_noise_type student_t_type = {
     .name = "student-t",
-    .help = "T ~ t_nu (0 < nu <= 1e8, required): sigma is a scale; variance nu/(nu-2) only for nu > 2",
+    .help =
+        "T ~ t_nu (0 < nu <= 1e8, required): sigma is a scale; variance nu/(nu-2) only for nu > 2",
     .size = sizeof(t_state),
     .init = student_t_init,
     .sample = t_sample,
@@ -477,19 +479,9 @@ static const sdv_noise_type cauchy_type = {
 const sdv_noise_type *const sdv_noise_student_t = &student_t_type;
 const sdv_noise_type *const sdv_noise_cauchy = &cauchy_type;
 
-/* The batch loop in two builds chosen at load time (GCC function multi-versioning): x86-64's
- * baseline SSE2 and AVX2, four doubles a lane. No "fma" clone: a contracted a*b+c would round
- * differently, and the results must not depend on the CPU. */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define T_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef T_CLONES
-#define T_CLONES
-#endif
-
-T_CLONES
+/* The batch loop in two builds chosen at load time (lib/core/clones.h): x86-64's baseline
+ * SSE2 and AVX2, four doubles a lane, with the same bits. */
+SDV_CLONES
 static void nu3_pairs(const double *restrict y, size_t n, double *restrict m,
                       double *restrict tail) {
   for (size_t j = 0; j < n; j++) {

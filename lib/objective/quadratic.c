@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffusion/clones.h"
+#include "core/clones.h"
 
 /* The state is lam[dim]. */
 static size_t quadratic_size(size_t dim) {
@@ -43,7 +43,7 @@ static double quadratic_value(const void *state, size_t dim, const double *x) {
   return 0.5 * s;
 }
 
-/* The SDE integrators call this once per step (lib/diffusion/clones.h: same bits on every CPU). */
+/* The SDE integrators call this once per step (lib/core/clones.h: same bits on every CPU). */
 static SDV_CLONES void quadratic_gradient(const void *state, size_t dim, const double *x,
                                           double *g) {
   const double *lam = state;

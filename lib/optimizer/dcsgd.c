@@ -45,7 +45,7 @@
 #include <sdv/model.h>
 
 #include "compressor/rand_k.h"
-#include "diffusion/clones.h"
+#include "core/clones.h"
 #include "model/work.h"
 
 static int dcsgd_validate(const sdv_model *m) {

@@ -18,7 +18,7 @@
 #include <sdv/errors.h>
 #include <sdv/process.h>
 
-#include "diffusion/clones.h"
+#include "core/clones.h"
 #include "model/work.h"
 
 /* x_j += h b_j + c z_j, in this order of operations for every j (both clones, same bits). */

@@ -15,10 +15,10 @@
  *
  * Building with -DSDV_NO_CLONES (or for another architecture) gives the baseline version only.
  */
-#ifndef SDV_DIFFUSION_CLONES_H
-#define SDV_DIFFUSION_CLONES_H
+#ifndef SDV_CORE_CLONES_H
+#define SDV_CORE_CLONES_H
 
-#if defined(__x86_64__) && defined(__has_attribute) && !defined(SDV_NO_CLONES)
+#if defined(__x86_64__) && defined(__ELF__) && defined(__has_attribute) && !defined(SDV_NO_CLONES)
 #if __has_attribute(target_clones)
 #define SDV_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
