@@ -39,8 +39,11 @@
 #include "distribute.h"
 
 /* Blocks simulated per thread between two merges: enough to keep threads busy despite
- * uneven block costs, small enough that the chunk buffers stay tiny. Does not affect bits. */
-#define CHUNK_PER_THREAD 4
+ * uneven block costs (each chunk ends at a barrier, where a thread can wait for up to one
+ * block: with 4 per thread that cost w1 about 10% of its two-thread speed-up, with 16 about
+ * 2-3%), small enough that the chunk buffers stay small (16 x threads x times x observables
+ * cells). Does not affect bits. */
+#define CHUNK_PER_THREAD 16
 #define MSG_LEN 256
 
 typedef struct mc_cell {
