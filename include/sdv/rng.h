@@ -36,7 +36,7 @@ enum sdv_purpose {
 /* Blocks generated per refill (two 64-bit words each). The words a stream yields do not
  * depend on it (block n is always the same function of the stream and n); generating many
  * blocks at once lets them share vector registers. */
-#define SDV_STREAM_BLOCKS 16
+#define SDV_STREAM_BLOCKS 32
 #define SDV_STREAM_WORDS (2 * SDV_STREAM_BLOCKS)
 
 typedef struct sdv_stream {

@@ -6,7 +6,7 @@
  * hi/lo the halves of the 64-bit product, M0 = 0xD2511F53, M1 = 0xCD9E8D57; the round key
  * grows by the Weyl constants (0x9E3779B9, 0xBB67AE85) after each of the ten rounds. The
  * portable kernel is Random123's own philox4x32_R(10, ...). The AVX2 kernel runs the same
- * rounds on eight blocks per 256-bit register (two registers, sixteen blocks), with the
+ * rounds on eight blocks per 256-bit register (four registers, 32 blocks), with the
  * products of the even and the odd 32-bit lanes taken by two unsigned 32 x 32 -> 64
  * multiplies and blended back: integer arithmetic, so it yields the same words, bit for bit
  * (tests/test-rng.c holds both kernels to Random123 over many blocks and counter carries).
