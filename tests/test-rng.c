@@ -107,9 +107,10 @@ START_TEST(test_block_kernels_agree) {
 END_TEST
 
 START_TEST(test_portable_switch) {
-  /* SDV_RNG_PORTABLE=1 (read once per process; Check forks each test) selects the portable
-   * kernel, and the stream's words do not change. */
+  /* SDV_RNG_PORTABLE=1 selects the portable kernel (the choice is made once per process;
+   * sdv_rng_choose_kernel makes it again) and the stream's words do not change. */
   setenv("SDV_RNG_PORTABLE", "1", 1);
+  sdv_rng_choose_kernel();
   ck_assert(!sdv_rng_have_avx2());
   sdv_stream s;
   sdv_stream_init(&s, 2385, 17, SDV_PURPOSE_NOISE, 3);
@@ -119,6 +120,8 @@ START_TEST(test_portable_switch) {
     ck_assert_uint_eq(sdv_stream_u64(&s), w[0]);
     ck_assert_uint_eq(sdv_stream_u64(&s), w[1]);
   }
+  unsetenv("SDV_RNG_PORTABLE");
+  sdv_rng_choose_kernel(); /* back to the CPU's choice for the tests after this one */
 }
 END_TEST
 

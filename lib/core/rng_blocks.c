@@ -104,17 +104,19 @@ __attribute__((target("avx2"))) void sdv_rng_blocks_avx2(uint64_t key, uint64_t 
  * the portable kernel (a diagnostic switch; the words are the same either way). */
 static atomic_int kernel = -1;
 
+void sdv_rng_choose_kernel(void) {
+  __builtin_cpu_init();
+  const char *force = getenv("SDV_RNG_PORTABLE");
+  const int k = __builtin_cpu_supports("avx2") && !(force && force[0] == '1');
+  atomic_store_explicit(&kernel, k, memory_order_relaxed);
+}
+
 bool sdv_rng_have_avx2(void) {
-  int k = atomic_load_explicit(&kernel, memory_order_relaxed);
-  if (k < 0) {
-    __builtin_cpu_init();
-    const char *force = getenv("SDV_RNG_PORTABLE");
-    k = __builtin_cpu_supports("avx2") && !(force && force[0] == '1');
-    atomic_store_explicit(&kernel, k, memory_order_relaxed);
-  }
-  return k == 1;
+  if (atomic_load_explicit(&kernel, memory_order_relaxed) < 0) sdv_rng_choose_kernel();
+  return atomic_load_explicit(&kernel, memory_order_relaxed) == 1;
 }
 #else
+void sdv_rng_choose_kernel(void) {}
 bool sdv_rng_have_avx2(void) { return false; }
 void sdv_rng_blocks_avx2(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out) {
   sdv_rng_blocks_portable(key, tag, first, out);

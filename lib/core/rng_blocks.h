@@ -22,6 +22,9 @@ void sdv_rng_blocks_portable(uint64_t key, uint64_t tag, uint64_t first, uint64_
 /* True where the AVX2 kernel exists and this CPU runs it; then sdv_rng_blocks_avx2 may be
  * called (elsewhere it falls back to the portable kernel). */
 bool sdv_rng_have_avx2(void);
+/* Decides the kernel again from the CPU and SDV_RNG_PORTABLE (done once, at the first draw;
+ * tests call it after changing the environment). */
+void sdv_rng_choose_kernel(void);
 void sdv_rng_blocks_avx2(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out);
 
 /* k[j] = sdv_stream_binomial(s, n, p[j]) for j = 0, 1, ..., count - 1, in that order: the same
