@@ -115,15 +115,7 @@ static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *no
   if (!m->literal && w->all_rand_k) {
     for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
     step_rand_k(m, w, noise, comp);
-    /* acc / N is acc * (1/N) bit for bit when N is a power of two (1/N is then exact and
-     * both are the correctly rounded acc 2^-p), and a multiply is several times cheaper
-     * than a divide; any other N keeps the division. */
-    if ((n & (n - 1)) == 0) {
-      const double inv = 1.0 / (double)n;
-      for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] * inv);
-    } else {
-      for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
-    }
+    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
     return SDV_OK;
   }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
@@ -202,24 +194,14 @@ static int linear_setup(const sdv_model *m, sdv_work *w) {
   return SDV_OK;
 }
 
-/* D_j = (base + asum g_j^2) / N^2 (times inv_n2 when that is exact, see linear_setup), and
- * u = g when u is not NULL (one pass in the common rank-1 case). */
-static SDV_CLONES void linear_sigma(size_t d, const double *restrict g, double base, double asum,
-                                    double n2, double inv_n2, double *restrict diag,
-                                    double *restrict u) {
-  if (u && inv_n2 > 0.0) {
-    for (size_t j = 0; j < d; j++) {
-      diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
-      u[j] = g[j];
-    }
-    return;
-  }
+/* D_j = (base + asum g_j^2) / N^2, as a product with inv_n2 when that is exact (see
+ * linear_setup). */
+static SDV_CLONES void linear_diag(size_t d, const double *restrict g, double base, double asum,
+                                   double n2, double inv_n2, double *restrict diag) {
   if (inv_n2 > 0.0)
     for (size_t j = 0; j < d; j++) diag[j] = (base + asum * g[j] * g[j]) * inv_n2;
   else
     for (size_t j = 0; j < d; j++) diag[j] = (base + asum * g[j] * g[j]) / n2;
-  if (u)
-    for (size_t j = 0; j < d; j++) u[j] = g[j];
 }
 
 static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
@@ -241,9 +223,11 @@ static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv
   }
   const double csum = w->lin_csum, n2 = (double)n * (double)n;
   D->structure = csum == 0.0 ? SDV_DIFFUSION_DIAGONAL : SDV_DIFFUSION_DIAG_RANK1;
-  linear_sigma(d, g, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, D->diag,
-               csum == 0.0 ? NULL : D->u);
-  if (csum != 0.0) D->beta = csum / n2;
+  linear_diag(d, g, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, D->diag);
+  if (csum != 0.0) {
+    memcpy(D->u, g, d * sizeof *g);
+    D->beta = csum / n2;
+  }
   return SDV_OK;
 }
 
