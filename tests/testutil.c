@@ -1,13 +1,17 @@
 #include "testutil.h"
 
 #include <gsl/gsl_errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+/* Runs the suite; the program fails if any check failed, and also if none ran (a suite whose
+ * test cases were all left out, or filtered away by CK_RUN_CASE, tests nothing). */
 int sdv_test_run(Suite *s) {
   gsl_set_error_handler_off();
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed(sr);
+  const int failed = srunner_ntests_failed(sr), ran = srunner_ntests_run(sr);
   srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  if (ran == 0) fprintf(stderr, "sdv_test_run: no check ran\n");
+  return failed == 0 && ran > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,8 +1,10 @@
 /* Replays fuzz inputs through a target without libFuzzer: every regular file named on the
  * command line, or found (not recursively) in a folder named there, is read and passed to
  * LLVMFuzzerTestOneInput once. A crash or sanitizer report fails the meson test; a clean run
- * prints how many inputs were replayed. A folder that does not exist is an error, so a typo
- * in tests/fuzz/meson.build cannot turn the test into one that replays nothing. */
+ * prints how many inputs were replayed. A folder that does not exist is an error, and so is
+ * a run that replayed no input at all, so neither a typo in tests/fuzz/meson.build nor an
+ * emptied corpus can turn the test into one that passes without running anything. The
+ * invariants themselves (FUZZ_CHECK) are shown to fail the test by fuzz-selftest. */
 #include "fuzz.h"
 
 #include <dirent.h>
@@ -111,5 +113,9 @@ int main(int argc, char **argv) {
     }
   }
   fprintf(stderr, "replayed %zu inputs\n", count);
+  if (count == 0) {
+    fprintf(stderr, "replay: no input replayed: nothing was tested\n");
+    rc = 1;
+  }
   return rc;
 }
