@@ -142,8 +142,9 @@ START_TEST(test_euler_reference) {
 }
 END_TEST
 
-/* The Euler step's vectorised update and the drift-to-diffusion hand-over inside it
- * (w->pair_x, lib/sim/euler.c) against the step written out: b from the drift and S xi from
+/* The Euler step's vectorised update, the drift-to-diffusion hand-over inside it
+ * (w->pair_x, lib/sim/euler.c) and DCSGD's fused step (em_step, taken when the step is given
+ * its normals and the scale is 1) against the step written out: b from the drift and S xi from
  * the diffusion, each on a fresh work, x' = x + h b + sqrt(eta h) z, bit for bit, along 25
  * steps of DCSGD rand-k (closed form, diagonal minus rank 1) at d = 1, 6 and 67, and also
  * with the model drawing its own normals (xi == NULL) and with a diffusion scale != 1. */
@@ -335,6 +336,68 @@ START_TEST(test_sde_draw_order) {
 }
 END_TEST
 
+/* A compressor that declares a wrong linear form, a = 0 and c = 1: then D_j = (1 + a - c) v
+ * / N^2 = 0 while u = grad f != 0, and Sigma = -(1/N^2) g g^T is not PSD. DCSGD's fused Euler
+ * step (lib/optimizer/dcsgd.c) must hand over with x untouched and the general path must
+ * report it, exactly as without the fused step (literal). */
+static size_t wrong_size(size_t dim) { return dim ? 1 : 0; }
+static int wrong_init(void *state, size_t dim, sdv_params *params) {
+  (void)state;
+  (void)dim;
+  (void)params;
+  return SDV_OK;
+}
+static double wrong_omega(const void *state, size_t dim) {
+  (void)state;
+  (void)dim;
+  return 0.0;
+}
+static void wrong_apply(void *state, size_t dim, const double *v, double *out, sdv_stream *s) {
+  (void)state;
+  (void)s;
+  memcpy(out, v, dim * sizeof *v);
+}
+static int wrong_linear(const void *state, size_t dim, double *a, double *c) {
+  (void)state;
+  (void)dim;
+  *a = 0.0;
+  *c = 1.0;
+  return SDV_OK;
+}
+static const sdv_compressor_type wrong_type = {.name = "test-indefinite",
+                                               .help = "declares an indefinite linear form",
+                                               .size = wrong_size,
+                                               .init = wrong_init,
+                                               .omega = wrong_omega,
+                                               .apply = wrong_apply,
+                                               .linear = wrong_linear};
+
+START_TEST(test_euler_fused_fallback) {
+  sdv_compressor_register(&wrong_type);
+  for (int literal = 0; literal < 2; literal++) {
+    const char *const kv[] = {"method",     "dcsgd",
+                              "dim",        "5",
+                              "agents",     "2",
+                              "eta",        "0.1",
+                              "objective",  "quadratic:lam=1",
+                              "sigma",      "1",
+                              "compressor", "test-indefinite",
+                              "literal",    literal ? "yes" : "no",
+                              NULL};
+    sdv_model *m = build(kv);
+    sdv_work *w = NULL;
+    ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
+    double x[5] = {1, -2, 3, 0.5, 1e-3}, xi[5] = {0.3, -1, 2, 0.1, -0.7}, scratch[10];
+    const double x0[5] = {1, -2, 3, 0.5, 1e-3};
+    ck_assert_int_eq(sdv_integrator_em_step(m, w, 0.025, x, xi, NULL, scratch), SDV_EDOM);
+    ck_assert_msg(strstr(sdv_last_error(), "not positive semi-definite"), "%s", sdv_last_error());
+    ck_assert(memcmp(x, x0, sizeof x) == 0);
+    sdv_work_free(w);
+    sdv_model_free(m);
+  }
+}
+END_TEST
+
 /* ================= options and errors ================= */
 
 START_TEST(test_errors) {
@@ -521,6 +584,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_euler_reference);
   tcase_add_test(tc, test_richardson_reference);
   tcase_add_loop_test(tc, test_euler_bitwise, 0, 6);
+  tcase_add_test(tc, test_euler_fused_fallback);
   suite_add_tcase(s, tc);
   tc = tcase_create("streams");
   tcase_add_test(tc, test_discrete_streams);

@@ -5,8 +5,8 @@
  * The method type (one file per method in lib/optimizer/) provides BOTH
  *   step()       the discrete update x_{k+1} = x_k - eta * U(x_k; noise, compressor), and
  *   drift() + diffusion()   the SDE dX = b(X) dt + sqrt(eta) S(X) dW, S S^T = Sigma(X),
- * derived from the one-step mean and covariance of U (Li, Tai & E). docs/math/ (model.md and one page per method) has the
- * formulas for each method and their assumptions.
+ * derived from the one-step mean and covariance of U (Li, Tai & E). docs/math/ (model.md and one
+ * page per method) has the formulas for each method and their assumptions.
  *
  * Randomness: step() draws gradient noise from one stream and compressor randomness from
  * another; nothing else draws. Scratch lives in an sdv_work (one per thread).
@@ -45,16 +45,22 @@ typedef struct sdv_method_type {
   /* Method-specific validation of a built model (SDV_EINVAL/ENOTSUP with a message). */
   int (*validate)(const sdv_model *m);
   /* One discrete step, in place. */
-  int (*step)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-              sdv_stream *comp);
+  int (*step)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, sdv_stream *comp);
   /* SDE drift b(x). */
   void (*drift)(const sdv_model *m, sdv_work *w, const double *x, double *b);
   /* SDE one-step covariance Sigma(x) (without the eta factor), structured, into D. */
   int (*diffusion)(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D);
   /* Generic route (may be NULL): a random vector with mean 0, covariance Sigma(x) and a
    * symmetric law, drawn from s. Used when diffusion() reports SDV_DIFFUSION_SAMPLED. */
-  int (*increment)(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
-                   double *out);
+  int (*increment)(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s, double *out);
+  /* Optional fast path (may be NULL): one whole Euler-Maruyama step
+   *     x += h b(x) + c S(x) xi,   c = sqrt(eta h),
+   * on a structured route, with exactly the bits of drift(), diffusion(), sdv_diffusion_apply
+   * and that update in turn (scratch holds 2 d doubles). Sets *done = false and leaves x
+   * alone where it does not apply; the integrator then takes those four steps itself. Never
+   * used when model->literal. */
+  int (*em_step)(const sdv_model *m, sdv_work *w, double h, double c, double *x, const double *xi,
+                 double *scratch, bool *done);
 } sdv_method_type;
 
 extern const sdv_method_type *const sdv_method_dsgd;
@@ -73,21 +79,22 @@ struct sdv_model {
   size_t batch;  /* B >= 1 */
   double eta;    /* > 0 */
   uint64_t seed;
-  sdv_objective *objective;      /* owned */
-  sdv_noise **noise;             /* [N] per-agent law (owned) */
-  double *sigma;                 /* [N] per-sample scale sigma_i >= 0 */
-  double *var;                   /* [N] per-coordinate variance of the minibatch noise,
-                                    sigma_i^2 Var(T) / B; INFINITY when infinite */
-  double *scale;                 /* [N] scale of the minibatch noise as sigma_i c_B when the
-                                    law is stable under averaging, else NAN */
-  sdv_compressor **compressor;   /* [N] (owned); NULL when !method->uses_compressor */
-  double *omega;                 /* [N] declared omega_i (0 without compressor) */
-  double *x0;                    /* [d] */
+  sdv_objective *objective;    /* owned */
+  sdv_noise **noise;           /* [N] per-agent law (owned) */
+  double *sigma;               /* [N] per-sample scale sigma_i >= 0 */
+  double *var;                 /* [N] per-coordinate variance of the minibatch noise,
+                                  sigma_i^2 Var(T) / B; INFINITY when infinite */
+  double *scale;               /* [N] scale of the minibatch noise as sigma_i c_B when the
+                                  law is stable under averaging, else NAN */
+  sdv_compressor **compressor; /* [N] (owned); NULL when !method->uses_compressor */
+  double *omega;               /* [N] declared omega_i (0 without compressor) */
+  double *x0;                  /* [d] */
   sdv_sde_route sde_route;
-  double diffusion_scale;        /* multiplies S; 1 for the model, 0 = drift ODE, other
-                                    values are deliberately wrong models (negative controls) */
-  char *description;             /* canonical one-line spec (owned) */
-  bool literal;                  /* simulate every agent in step() (no exact shortcuts) */
+  double diffusion_scale; /* multiplies S; 1 for the model, 0 = drift ODE, other
+                             values are deliberately wrong models (negative controls) */
+  char *description;      /* canonical one-line spec (owned) */
+  bool literal;           /* simulate every agent in step() (no exact shortcuts)
+                             and take no fused SDE step (method em_step) */
 };
 
 /* Options, as text, exactly as the command line gives them (borrowed strings). */
@@ -116,8 +123,8 @@ void sdv_model_options_default(sdv_model_options *o);
 
 /* Sets one option from its command-line name without dashes ("method", "dim", "agents",
  * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",
- * "diffusion-scale", "literal" with yes|no|1|0). value is borrowed. SDV_EINVAL naming the option for unknown names
- * and unparsable numbers. */
+ * "diffusion-scale", "literal" with yes|no|1|0). value is borrowed. SDV_EINVAL naming the option
+ * for unknown names and unparsable numbers. */
 int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value);
 
 /* Builds and validates a model. Every field is checked: SDV_EINVAL with a message naming
@@ -131,21 +138,19 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m);
 void sdv_work_free(sdv_work *w); /* NULL is a no-op */
 
 /* Thin wrappers over the method table. */
-int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-                   sdv_stream *comp);
+int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, sdv_stream *comp);
 void sdv_model_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
 /* Computes Sigma(x) into the work's diffusion and returns it through *D (owned by w).
  * The result includes diffusion_scale^2 (S is scaled by diffusion_scale everywhere).
  * SDV_ENOTSUP when the model has no SDE (DSGD/DCSGD with infinite noise variance). */
-int sdv_model_diffusion(const sdv_model *m, sdv_work *w, const double *x,
-                        sdv_diffusion **D);
+int sdv_model_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion **D);
 /* out = diffusion_scale * S(x) xi. SDV_ENOTSUP if the model uses the sampled route. */
-int sdv_model_diffusion_apply(const sdv_model *m, sdv_work *w, const double *x,
-                              const double *xi, double *out);
+int sdv_model_diffusion_apply(const sdv_model *m, sdv_work *w, const double *x, const double *xi,
+                              double *out);
 /* out = diffusion_scale * (a zero-mean draw with covariance Sigma(x)): S(x) xi with fresh
  * normals from s on structured routes, the method's increment() on the sampled route. */
-int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x,
-                              sdv_stream *s, double *out);
+int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                              double *out);
 
 /* Draws agent i's minibatch gradient noise Z_i (d values) from s: one draw per coordinate
  * scaled by scale[i] when the law is stable under averaging, else the mean of B draws

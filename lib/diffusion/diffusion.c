@@ -24,12 +24,12 @@
 #include <string.h>
 
 #include "core/clones.h"
+#include "rank1.h"
 
 /* Round-off allowances. A diagonal entry computed as a difference of nearly equal terms can
  * come out a few ulps below zero; a value r = 1 (singular but PSD Sigma) can come out a few
  * ulps above one. Anything beyond these is a genuinely indefinite Sigma. */
 #define SDV_DIFFUSION_DIAG_TOL 1e-14
-#define SDV_DIFFUSION_R_TOL 1e-12
 
 int sdv_diffusion_alloc(sdv_diffusion **out, size_t dim, bool with_dense) {
   *out = NULL;
@@ -130,11 +130,11 @@ static int apply_diagonal(const sdv_diffusion *D, const double *xi, double *out)
  * (l0 + l1) + (l2 + l3)), written with four-lane vectors so that both clones add in exactly
  * this order; a second pass forms out_j = s_j xi_j - gamma c u_j (the product already
  * rounded, as before: the same bits). The first pass is bound by the divider, so its extra
- * product is free and the second pass, which waits for gamma c, is shorter. There is no separate test that D > 0: a D_j <= 0
- * or NaN makes w_j infinite or NaN (u_j / 0, 0 / 0, u_j / NaN), hence sum w_j^2 and
- * r = beta sum w_j^2 infinite or NaN, and `r <= 1 + tol` fails; so does an overflowing sum or
- * a non-finite u_j. Then this returns false and the general path decides (clamps,
- * messages). Returns true when out holds S xi. */
+ * product is free and the second pass, which waits for gamma c, is shorter. There is no separate
+ * test that D > 0: a D_j <= 0 or NaN makes w_j infinite or NaN (u_j / 0, 0 / 0, u_j / NaN), hence
+ * sum w_j^2 and r = beta sum w_j^2 infinite or NaN, and `r <= 1 + tol` fails; so does an
+ * overflowing sum or a non-finite u_j. Then this returns false and the general path decides
+ * (clamps, messages). Returns true when out holds S xi. */
 static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict diag,
                                              const double *restrict u, double beta,
                                              const double *restrict xi, double *restrict out) {
@@ -159,9 +159,8 @@ static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict di
     b[0] += wj * xi[j];
   }
   const double sum_w2 = (a[0] + a[1]) + (a[2] + a[3]), c = (b[0] + b[1]) + (b[2] + b[3]);
-  const double r = beta * sum_w2;
-  if (!(r <= 1.0 + SDV_DIFFUSION_R_TOL)) return false; /* the general path reports it */
-  const double gamma = beta / (1.0 + sqrt(r < 1.0 ? 1.0 - r : 0.0));
+  double gamma;
+  if (!sdv_rank1_gamma(beta, sum_w2, &gamma)) return false; /* the general path reports it */
   const double gc = gamma * c;
   for (size_t l = 0; l < d; l++) out[l] -= gc * u[l];
   return true;
@@ -238,23 +237,23 @@ static int apply_dense(sdv_diffusion *D, const double *xi, double *out) {
 
 int sdv_diffusion_apply(sdv_diffusion *D, const double *xi, double *out) {
   switch (D->structure) {
-    case SDV_DIFFUSION_SCALAR: {
-      if (!(D->scalar >= 0.0))
-        return SDV_ERROR(SDV_EDOM, "diffusion (scalar): scalar = %g must be >= 0", D->scalar);
-      const double s = sqrt(D->scalar);
-      for (size_t j = 0; j < D->dim; j++) out[j] = s * xi[j];
-      return SDV_OK;
-    }
-    case SDV_DIFFUSION_DIAGONAL:
-      return apply_diagonal(D, xi, out);
-    case SDV_DIFFUSION_DIAG_RANK1:
-      return apply_diag_rank1(D, xi, out);
-    case SDV_DIFFUSION_DENSE:
-      return apply_dense(D, xi, out);
-    case SDV_DIFFUSION_SAMPLED:
-      return SDV_ERROR(SDV_ENOTSUP,
-                       "diffusion: a SAMPLED diffusion has no square root to apply; "
-                       "draw increments from the model instead");
+  case SDV_DIFFUSION_SCALAR: {
+    if (!(D->scalar >= 0.0))
+      return SDV_ERROR(SDV_EDOM, "diffusion (scalar): scalar = %g must be >= 0", D->scalar);
+    const double s = sqrt(D->scalar);
+    for (size_t j = 0; j < D->dim; j++) out[j] = s * xi[j];
+    return SDV_OK;
+  }
+  case SDV_DIFFUSION_DIAGONAL:
+    return apply_diagonal(D, xi, out);
+  case SDV_DIFFUSION_DIAG_RANK1:
+    return apply_diag_rank1(D, xi, out);
+  case SDV_DIFFUSION_DENSE:
+    return apply_dense(D, xi, out);
+  case SDV_DIFFUSION_SAMPLED:
+    return SDV_ERROR(SDV_ENOTSUP,
+                     "diffusion: a SAMPLED diffusion has no square root to apply; "
+                     "draw increments from the model instead");
   }
   return SDV_ERROR(SDV_EINVAL, "diffusion: structure = %d is not a known structure",
                    (int)D->structure);
@@ -263,25 +262,25 @@ int sdv_diffusion_apply(sdv_diffusion *D, const double *xi, double *out) {
 int sdv_diffusion_to_dense(const sdv_diffusion *D, double *sigma) {
   const size_t d = D->dim;
   switch (D->structure) {
-    case SDV_DIFFUSION_SCALAR:
-    case SDV_DIFFUSION_DIAGONAL:
-    case SDV_DIFFUSION_DIAG_RANK1:
-      for (size_t i = 0; i < d; i++)
-        for (size_t j = 0; j < d; j++) {
-          double v = 0.0;
-          if (D->structure == SDV_DIFFUSION_DIAG_RANK1) v = -D->beta * D->u[i] * D->u[j];
-          if (i == j) v += D->structure == SDV_DIFFUSION_SCALAR ? D->scalar : D->diag[i];
-          sigma[i * d + j] = v;
-        }
-      return SDV_OK;
-    case SDV_DIFFUSION_DENSE:
-      if (!D->dense)
-        return SDV_ERROR(SDV_EINVAL,
-                         "diffusion (dense): no dense storage; allocate with with_dense = true");
-      memcpy(sigma, D->dense, d * d * sizeof *sigma);
-      return SDV_OK;
-    case SDV_DIFFUSION_SAMPLED:
-      return SDV_ERROR(SDV_ENOTSUP, "diffusion: a SAMPLED diffusion has no closed-form Sigma");
+  case SDV_DIFFUSION_SCALAR:
+  case SDV_DIFFUSION_DIAGONAL:
+  case SDV_DIFFUSION_DIAG_RANK1:
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < d; j++) {
+        double v = 0.0;
+        if (D->structure == SDV_DIFFUSION_DIAG_RANK1) v = -D->beta * D->u[i] * D->u[j];
+        if (i == j) v += D->structure == SDV_DIFFUSION_SCALAR ? D->scalar : D->diag[i];
+        sigma[i * d + j] = v;
+      }
+    return SDV_OK;
+  case SDV_DIFFUSION_DENSE:
+    if (!D->dense)
+      return SDV_ERROR(SDV_EINVAL,
+                       "diffusion (dense): no dense storage; allocate with with_dense = true");
+    memcpy(sigma, D->dense, d * d * sizeof *sigma);
+    return SDV_OK;
+  case SDV_DIFFUSION_SAMPLED:
+    return SDV_ERROR(SDV_ENOTSUP, "diffusion: a SAMPLED diffusion has no closed-form Sigma");
   }
   return SDV_ERROR(SDV_EINVAL, "diffusion: structure = %d is not a known structure",
                    (int)D->structure);

@@ -46,6 +46,7 @@
 
 #include "compressor/rand_k.h"
 #include "core/clones.h"
+#include "diffusion/rank1.h"
 #include "model/work.h"
 
 static int dcsgd_validate(const sdv_model *m) {
@@ -231,6 +232,71 @@ static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv
   return SDV_OK;
 }
 
+/* The Euler step on the closed-form route with c_i > 0 (rand-k), fused (docs/performance.md):
+ * given g = grad f(x), one pass forms D_j as linear_diag does, s_j = sqrt(D_j), s_j xi_j
+ * (into t) and the sums of rank1_positive_kernel (lib/diffusion/diffusion.c) in its four
+ * lanes; a second pass forms z_j = s_j xi_j - gamma c u_j with u = g and the update
+ * x_j += h (-g_j) + c z_j of em_update. The same operations on the same values in the same
+ * order as drift(), diffusion(), sdv_diffusion_apply and em_update, so the same bits, with
+ * three passes over d instead of eight (tests/test-integrator.c compares the two). Returns
+ * false, x untouched, where rank1_positive_kernel would hand over to the general path. */
+static SDV_CLONES bool rank1_em_kernel(size_t d, const double *restrict g, double base, double asum,
+                                       double n2, double inv_n2, double beta,
+                                       const double *restrict xi, double h, double c,
+                                       double *restrict t, double *restrict x) {
+  sdv_v4d a = {0.0, 0.0, 0.0, 0.0}, b = {0.0, 0.0, 0.0, 0.0};
+  size_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    sdv_v4d gj, xj, dj, sj;
+    memcpy(&gj, g + j, sizeof gj);
+    memcpy(&xj, xi + j, sizeof xj);
+    const sdv_v4d q = base + asum * gj * gj;
+    if (inv_n2 > 0.0)
+      dj = q * inv_n2;
+    else
+      dj = q / n2;
+    for (int l = 0; l < 4; l++) sj[l] = sqrt(dj[l]);
+    const sdv_v4d wj = gj / sj;
+    const sdv_v4d tj = sj * xj;
+    memcpy(t + j, &tj, sizeof tj);
+    a += wj * wj;
+    b += wj * xj;
+  }
+  for (; j < d; j++) {
+    const double q = base + asum * g[j] * g[j];
+    const double sj = sqrt(inv_n2 > 0.0 ? q * inv_n2 : q / n2), wj = g[j] / sj;
+    t[j] = sj * xi[j];
+    a[0] += wj * wj;
+    b[0] += wj * xi[j];
+  }
+  double gamma;
+  if (!sdv_rank1_gamma(beta, (a[0] + a[1]) + (a[2] + a[3]), &gamma)) return false;
+  const double gc = gamma * ((b[0] + b[1]) + (b[2] + b[3]));
+  for (size_t l = 0; l < d; l++) {
+    const double z = t[l] - gc * g[l];
+    x[l] += h * -g[l] + c * z;
+  }
+  return true;
+}
+
+static int dcsgd_em_step(const sdv_model *m, sdv_work *w, double h, double c, double *x,
+                         const double *xi, double *scratch, bool *done) {
+  *done = false;
+  if (m->diffusion_scale != 1.0) return SDV_OK; /* scale_covariance would change D, beta */
+  if (!w->lin_ready) {
+    const int rc = linear_setup(m, w);
+    if (rc) return rc;
+  }
+  const double n2 = (double)m->agents * (double)m->agents, beta = w->lin_csum / n2;
+  if (w->lin_sampled || !(beta > 0.0) || !isfinite(beta)) return SDV_OK;
+  /* The gradient goes to the memo's storage, which then no longer describes its x. */
+  w->gmemo_valid = false;
+  sdv_objective_gradient(m->objective, x, w->gmemo);
+  *done = rank1_em_kernel(m->dim, w->gmemo, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, beta, xi,
+                          h, c, scratch, x);
+  return SDV_OK;
+}
+
 static int dcsgd_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
                            double *out) {
   const size_t d = m->dim, n = m->agents;
@@ -257,6 +323,7 @@ static const sdv_method_type dcsgd_type = {
     .drift = dcsgd_drift,
     .diffusion = dcsgd_diffusion,
     .increment = dcsgd_increment,
+    .em_step = dcsgd_em_step,
 };
 
 const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

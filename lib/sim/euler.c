@@ -30,6 +30,11 @@ static SDV_CLONES void em_update(size_t d, double *restrict x, double h, const d
 int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x, const double *xi,
                            sdv_stream *s, double *scratch) {
   const size_t d = m->dim;
+  if (xi && !m->literal && m->method->em_step) {
+    bool done = false;
+    const int rc = m->method->em_step(m, w, h, sqrt(m->eta * h), x, xi, scratch, &done);
+    if (rc || done) return rc;
+  }
   double *b = scratch, *z = scratch + d;
   /* Drift and diffusion at one x: the method may pass its work from one to the other. */
   w->pair_x = true;
