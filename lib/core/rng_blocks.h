@@ -27,6 +27,12 @@ bool sdv_rng_have_avx2(void);
 void sdv_rng_choose_kernel(void);
 void sdv_rng_blocks_avx2(uint64_t key, uint64_t tag, uint64_t first, uint64_t *out);
 
+/* The two kernels behind sdv_stream_normals (which picks one as sdv_rng_blocks does): the
+ * same normals from the same words, leaving the stream at the same position. The AVX2 one
+ * may be called where sdv_rng_have_avx2() (elsewhere it is the portable one). */
+void sdv_rng_normals_portable(sdv_stream *s, double *out, size_t n);
+void sdv_rng_normals_avx2(sdv_stream *s, double *out, size_t n);
+
 /* k[j] = sdv_stream_binomial(s, n, p[j]) for j = 0, 1, ..., count - 1, in that order: the same
  * draws from the same words, without a call per draw (the DSignSGD shortcut's inner loop). */
 void sdv_rng_binomials(sdv_stream *s, size_t n, const double *p, size_t count, double *k);
