@@ -446,6 +446,45 @@ START_TEST(test_dsignsgd_binomial_same_law) {
 }
 END_TEST
 
+/* The equal-agents step (lib/optimizer/dsignsgd.c, its loops cloned for AVX2) against the
+ * same step written out with the same draws, bit for bit, along 30 steps: y = g / scale,
+ * q = (1 - |m(y)|)/2 from the law, B_j ~ Binomial(N, q_j) in coordinate order from the noise
+ * stream, x_j -= eta (sign(y_j)(N - 2 B_j) / N). N = 5 and 8, d = 7 (a vector tail). */
+START_TEST(test_dsignsgd_binomial_step_by_hand) {
+  const char *agents = _i ? "8" : "5";
+  const char *const kv[] = {"method", "dsignsgd", "dim",    "7",         "agents",
+                            agents,   "eta",      "0.0375", "objective", "quadratic:lam=0.5..2",
+                            "noise",  "gaussian", "sigma",  "1.3",       NULL};
+  sdv_model *m = model_from(kv, 0);
+  sdv_work *w = work_for(m);
+  const size_t d = 7, n = m->agents;
+  double x[7] = {0.9, 0.6, 0.3, 0.0, -0.3, -0.6, -0.9}, y[7], g[7]; /* g_3 = 0: sign +1 */
+  memcpy(y, x, sizeof x);
+  sdv_stream s, t, comp;
+  sdv_stream_init(&s, 5, 2, SDV_PURPOSE_NOISE, 0);
+  sdv_stream_init(&comp, 5, 2, SDV_PURPOSE_COMPRESSOR, 0);
+  t = s;
+  for (int k = 0; k < 30; k++) {
+    ck_assert_int_eq(sdv_model_step(m, w, x, &s, &comp), SDV_OK);
+    sdv_objective_gradient(m->objective, y, g);
+    const double inv = 1.0 / m->scale[0];
+    for (size_t j = 0; j < d; j++) {
+      const double yj = g[j] * inv;
+      const double q = 0.5 * m->noise[0]->type->sign_tail(m->noise[0]->state, yj);
+      const double b = (double)sdv_stream_binomial(&t, n, q);
+      const double a = (yj < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b);
+      y[j] -= m->eta * (a / (double)n);
+    }
+    for (size_t j = 0; j < d; j++)
+      ck_assert_msg(memcmp(&x[j], &y[j], sizeof x[j]) == 0,
+                    "N = %zu, step %d: x[%zu] %.17g != %.17g", n, k, j, x[j], y[j]);
+  }
+  ck_assert_uint_eq(sdv_stream_u64(&s), sdv_stream_u64(&t)); /* same draws consumed */
+  sdv_work_free(w);
+  sdv_model_free(m);
+}
+END_TEST
+
 START_TEST(test_dsignsgd_unequal_agents_stay_literal) {
   /* Different scales: no shortcut, so a default model reproduces the literal one bitwise. */
   const char *const kv[] = {"method",    "dsignsgd",
@@ -681,6 +720,7 @@ static Suite *suite(void) {
   suite_add_tcase(s, ds);
   TCase *sg = tcase_create("dsignsgd-binomial");
   tcase_add_test(sg, test_dsignsgd_binomial_same_law);
+  tcase_add_loop_test(sg, test_dsignsgd_binomial_step_by_hand, 0, 2);
   tcase_add_test(sg, test_dsignsgd_unequal_agents_stay_literal);
   tcase_set_timeout(sg, 30);
   suite_add_tcase(s, sg);

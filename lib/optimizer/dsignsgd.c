@@ -32,6 +32,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
+#include "core/clones.h"
 #include "core/rng_blocks.h"
 #include "model/work.h"
 #include "noise/student_t.h"
@@ -73,21 +74,41 @@ static void sign_pairs(const sdv_noise *law, const double *y, size_t d, double *
  * q from the law's sign_tail (accurate when small) and sign(0) taken as +1 (then q = 1/2 and
  * the sum is symmetric anyway). One tail evaluation and one binomial draw per coordinate
  * instead of N noise draws. A NaN gradient gives 0, as sign(NaN) does in the literal step. */
-static void step_binomial(const sdv_model *m, sdv_work *w, sdv_stream *noise) {
+/* y = g inv (the loops of step_binomial are cloned: simple IEEE operations, the same bits in
+ * both versions, lib/core/clones.h). */
+static SDV_CLONES void scaled(size_t d, const double *restrict g, double inv, double *restrict y) {
+  for (size_t j = 0; j < d; j++) y[j] = g[j] * inv;
+}
+
+/* q_j = t_j / 2; a NaN y gets q = NaN, which draws nothing. */
+static SDV_CLONES void halves(size_t d, const double *restrict y, const double *restrict t,
+                              double *restrict q) {
+  for (size_t j = 0; j < d; j++) q[j] = isnan(y[j]) ? NAN : 0.5 * t[j];
+}
+
+/* x_j -= eta (a_j / n) with a_j = sign(y_j) (n - 2 b_j) the sum of the N signs (0 for a NaN
+ * y). */
+static SDV_CLONES void sign_update(size_t d, const double *restrict y, const double *restrict b,
+                                   double n, double eta, double *restrict x) {
+  for (size_t j = 0; j < d; j++) {
+    const double a = isnan(y[j]) ? 0.0 : (y[j] < 0.0 ? -1.0 : 1.0) * (n - 2.0 * b[j]);
+    x[j] -= eta * (a / n);
+  }
+}
+
+/* The step of equal agents: x_j -= eta sign(y_j)(N - 2 B_j)/N with B_j ~ Binomial(N, q_j). */
+static void step_binomial(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise) {
   const size_t d = m->dim, n = m->agents;
   const sdv_noise *law = m->noise[0];
-  const double inv = 1.0 / m->scale[0];
   /* First every tail (one vectorised pass for nu = 3), then the draws in coordinate order. */
   double *y = w->tmp, *t = w->ci;
-  for (size_t j = 0; j < d; j++) y[j] = w->grad[j] * inv;
+  scaled(d, w->grad, 1.0 / m->scale[0], y);
   if (!sdv_student_t_sign_pairs(law, y, d, w->gi, t))
     for (size_t j = 0; j < d; j++) t[j] = law->type->sign_tail(law->state, y[j]);
-  /* q_j = t_j / 2; a NaN y gets q = NaN, which draws nothing, and contributes 0. */
   double *q = w->gi, *b = w->noise;
-  for (size_t j = 0; j < d; j++) q[j] = isnan(y[j]) ? NAN : 0.5 * t[j];
+  halves(d, y, t, q);
   sdv_rng_binomials(noise, n, q, d, b);
-  for (size_t j = 0; j < d; j++)
-    w->acc[j] = isnan(y[j]) ? 0.0 : (y[j] < 0.0 ? -1.0 : 1.0) * ((double)n - 2.0 * b[j]);
+  sign_update(d, y, b, (double)n, m->eta, x);
 }
 
 static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
@@ -95,8 +116,7 @@ static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream 
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (!m->literal && w->same_law) {
-    step_binomial(m, w, noise);
-    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+    step_binomial(m, w, x, noise);
     return SDV_OK;
   }
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
