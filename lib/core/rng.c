@@ -327,6 +327,21 @@ static inline size_t zig_run(const uint64_t *wp, double *o, size_t j, size_t tak
   return j;
 }
 
+/* After a run of j accepted attempts on the a unread words wp (take of them in reach): the
+ * stream consumes them and, if the run stopped at a miss, that word too, which zig_slow turns
+ * into o[j] (drawing more words through the stream itself if it must). Returns the number of
+ * normals now in o. */
+static inline size_t zig_settle(sdv_stream *s, unsigned a, const uint64_t *wp, size_t j,
+                                size_t take, double *o) {
+  if (j == take) {
+    s->avail = a - (unsigned)j;
+    return j;
+  }
+  s->avail = a - (unsigned)j - 1;
+  o[j] = zig_slow(s, wp[j]);
+  return j + 1;
+}
+
 void sdv_rng_normals_portable(sdv_stream *s, double *out, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -336,14 +351,7 @@ void sdv_rng_normals_portable(sdv_stream *s, double *out, size_t n) {
     const unsigned a = s->avail;
     const uint64_t *wp = s->buf + (SDV_STREAM_WORDS - a);
     const size_t take = n - i < a ? n - i : a;
-    const size_t j = zig_run(wp, out + i, 0, take);
-    i += j;
-    if (j < take) {
-      s->avail = a - (unsigned)j - 1; /* the missed word is consumed */
-      out[i++] = zig_slow(s, wp[j]);
-    } else {
-      s->avail = a - (unsigned)j;
-    }
+    i += zig_settle(s, a, wp, zig_run(wp, out + i, 0, take), take, out + i);
   }
 }
 
@@ -401,13 +409,7 @@ __attribute__((target("avx2"))) void sdv_rng_normals_avx2(sdv_stream *s, double 
       j += (unsigned)__builtin_ctz(~hit); /* the first rejected lane */
     else
       j = zig_run(wp, out + i, j, take);
-    i += j;
-    if (j < take) {
-      s->avail = a - (unsigned)j - 1; /* the missed word is consumed */
-      out[i++] = zig_slow(s, wp[j]);
-    } else {
-      s->avail = a - (unsigned)j;
-    }
+    i += zig_settle(s, a, wp, j, take, out + i);
   }
 }
 #else

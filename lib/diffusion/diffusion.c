@@ -141,16 +141,7 @@ static SDV_CLONES bool rank1_positive_kernel(size_t d, const double *restrict di
   sdv_v4d a = {0.0, 0.0, 0.0, 0.0}, b = {0.0, 0.0, 0.0, 0.0};
   size_t j = 0;
   for (; j + 4 <= d; j += 4) {
-    sdv_v4d dj, uj, xj, sj;
-    memcpy(&dj, diag + j, sizeof dj);
-    memcpy(&uj, u + j, sizeof uj);
-    memcpy(&xj, xi + j, sizeof xj);
-    for (int l = 0; l < 4; l++) sj[l] = sqrt(dj[l]);
-    const sdv_v4d wj = uj / sj;
-    const sdv_v4d tj = sj * xj;
-    memcpy(out + j, &tj, sizeof tj);
-    a += wj * wj;
-    b += wj * xj;
+    sdv_rank1_block(diag + j, u + j, xi + j, out + j, &a, &b);
   }
   for (; j < d; j++) {
     const double sj = sqrt(diag[j]), wj = u[j] / sj;

@@ -247,20 +247,16 @@ static SDV_CLONES bool rank1_em_kernel(size_t d, const double *restrict g, doubl
   sdv_v4d a = {0.0, 0.0, 0.0, 0.0}, b = {0.0, 0.0, 0.0, 0.0};
   size_t j = 0;
   for (; j + 4 <= d; j += 4) {
-    sdv_v4d gj, xj, dj, sj;
+    sdv_v4d gj, dj;
     memcpy(&gj, g + j, sizeof gj);
-    memcpy(&xj, xi + j, sizeof xj);
     const sdv_v4d q = base + asum * gj * gj;
     if (inv_n2 > 0.0)
       dj = q * inv_n2;
     else
       dj = q / n2;
-    for (int l = 0; l < 4; l++) sj[l] = sqrt(dj[l]);
-    const sdv_v4d wj = gj / sj;
-    const sdv_v4d tj = sj * xj;
-    memcpy(t + j, &tj, sizeof tj);
-    a += wj * wj;
-    b += wj * xj;
+    double dd[4];
+    memcpy(dd, &dj, sizeof dd);
+    sdv_rank1_block(dd, g + j, xi + j, t + j, &a, &b);
   }
   for (; j < d; j++) {
     const double q = base + asum * g[j] * g[j];
