@@ -83,7 +83,10 @@ static SDV_CLONES void scaled(size_t d, const double *restrict g, double inv, do
 /* q_j = t_j / 2; a NaN y gets q = NaN, which draws nothing. */
 static SDV_CLONES void halves(size_t d, const double *restrict y, const double *restrict t,
                               double *restrict q) {
-  for (size_t j = 0; j < d; j++) q[j] = isnan(y[j]) ? NAN : 0.5 * t[j];
+  for (size_t j = 0; j < d; j++) {
+    const double h = 0.5 * t[j];
+    q[j] = isnan(y[j]) ? NAN : h;
+  }
 }
 
 /* x_j -= eta (a_j / n) with a_j = sign(y_j) (n - 2 b_j) the sum of the N signs (0 for a NaN
@@ -91,7 +94,9 @@ static SDV_CLONES void halves(size_t d, const double *restrict y, const double *
 static SDV_CLONES void sign_update(size_t d, const double *restrict y, const double *restrict b,
                                    double n, double eta, double *restrict x) {
   for (size_t j = 0; j < d; j++) {
-    const double a = isnan(y[j]) ? 0.0 : (y[j] < 0.0 ? -1.0 : 1.0) * (n - 2.0 * b[j]);
+    /* Both sides computed, then selected: a form the vectoriser takes. */
+    const double s = (y[j] < 0.0 ? -1.0 : 1.0) * (n - 2.0 * b[j]);
+    const double a = isnan(y[j]) ? 0.0 : s;
     x[j] -= eta * (a / n);
   }
 }
