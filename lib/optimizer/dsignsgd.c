@@ -68,12 +68,6 @@ static void sign_pairs(const sdv_noise *law, const double *y, size_t d, double *
   for (size_t j = 0; j < d; j++) sign_pair(law, y[j], &m[j], &t[j]);
 }
 
-/* Shortcut for agents with one law and one scale s > 0: the N signs of coordinate j are
- * i.i.d., sign(g_j + s T) = -sign(y) with probability q = (1 - |m(y)|)/2, y = g_j/s (the
- * law is continuous: no zeros), so their sum is sign(y) (N - 2 B), B ~ Binomial(N, q), with
- * q from the law's sign_tail (accurate when small) and sign(0) taken as +1 (then q = 1/2 and
- * the sum is symmetric anyway). One tail evaluation and one binomial draw per coordinate
- * instead of N noise draws. A NaN gradient gives 0, as sign(NaN) does in the literal step. */
 /* y = g inv (the loops of step_binomial are cloned: simple IEEE operations, the same bits in
  * both versions, lib/core/clones.h). */
 static SDV_CLONES void scaled(size_t d, const double *restrict g, double inv, double *restrict y) {
@@ -101,7 +95,12 @@ static SDV_CLONES void sign_update(size_t d, const double *restrict y, const dou
   }
 }
 
-/* The step of equal agents: x_j -= eta sign(y_j)(N - 2 B_j)/N with B_j ~ Binomial(N, q_j). */
+/* Shortcut for agents with one law and one scale s > 0: the N signs of coordinate j are
+ * i.i.d., sign(g_j + s T) = -sign(y) with probability q = (1 - |m(y)|)/2, y = g_j/s (the
+ * law is continuous: no zeros), so their sum is sign(y) (N - 2 B), B ~ Binomial(N, q), with
+ * q from the law's sign_tail (accurate when small) and sign(0) taken as +1 (then q = 1/2 and
+ * the sum is symmetric anyway). One tail evaluation and one binomial draw per coordinate
+ * instead of N noise draws. A NaN gradient gives 0, as sign(NaN) does in the literal step. */
 static void step_binomial(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise) {
   const size_t d = m->dim, n = m->agents;
   const sdv_noise *law = m->noise[0];
