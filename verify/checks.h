@@ -19,12 +19,12 @@
 #include <stdio.h>
 
 typedef struct sdv_check_ctx {
-  uint64_t seed;                  /* the run's seed (--seed); checks derive model seeds from it */
-  bool full;                      /* --full: larger samples, tighter intervals */
-  size_t threads;                 /* OpenMP threads (0 = default) */
-  volatile sig_atomic_t *cancel;  /* pass to the engine; SDV_EINTR when set */
-  FILE *csv;                      /* this check's CSV file (write a header line first); never
-                                     NULL while a check runs */
+  uint64_t seed;                 /* the run's seed (--seed); checks derive model seeds from it */
+  bool full;                     /* --full: larger samples, tighter intervals */
+  size_t threads;                /* OpenMP threads (0 = default) */
+  volatile sig_atomic_t *cancel; /* pass to the engine; SDV_EINTR when set */
+  FILE *csv;                     /* this check's CSV file (write a header line first); never
+                                    NULL while a check runs */
 } sdv_check_ctx;
 
 typedef struct sdv_check_result {
@@ -39,6 +39,9 @@ typedef struct sdv_check_result {
   double control_value; /* what the control measured (NAN if not a number) */
   bool control_rejected;
   char note[512];       /* test statistic, false-failure rate, caveats */
+  double ratio;         /* |measured - predicted| / the test's tolerance: passes iff <= 1
+                           (NAN, printed as such, where a check states no single ratio) */
+  double control_ratio; /* the same for the control: rejected iff > 1 */
 } sdv_check_result;
 
 typedef struct sdv_check {
@@ -58,6 +61,8 @@ extern const sdv_check sdv_checks_dsignsgd[];
 extern const sdv_check sdv_checks_scaling[];
 extern const sdv_check sdv_checks_conformance[];
 extern const sdv_check sdv_checks_nonquadratic[];
+extern const sdv_check sdv_checks_moments[];
+extern const sdv_check sdv_checks_trajectory[];
 
 /* All checks in suite order; returns how many and sets *list (static storage). */
 size_t sdv_checks_all(const sdv_check *const **list);

@@ -3,7 +3,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_cdf.h>
 
 #include <sdv/errors.h>
 
@@ -19,16 +22,18 @@ int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_
   const sdv_observable *obs = o.obs ? o.obs : &f_only;
   long pos = ftell(ctx->csv);
   if (pos == 0)
-    fprintf(ctx->csv, "study,eta,t,step,observable,disc_mean,disc_se,disc_exact,sde_mean,sde_se,"
-                      "sde_exact,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
+    fprintf(ctx->csv,
+            "study,eta,t,step,observable,disc_mean,disc_se,disc_exact,sde_mean,sde_se,"
+            "sde_exact,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
   char name[64];
   for (size_t k = 0; k < (*out)->nrows; k++) {
     const sdv_weak_row *w = &(*out)->rows[k];
-    fprintf(ctx->csv, "%s,%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%d,%.17g,%.17g,%.17g,"
-                      "%.17g,%.17g,%.17g\n",
+    fprintf(ctx->csv,
+            "%s,%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%d,%.17g,%.17g,%.17g,"
+            "%.17g,%.17g,%.17g\n",
             label, w->eta, w->t, w->step, sdv_observable_name(&obs[w->obs], name, sizeof name),
-            w->disc.mean, w->disc.se, w->disc.exact, w->sde.mean, w->sde.se, w->sde.exact,
-            w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde, w->fl_se);
+            w->disc.mean, w->disc.se, w->disc.exact, w->sde.mean, w->sde.se, w->sde.exact, w->err,
+            w->err_lo, w->err_hi, w->fl_disc, w->fl_sde, w->fl_se);
   }
   return SDV_OK;
 }
@@ -68,8 +73,7 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->lo = T->rel_lo;
     res->hi = T->rel_hi;
     res->predicted = 0.0;
-    snprintf(res->prediction, sizeof res->prediction, "0 (L = %.4g ± %.2g)", T->limit,
-             T->limit_se);
+    snprintf(res->prediction, sizeof res->prediction, "0 (L = %.4g ± %.2g)", T->limit, T->limit_se);
     res->pass = T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_PASS;
   }
   res->control_rejected = w->ncontrols > 0;
@@ -81,4 +85,105 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->control_value = w->controls[0].tests[0].rel;
   }
   sdv_check_note(res, "weak verdict %s: %s", sdv_verdict_name(w->verdict), w->summary);
+}
+
+/* ---- the comparison ledger ---- */
+
+static sdv_ledger_entry *ledger_push(sdv_ledger *L) {
+  if (L->oom) return NULL;
+  if (L->n == L->cap) {
+    const size_t cap = L->cap ? 2 * L->cap : 64;
+    sdv_ledger_entry *e = realloc(L->e, cap * sizeof *e);
+    if (!e) {
+      L->oom = true;
+      return NULL;
+    }
+    L->e = e;
+    L->cap = cap;
+  }
+  return &L->e[L->n++];
+}
+
+void sdv_ledger_stat(sdv_ledger *L, double est, double se_est, double ref, double se_ref,
+                     const char *fmt, ...) {
+  sdv_ledger_entry *e = ledger_push(L);
+  if (!e) return;
+  e->diff = est - ref;
+  e->se = sqrt(se_est * se_est + se_ref * se_ref);
+  e->tol = 0.0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->what, sizeof e->what, fmt, ap);
+  va_end(ap);
+}
+
+void sdv_ledger_det(sdv_ledger *L, double est, double ref, double tol, const char *fmt, ...) {
+  sdv_ledger_entry *e = ledger_push(L);
+  if (!e) return;
+  e->diff = est - ref;
+  e->se = 0.0;
+  e->tol = tol;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->what, sizeof e->what, fmt, ap);
+  va_end(ap);
+}
+
+int sdv_ledger_close(const sdv_ledger *L, double alpha, sdv_ledger_summary *s) {
+  memset(s, 0, sizeof *s);
+  if (L->oom) return SDV_ERROR(SDV_ENOMEM, "ledger: out of memory");
+  for (size_t k = 0; k < L->n; k++) L->e[k].tol > 0.0 ? s->ndet++ : s->nstat++;
+  s->z = s->nstat ? gsl_cdf_ugaussian_Qinv(alpha / (2.0 * (double)s->nstat)) : 0.0;
+  for (size_t k = 0; k < L->n; k++) {
+    const sdv_ledger_entry *e = &L->e[k];
+    const double tol = e->tol > 0.0 ? e->tol : s->z * e->se;
+    const double r = fabs(e->diff) == 0.0 ? 0.0 : (tol > 0.0 ? fabs(e->diff) / tol : INFINITY);
+    if (isnan(r) || isnan(e->diff)) {
+      s->worst = NAN;
+      snprintf(s->what, sizeof s->what, "%s", e->what);
+      return SDV_OK;
+    }
+    if (r > s->worst || k == 0) {
+      s->worst = r;
+      snprintf(s->what, sizeof s->what, "%s", e->what);
+    }
+  }
+  return SDV_OK;
+}
+
+void sdv_ledger_reset(sdv_ledger *L) {
+  L->n = 0;
+  L->oom = false;
+}
+
+void sdv_ledger_free(sdv_ledger *L) {
+  free(L->e);
+  L->e = NULL;
+  L->n = L->cap = 0;
+}
+
+bool sdv_ledger_passes(const sdv_ledger_summary *s) { return s->worst <= 1.0; }
+
+void sdv_sample_moments(const double *x, size_t M, size_t d, double *mean, double *se_mean,
+                        double *cov, double *se_cov) {
+  for (size_t j = 0; j < d; j++) {
+    double sum = 0.0;
+    for (size_t s = 0; s < M; s++) sum += x[s * d + j];
+    mean[j] = sum / (double)M;
+  }
+  for (size_t j = 0; j < d; j++)
+    for (size_t l = j; l < d; l++) {
+      double s1 = 0.0, s2 = 0.0;
+      for (size_t s = 0; s < M; s++) {
+        const double p = (x[s * d + j] - mean[j]) * (x[s * d + l] - mean[l]);
+        s1 += p;
+        s2 += p * p;
+      }
+      const double m1 = s1 / (double)M;
+      const double var = fmax(0.0, (s2 / (double)M - m1 * m1) * (double)M / (double)(M - 1));
+      cov[j * d + l] = cov[l * d + j] = m1;
+      se_cov[j * d + l] = se_cov[l * d + j] = sqrt(var / (double)M);
+    }
+  for (size_t j = 0; j < d; j++)
+    se_mean[j] = sqrt(cov[j * d + j] * (double)M / (double)(M - 1) / (double)M);
 }
