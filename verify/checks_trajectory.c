@@ -31,7 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+
 #include <sdv/errors.h>
+#include <sdv/mc.h>
 #include <sdv/exact.h>
 #include <sdv/model.h>
 #include <sdv/process.h>
@@ -49,6 +53,12 @@
  * the problem's scale on these linear systems (tests/test-exact.c measures 1e-8 against closed
  * forms with looser settings). */
 #define ODE_RTOL 1e-9
+/* Stationary moments: our LU solve of a <= 16-unknown well-conditioned system against sdv's
+ * routes, which solve or iterate to ~1e-11 relative. */
+#define STAT_RTOL 1e-9
+/* The engine and the direct loop sum the same doubles in different orders: their means differ
+ * by rounding, about sqrt(M) eps (|mean| + sd) <= 1e-12 of that for M <= 1e6. */
+#define ENGINE_RTOL 1e-10
 
 typedef enum { C_ID, C_BERN, C_RANDK } comp_kind;
 
@@ -74,12 +84,14 @@ typedef struct moments {
   double mu[MAXD], S[MAXD * MAXD];
 } moments;
 
-static void recursion_step(const tr_case *c, double h, double cc, moments *m) {
+/* E Sigma(x) over a law with second moments S = E x x^T (affine in S), into ES (d x d). */
+static void esigma(const tr_case *c, const double *S, double *ES) {
   const size_t d = c->dim, N = c->agents;
   const double N2 = (double)N * (double)N;
-  double HSH[MAXD * MAXD], ES[MAXD * MAXD] = {0}, S2[MAXD * MAXD] = {0};
+  double HSH[MAXD * MAXD];
+  memset(ES, 0, d * d * sizeof *ES);
   for (size_t j = 0; j < d; j++)
-    for (size_t l = 0; l < d; l++) HSH[j * d + l] = c->lam[j] * m->S[j * d + l] * c->lam[l];
+    for (size_t l = 0; l < d; l++) HSH[j * d + l] = c->lam[j] * S[j * d + l] * c->lam[l];
   for (size_t i = 0; i < N; i++) {
     const tr_agent *a = &c->ag[i];
     const double v = a->sigma * a->sigma / (double)c->batch;
@@ -96,12 +108,58 @@ static void recursion_step(const tr_case *c, double h, double cc, moments *m) {
         }
       }
   }
+}
+
+static void recursion_step(const tr_case *c, double h, double cc, moments *m) {
+  const size_t d = c->dim;
+  double ES[MAXD * MAXD], S2[MAXD * MAXD] = {0};
+  esigma(c, m->S, ES);
   for (size_t j = 0; j < d; j++)
     for (size_t l = 0; l < d; l++)
       S2[j * d + l] =
           (1.0 - h * c->lam[j]) * m->S[j * d + l] * (1.0 - h * c->lam[l]) + cc * ES[j * d + l];
   memcpy(m->S, S2, sizeof S2);
   for (size_t j = 0; j < d; j++) m->mu[j] *= 1.0 - h * c->lam[j];
+}
+
+/* Stationary second moments by one linear solve in the d^2 entries of S:
+ *   optimizer  S = (I - eta H) S (I - eta H) + eta^2 E Sigma(S),
+ *   SDE        H S + S H = eta E Sigma(S)                         (the moment ODE at rest).
+ * The affine map E Sigma is split into its value at 0 and its linear part, assembled on the
+ * unit matrices; GSL's LU solves the system. SDV_EDOM if the system is singular. */
+static int stationary(const tr_case *c, bool sde, double *S) {
+  const size_t d = c->dim, n = d * d;
+  double A[MAXD * MAXD * MAXD * MAXD], rhs[MAXD * MAXD], E0[MAXD * MAXD], Ek[MAXD * MAXD],
+      B[MAXD * MAXD] = {0};
+  const double eta = c->eta;
+  esigma(c, B, E0);
+  for (size_t k = 0; k < n; k++) {
+    memset(B, 0, sizeof B);
+    B[k] = 1.0;
+    esigma(c, B, Ek);
+    for (size_t r = 0; r < n; r++) {
+      const size_t j = r / d, l = r % d;
+      const double lin = Ek[r] - E0[r];
+      double a;
+      if (sde)
+        a = (c->lam[j] + c->lam[l]) * B[r] - eta * lin;
+      else
+        a = B[r] - (1.0 - eta * c->lam[j]) * (1.0 - eta * c->lam[l]) * B[r] - eta * eta * lin;
+      A[r * n + k] = a;
+    }
+  }
+  for (size_t r = 0; r < n; r++) rhs[r] = (sde ? eta : eta * eta) * E0[r];
+  gsl_matrix_view Am = gsl_matrix_view_array(A, n, n);
+  gsl_vector_view bv = gsl_vector_view_array(rhs, n);
+  gsl_vector_view xv = gsl_vector_view_array(S, n);
+  gsl_permutation *perm = gsl_permutation_alloc(n);
+  if (!perm) return SDV_ERROR(SDV_ENOMEM, "trajectory: permutation of %zu", n);
+  int sign, rc = gsl_linalg_LU_decomp(&Am.matrix, perm, &sign);
+  if (!rc) rc = gsl_linalg_LU_solve(&Am.matrix, perm, &bv.vector, &xv.vector);
+  gsl_permutation_free(perm);
+  return rc ? SDV_ERROR(SDV_EDOM, "trajectory: stationary system is singular (%s)",
+                        gsl_strerror(rc))
+            : SDV_OK;
 }
 
 /* Moments after n steps of (h, cc) from x0. */
@@ -247,7 +305,79 @@ static int exact_routes(const sdv_model *m, const tr_case *c, size_t K, sdv_ledg
     else
       sdv_ledger_det(L, got, r2, tol, "exact SDE route (CVODE): E x_%zu", k + 1);
   }
+  /* Stationary laws: sdv_exact_stationary (linear solves or fixed points to ~1e-11) against
+   * our linear solve; tolerance STAT_RTOL of the largest entry. */
+  sdv_observable obs[MAXD + 1];
+  for (size_t j = 0; j < d; j++) obs[j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
+  obs[d] = (sdv_observable){.kind = SDV_OBS_F};
+  for (int sde = 0; sde < 2; sde++) {
+    double S[MAXD * MAXD], vals[MAXD + 1], sc = 0.0, f = 0.0;
+    if ((rc = stationary(c, sde, S))) return rc;
+    if ((rc = sdv_exact_stationary(m, sde ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE, obs, d + 1, vals,
+                                   NULL, NULL)))
+      return rc;
+    for (size_t j = 0; j < d; j++) {
+      sc = fmax(sc, fabs(S[j * d + j]));
+      f += 0.5 * c->lam[j] * S[j * d + j];
+    }
+    for (size_t j = 0; j < d; j++)
+      sdv_ledger_det(L, vals[j], S[j * d + j], STAT_RTOL * sc, "exact %s stationary E x_%zu^2",
+                     sde ? "SDE" : "discrete", j + 1);
+    sdv_ledger_det(L, vals[d], f, STAT_RTOL * sc, "exact %s stationary E f",
+                   sde ? "SDE" : "discrete");
+  }
   return SDV_OK;
+}
+
+/* The Monte Carlo engine on the same paths as the direct loop (out): the same streams give the
+ * same path values, so the engine's means and standard errors must equal ours up to the
+ * rounding of a different summation order (ENGINE_RTOL of |mean| + sd). */
+static double product_obs(void *user, size_t dim, const double *x) {
+  const size_t *jl = user;
+  (void)dim;
+  return x[jl[0]] * x[jl[1]];
+}
+
+static int engine_matches(const sdv_check_ctx *ctx, const sdv_model *m,
+                          const sdv_process_options *po, size_t K, size_t M, const double *out,
+                          sdv_ledger *L, const char *what) {
+  const size_t d = m->dim, q = nobs_of(d);
+  sdv_observable obs[MAXD + MAXD * (MAXD + 1) / 2];
+  size_t pairs[MAXD * (MAXD + 1) / 2][2], k = 0, np = 0;
+  for (size_t j = 0; j < d; j++) obs[k++] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
+  for (size_t j = 0; j < d; j++)
+    for (size_t l = j; l < d; l++, np++) {
+      pairs[np][0] = j;
+      pairs[np][1] = l;
+      obs[k++] = (sdv_observable){
+          .kind = SDV_OBS_USER, .fn = product_obs, .user = pairs[np], .label = "x_j x_l"};
+    }
+  sdv_mc_options mo;
+  sdv_mc_options_default(&mo);
+  mo.paths = M;
+  mo.threads = (int)ctx->threads;
+  mo.cancel = ctx->cancel;
+  const size_t steps[2] = {0, K};
+  sdv_mc_result *r = NULL;
+  int rc = sdv_mc_run(&r, m, po, steps, 2, obs, q, &mo);
+  if (rc) return rc;
+  for (size_t o = 0; o < q && rc == SDV_OK; o++) {
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t s = 0; s < M; s++) s1 += out[s * q + o];
+    const double mean = s1 / (double)M;
+    for (size_t s = 0; s < M; s++) s2 += (out[s * q + o] - mean) * (out[s * q + o] - mean);
+    const double sd = sqrt(s2 / (double)(M - 1)), se = sd / sqrt((double)M);
+    sdv_mc_summary sm;
+    if ((rc = sdv_mc_result_get(r, 1, o, &sm))) break;
+    sdv_ledger_det(L, sm.mean, mean, ENGINE_RTOL * (fabs(mean) + sd), "%s: engine mean, obs %zu",
+                   what, o + 1);
+    sdv_ledger_det(L, sm.se, se, ENGINE_RTOL * se, "%s: engine se, obs %zu", what, o + 1);
+    if (sm.nonfinite != 0 || sm.n != M)
+      sdv_ledger_det(L, (double)sm.n, (double)M, 0.5, "%s: engine path count, obs %zu", what,
+                     o + 1);
+  }
+  sdv_mc_result_free(r);
+  return rc;
 }
 
 typedef struct tr_run {
@@ -261,8 +391,13 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
   sdv_model_options o;
   tr_options(c, seed, &t, &o);
   const size_t K = (size_t)llround(c->T / c->eta), d = c->dim, m = c->substeps;
-  sdv_model *mod[2] = {NULL, NULL}, *ctl[2] = {NULL, NULL};
+  sdv_model *mod[2] = {NULL, NULL}, *ctl[2] = {NULL, NULL}, *smp = NULL;
   int rc = SDV_OK;
+  if (strcmp(c->method, "dcsgd") == 0) {
+    o.sde_route = SDV_SDE_SAMPLED;
+    if ((rc = sdv_model_alloc(&smp, &o))) goto done;
+    o.sde_route = SDV_SDE_AUTO;
+  }
   for (int lit = 0; lit < 2; lit++) {
     o.literal = lit;
     if ((rc = sdv_model_alloc(&mod[lit], &o))) goto done;
@@ -288,6 +423,7 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
     if ((rc = simulate(mod[lit], &po, K, M, ctx->cancel, R->out))) break;
     snprintf(what, sizeof what, "%s %s step()", c->label, lit ? "literal" : "shortcut");
     compare_paths(&R->main, R->out, M, d, &disc, what);
+    if (!lit && (rc = engine_matches(ctx, mod[lit], &po, K, M, R->out, &R->main, what))) break;
     po.kind = SDV_PROCESS_SDE;
     po.substeps = m;
     po.integrator = sdv_integrator_euler;
@@ -299,6 +435,15 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
     if ((rc = simulate(mod[lit], &po, K, M, ctx->cancel, R->out))) break;
     snprintf(what, sizeof what, "%s SDE richardson h = eta/%zu", c->label, m);
     compare_paths(&R->main, R->out, M, d, &rich, what);
+    if ((rc = engine_matches(ctx, mod[lit], &po, K, M, R->out, &R->main, what))) break;
+    if (smp) {
+      /* The generic sampled route (compressed-noise increments, no Gaussian): Euler's moment
+       * recursion needs only their mean 0 and covariance Sigma(x), so the same reference. */
+      po.integrator = sdv_integrator_euler;
+      if ((rc = simulate(smp, &po, K, M, ctx->cancel, R->out))) break;
+      snprintf(what, sizeof what, "%s SDE euler sampled route h = eta/%zu", c->label, m);
+      compare_paths(&R->main, R->out, M, d, &eul, what);
+    }
     po.integrator = sdv_integrator_euler;
     for (int k = 0; k < 2 && rc == SDV_OK; k++) {
       if ((rc = simulate(ctl[k], &po, K, M, ctx->cancel, R->out))) break;
@@ -312,6 +457,7 @@ done:
     sdv_model_free(mod[k]);
     sdv_model_free(ctl[k]);
   }
+  sdv_model_free(smp);
   return rc;
 }
 
