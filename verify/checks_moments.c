@@ -571,120 +571,64 @@ done:
   return rc;
 }
 
-#define G(s) \
-  { LAW_GAUSS, 0.0, (s), C_ID, 0.0 }
-#define GC(s, c, p) \
-  { LAW_GAUSS, 0.0, (s), (c), (p) }
-#define T(nu, s) \
-  { LAW_T, (nu), (s), C_ID, 0.0 }
-#define TC(nu, s, c, p) \
-  { LAW_T, (nu), (s), (c), (p) }
-#define CAU(s) \
-  { LAW_CAUCHY, 0.0, (s), C_ID, 0.0 }
+/* clang-format off */
+#define G(s) {LAW_GAUSS, 0.0, (s), C_ID, 0.0}
+#define GC(s, c, p) {LAW_GAUSS, 0.0, (s), (c), (p)}
+#define T(nu, s) {LAW_T, (nu), (s), C_ID, 0.0}
+#define TC(nu, s, c, p) {LAW_T, (nu), (s), (c), (p)}
+#define CAU(s) {LAW_CAUCHY, 0.0, (s), C_ID, 0.0}
 
 /* DSGD on the quartic: Gaussian agents with unequal scales (the one-Gaussian shortcut) and a
- * mix with a Student-t(9) agent (nu > 8 keeps the covariance's standard error itself
- * reliable: its estimate needs the 8th moment). */
+ * mix with a Student-t(9) agent on the double well (nu > 8 keeps the covariance's standard
+ * error itself reliable: its estimate needs the 8th moment). */
 static int run_dsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const os_case cases[] = {
-      {"gauss",
-       "dsgd",
-       3,
-       3,
-       2,
-       "quartic:lam=0.7,1.3,2.1",
-       {G(0.8), G(1.6), G(2.5)},
-       2,
+      {"gauss", "dsgd", 3, 3, 2, "quartic:lam=0.7,1.3,2.1", {G(0.8), G(1.6), G(2.5)}, 2,
        {{0.9, -1.3, 0.4}, {-0.2, 0.6, 1.7}}},
-      {"mixed",
-       "dsgd",
-       3,
-       3,
-       3,
-       "double-well:a=1.2",
-       {G(0.6), T(9.0, 1.4), G(2.0)},
-       2,
+      {"mixed", "dsgd", 3, 3, 3, "double-well:a=1.2", {G(0.6), T(9.0, 1.4), G(2.0)}, 2,
        {{1.5, -0.3, 0.8}, {0.1, 1.1, -1.9}}},
   };
   return run_cases(ctx, res, "onestep-dsgd", cases, 2, 60000);
 }
 
-/* DCSGD with the linear compressors on the Iris logistic loss (d = 5): rand-k with unequal
- * k, Bernoulli, Student-t(9), B = 2; and equal rand-k agents (the kept-coordinates shortcut,
- * the diagonal-minus-rank-1 root). */
+/* DCSGD with the linear compressors on the Iris logistic loss (d = 5): equal rand-k agents (the
+ * kept-coordinates shortcut, the diagonal-minus-rank-1 root); rand-k with unequal k, a
+ * Student-t(9) agent and Bernoulli, B = 2; and rand-k on a dense quadratic. */
 static int run_dcsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const os_case cases[] = {
-      {"randk",
-       "dcsgd",
-       5,
-       3,
-       2,
-       "@iris",
-       {GC(0.3, C_RANDK, 2), GC(0.5, C_RANDK, 2), GC(0.2, C_RANDK, 2)},
-       2,
+      {"randk", "dcsgd", 5, 3, 2, "@iris",
+       {GC(0.3, C_RANDK, 2), GC(0.5, C_RANDK, 2), GC(0.2, C_RANDK, 2)}, 2,
        {{0.4, -1.1, 0.8, 1.5, -0.6}, {-1.2, 0.5, 2.0, -0.4, 0.9}}},
-      {"mixed",
-       "dcsgd",
-       5,
-       3,
-       2,
-       "@iris",
-       {GC(0.3, C_RANDK, 1), TC(9.0, 0.25, C_RANDK, 3), GC(0.4, C_BERN, 0.4)},
-       2,
+      {"mixed", "dcsgd", 5, 3, 2, "@iris",
+       {GC(0.3, C_RANDK, 1), TC(9.0, 0.25, C_RANDK, 3), GC(0.4, C_BERN, 0.4)}, 2,
        {{0.4, -1.1, 0.8, 1.5, -0.6}, {1.0, 1.0, -1.0, 0.5, 0.0}}},
+      {"dense", "dcsgd", 4, 2, 1, "dense-quadratic:lam=0.5..2:seed=11",
+       {GC(0.7, C_RANDK, 2), GC(0.4, C_RANDK, 3)}, 1, {{0.9, -0.6, 1.3, 0.2}}},
   };
-  return run_cases(ctx, res, "onestep-dcsgd-linear", cases, 2, 60000);
+  return run_cases(ctx, res, "onestep-dcsgd-linear", cases, 3, 60000);
 }
 
 /* DCSGD with the nonlinear compressors (QSGD and natural compression: the SDE's sampled
  * route), on the quartic. */
 static int run_dcsgd_nonlinear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const os_case cases[] = {
-      {"qsgd",
-       "dcsgd",
-       3,
-       2,
-       2,
-       "quartic:lam=0.6,1.0,1.8",
-       {GC(0.4, C_QSGD, 2), GC(0.25, C_QSGD, 1)},
-       2,
-       {{1.1, -0.7, 0.5}, {-0.4, 1.3, 0.9}}},
-      {"natural",
-       "dcsgd",
-       3,
-       2,
-       1,
-       "quartic:lam=0.6,1.0,1.8",
-       {GC(0.3, C_NATURAL, 0), GC(0.6, C_NATURAL, 0)},
-       2,
-       {{1.1, -0.7, 0.5}, {-0.4, 1.3, 0.9}}},
+      {"qsgd", "dcsgd", 3, 2, 2, "quartic:lam=0.6,1.0,1.8",
+       {GC(0.4, C_QSGD, 2), GC(0.25, C_QSGD, 1)}, 2, {{1.1, -0.7, 0.5}, {-0.4, 1.3, 0.9}}},
+      {"natural", "dcsgd", 3, 2, 1, "quartic:lam=0.6,1.0,1.8",
+       {GC(0.3, C_NATURAL, 0), GC(0.6, C_NATURAL, 0)}, 2, {{1.1, -0.7, 0.5}, {-0.4, 1.3, 0.9}}},
   };
   return run_cases(ctx, res, "onestep-dcsgd-nonlinear", cases, 2, 60000);
 }
 
 /* DSignSGD, Gaussian: equal agents (the binomial shortcut) and unequal scales, B > 1, at
- * states whose signal-to-noise ratios y = d_j f / scale_i run from 0.1 to about 8, so m is
+ * states whose signal-to-noise ratios y = d_j f / scale_i run from 0.1 to about 10, so m is
  * tested far from 0 as well as near it. */
 static int run_dsignsgd_gauss(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const os_case cases[] = {
-      {"equal",
-       "dsignsgd",
-       4,
-       4,
-       3,
-       "quartic:lam=0.5,1.0,1.5,2.0",
-       {G(1.3), G(1.3), G(1.3), G(1.3)},
-       2,
-       {{0.1, -0.6, 1.0, 1.6}, {-1.4, 0.3, -0.8, 0.05}}},
-      {"unequal",
-       "dsignsgd",
-       4,
-       3,
-       2,
-       "double-well:a=1",
-       {G(0.4), G(1.1), G(3.0)},
-       2,
-       {{0.2, -1.5, 1.9, 0.7}, {-2.1, 1.2, -0.5, 1.05}}},
+      {"equal", "dsignsgd", 4, 4, 3, "quartic:lam=0.5,1.0,1.5,2.0",
+       {G(1.3), G(1.3), G(1.3), G(1.3)}, 2, {{0.1, -0.6, 1.0, 1.6}, {-1.4, 0.3, -0.8, 0.05}}},
+      {"unequal", "dsignsgd", 4, 3, 2, "double-well:a=1",
+       {G(0.4), G(1.1), G(3.0)}, 2, {{0.2, -1.5, 1.9, 0.7}, {-2.1, 1.2, -0.5, 1.05}}},
   };
   return run_cases(ctx, res, "onestep-dsignsgd-gauss", cases, 2, 60000);
 }
@@ -694,36 +638,16 @@ static int run_dsignsgd_gauss(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * Cauchy draws has the same scale: batching does not help). */
 static int run_dsignsgd_heavy(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const os_case cases[] = {
-      {"t3",
-       "dsignsgd",
-       3,
-       3,
-       1,
-       "quartic:lam=0.8,1.2,2.0",
-       {T(3.0, 0.7), T(3.0, 0.7), T(3.0, 0.7)},
-       2,
-       {{0.15, -0.9, 1.7}, {2.3, 0.5, -1.2}}},
-      {"mixed",
-       "dsignsgd",
-       3,
-       3,
-       1,
-       "quartic:lam=0.8,1.2,2.0",
-       {T(2.5, 0.5), CAU(1.5), G(0.8)},
-       2,
-       {{0.15, -0.9, 1.7}, {2.3, 0.5, -1.2}}},
-      {"cauchy-batch",
-       "dsignsgd",
-       3,
-       2,
-       4,
-       "quartic:lam=0.8,1.2,2.0",
-       {CAU(0.6), CAU(1.8)},
-       1,
-       {{0.4, -1.3, 2.2}}},
+      {"t3", "dsignsgd", 3, 3, 1, "quartic:lam=0.8,1.2,2.0",
+       {T(3.0, 0.7), T(3.0, 0.7), T(3.0, 0.7)}, 2, {{0.15, -0.9, 1.7}, {2.3, 0.5, -1.2}}},
+      {"mixed", "dsignsgd", 3, 3, 1, "quartic:lam=0.8,1.2,2.0",
+       {T(2.5, 0.5), CAU(1.5), G(0.8)}, 2, {{0.15, -0.9, 1.7}, {2.3, 0.5, -1.2}}},
+      {"cauchy-batch", "dsignsgd", 3, 2, 4, "quartic:lam=0.8,1.2,2.0",
+       {CAU(0.6), CAU(1.8)}, 1, {{0.4, -1.3, 2.2}}},
   };
   return run_cases(ctx, res, "onestep-dsignsgd-heavy", cases, 3, 60000);
 }
+/* clang-format on */
 
 const sdv_check sdv_checks_moments[] = {
     {"onestep-dsgd",
