@@ -37,10 +37,9 @@
 /* Two-sided normal critical value at level 5e-5 (the Monte Carlo limit test). */
 #define Z_LIMIT 4.0556269811224
 
-/* Relative tolerance of an exact Richardson limit: the second extrapolant has an O(eta^3)
- * remainder; on the ladders below it is below 1e-4 relative, so 1e-3 leaves a margin of 10
- * while any model with a wrong constant (a wrong drift, a missing term) is off by O(1). */
-#define EXACT_LIMIT_RTOL 1e-3
+/* Accuracy of the exact references (CVODE at rtol 1e-11; the recursions to rounding), with a
+ * margin of 10: the error of an exact E g relative to |E g|. */
+#define EXACT_VALUE_RTOL 1e-10
 
 static const sdv_observable obs_f = {.kind = SDV_OBS_F};
 
@@ -77,13 +76,18 @@ static const char *join(char *buf, size_t len, const double *v, size_t n) {
   return buf;
 }
 
-/* The limit of e(eta)/eta from a study's rows (test 0; rows sorted by decreasing eta). Exact
- * rows on a halving ladder: second Richardson extrapolant of the three smallest rungs, *se = 0.
- * Otherwise the weighted line e/eta = c0 + c1 eta (weights (eta/se_e)^2, covariance inflated
- * by the reduced chi-square), *se its intercept's standard error. */
-static int weak_limit(const sdv_weak_result *w, double *lim, double *se) {
+/* The limit of e(eta)/eta from a study's rows (test 0; rows sorted by decreasing eta), and
+ * the tolerance of a test of that limit. Exact rows on a halving ladder: the second Richardson
+ * extrapolant R2 of the three smallest rungs. Its remainder is O(eta^3), so the extrapolant of
+ * the three rungs above, R2', has 8 times its error and |R2 - R2'| (= 7/8 of R2''s error) is at
+ * least 7 times R2's own error: the tolerance is |R2 - R2'| plus the references' rounding,
+ * EXACT_VALUE_RTOL max|E g| / eta_min times the extrapolation's weight sum 5. Needs 4 rungs.
+ * Otherwise the weighted line e/eta = c0 + c1 eta (weights (eta/se_e)^2, covariance inflated by
+ * the reduced chi-square); the tolerance is Z_LIMIT times its intercept's standard error;
+ * *se is 0 for exact rows, else that standard error. */
+static int weak_limit(const sdv_weak_result *w, double *lim, double *se, double *tol) {
   const size_t n = w->nrows;
-  double x[64], y[64], s[64];
+  double x[64], y[64], s[64], big = 0.0;
   bool exact = true;
   for (size_t r = 0; r < n && r < 64; r++) {
     const sdv_weak_row *row = &w->rows[r];
@@ -91,15 +95,19 @@ static int weak_limit(const sdv_weak_result *w, double *lim, double *se) {
     y[r] = row->err / row->eta;
     s[r] = row->err_se / row->eta;
     exact = exact && row->disc.exact && row->sde.exact;
+    big = fmax(big, fmax(fabs(row->disc.mean), fabs(row->sde.mean)));
   }
   if (exact) {
-    if (n < 3) return SDV_ERROR(SDV_EINVAL, "weak limit: exact extrapolation needs 3 rungs");
-    for (size_t r = n - 3; r + 1 < n; r++)
+    if (n < 4) return SDV_ERROR(SDV_EINVAL, "weak limit: exact extrapolation needs 4 rungs");
+    for (size_t r = n - 4; r + 1 < n; r++)
       if (fabs(x[r] - 2.0 * x[r + 1]) > 1e-12 * x[r])
         return SDV_ERROR(SDV_EINVAL, "weak limit: eta = %g is not twice %g", x[r], x[r + 1]);
     const double r1a = 2.0 * y[n - 2] - y[n - 3], r1b = 2.0 * y[n - 1] - y[n - 2];
+    const double r1z = 2.0 * y[n - 3] - y[n - 4];
     *lim = (4.0 * r1b - r1a) / 3.0;
+    const double prev = (4.0 * r1a - r1z) / 3.0;
     *se = 0.0;
+    *tol = fabs(*lim - prev) + 5.0 * EXACT_VALUE_RTOL * big / x[n - 1];
     return SDV_OK;
   }
   double c0, c1, s0, s1;
@@ -108,21 +116,18 @@ static int weak_limit(const sdv_weak_result *w, double *lim, double *se) {
   if (rc) return rc;
   *lim = c0;
   *se = s0;
+  *tol = Z_LIMIT * s0;
   return SDV_OK;
 }
 
-/* Does the measured limit agree with the prediction? Exact: relative tolerance; Monte Carlo:
- * within Z_LIMIT standard errors. */
-static bool limit_agrees(double lim, double se, double pred) {
-  if (!isfinite(lim)) return false;
-  if (se == 0.0) return sdv_check_close(lim, pred, EXACT_LIMIT_RTOL);
-  return isfinite(se) && fabs(lim - pred) <= Z_LIMIT * se;
+/* Does the measured limit agree with the prediction within the tolerance? */
+static bool limit_agrees(double lim, double tol, double pred) {
+  return isfinite(lim) && isfinite(tol) && fabs(lim - pred) <= tol;
 }
 
-/* Size of a disagreement in the units of its test (standard errors, or tolerances). */
-static double limit_distance(double lim, double se, double pred) {
-  if (se == 0.0) return fabs(lim - pred) / (EXACT_LIMIT_RTOL * fabs(pred));
-  return fabs(lim - pred) / se;
+/* Size of a disagreement in tolerances. */
+static double limit_distance(double lim, double tol, double pred) {
+  return fabs(lim - pred) / tol;
 }
 
 /* ---- the order measurement, shared by claims 1, 2 and 3 ---- */
@@ -142,15 +147,15 @@ typedef struct order_spec {
  * control is rejected when either test gives a verdict against it. */
 static int run_order(const sdv_check_ctx *ctx, sdv_check_result *res, const order_spec *sp) {
   sdv_weak_result *w = NULL, *wc = NULL;
-  double lim, se, clim, cse;
+  double lim, se, tol, clim, cse, ctol;
   int rc = sdv_check_weak(ctx, "model", sp->disc, NULL, sp->wo, &w);
   if (rc) goto done;
-  if ((rc = weak_limit(w, &lim, &se))) goto done;
+  if ((rc = weak_limit(w, &lim, &se, &tol))) goto done;
   sdv_weak_options wo = *sp->wo;
   wo.controls = false;
   if (sp->wrong_paths) wo.paths = sp->wrong_paths;
   if ((rc = sdv_check_weak(ctx, "control-wrong-drift", sp->disc, sp->wrong, &wo, &wc))) goto done;
-  if ((rc = weak_limit(wc, &clim, &cse))) goto done;
+  if ((rc = weak_limit(wc, &clim, &cse, &ctol))) goto done;
 
   const sdv_weak_test *T = &w->tests[0], *C = &wc->tests[0];
   const bool exact = se == 0.0;
@@ -165,30 +170,33 @@ static int run_order(const sdv_check_ctx *ctx, sdv_check_result *res, const orde
   res->lo = exact ? lim : lim - 1.959963984540054 * se;
   res->hi = exact ? lim : lim + 1.959963984540054 * se;
   const bool order_ok = T->order_verdict == SDV_VERDICT_PASS;
-  const bool lim_ok = limit_agrees(lim, se, sp->predicted);
+  const bool lim_ok = limit_agrees(lim, tol, sp->predicted);
+  res->ratio = limit_distance(lim, tol, sp->predicted);
   res->pass = order_ok && lim_ok;
   snprintf(res->control, sizeof res->control, "%s", sp->wrong_text);
   res->control_value = clim;
   /* Rejected only by a verdict against it: an order fit that FAILs (resolved and too low),
    * or a limit that disagrees; an unresolved (INCONCLUSIVE) order rejects nothing. */
   const bool c_order_fail = C->order_verdict == SDV_VERDICT_FAIL;
-  const bool c_lim_ok = limit_agrees(clim, cse, sp->predicted);
+  const bool c_lim_ok = limit_agrees(clim, ctol, sp->predicted);
   res->control_rejected = c_order_fail || !c_lim_ok;
+  res->control_ratio = limit_distance(clim, ctol, sp->predicted);
   if (exact)
     sdv_check_note(res,
-                   "limit test: |lim - pred| <= %g |pred| (exact sides, Richardson "
-                   "remainder O(eta^3)); off by %.3g tolerances",
-                   EXACT_LIMIT_RTOL, limit_distance(lim, se, sp->predicted));
+                   "limit test: |lim - pred| <= %.3g (exact sides: the change of the second "
+                   "Richardson extrapolant from the rungs above, >= 7 x its O(eta^3) remainder, "
+                   "plus the references' rounding); off by %.3g tolerances",
+                   tol, limit_distance(lim, tol, sp->predicted));
   else
     sdv_check_note(res,
                    "limit test: |lim - pred| <= %.2f se (false-failure rate 5e-5); "
                    "lim = %.5g +- %.2g, %.2f se from pred",
-                   Z_LIMIT, lim, se, limit_distance(lim, se, sp->predicted));
+                   Z_LIMIT, lim, se, limit_distance(lim, tol, sp->predicted));
   sdv_check_note(res, "order %.3f CI [%.3f, %.3f] %s (upper bound >= 0.75, level %g)", T->slope,
                  T->slope_lo, T->slope_hi, sdv_verdict_name(T->order_verdict), sp->wo->alpha);
   sdv_check_note(res, "control: order %.3f CI [%.3f, %.3f] %s, limit %.4g (%.3g %s from pred)",
                  C->slope, C->slope_lo, C->slope_hi, sdv_verdict_name(C->order_verdict), clim,
-                 limit_distance(clim, cse, sp->predicted), cse == 0.0 ? "tolerances" : "se");
+                 limit_distance(clim, ctol, sp->predicted), "tolerances");
   if (sp->wo->controls) {
     /* The order cannot see the diffusion (§5): the same study's fluctuation statistic must
      * pass too, and the built-in wrong diffusions (ODE, x2) must be rejected. */
