@@ -372,6 +372,32 @@ START_TEST(test_not_psd) {
 }
 END_TEST
 
+/* A rank-1 diffusion whose coefficients overflowed at a finite but huge state (a diverging
+ * path: D_j = (d_j f)^2 ... = inf) gives a non-finite increment, not an error: the process then
+ * marks the path diverged. A finite Sigma that is not PSD is still an error (test_not_psd). */
+START_TEST(test_rank1_overflow) {
+  double xi[3] = {0.5, -1.25, 2.385}, out[3];
+  sdv_diffusion *D = make(3, false);
+  D->structure = SDV_DIFFUSION_DIAG_RANK1;
+  D->diag[0] = 1.0;
+  D->diag[1] = INFINITY;
+  D->diag[2] = 2.0;
+  D->u[0] = 0.5;
+  D->u[1] = INFINITY;
+  D->u[2] = -0.25;
+  D->beta = 0.1;
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
+  for (int j = 0; j < 3; j++) ck_assert(!isfinite(out[j]));
+  D->diag[1] = 0.75;
+  D->u[1] = INFINITY; /* u alone overflowed */
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
+  ck_assert(!isfinite(out[0]));
+  D->u[1] = NAN; /* NaN is not overflow: still an error */
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
+  sdv_diffusion_free(D);
+}
+END_TEST
+
 START_TEST(test_unsupported) {
   double xi[2] = {0.5, -1.25}, out[2], sigma[4];
   sdv_diffusion *D = make(2, false);
@@ -426,6 +452,7 @@ static Suite *diffusion_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("errors");
   tcase_add_test(tc, test_not_psd);
+  tcase_add_test(tc, test_rank1_overflow);
   tcase_add_test(tc, test_unsupported);
   tcase_add_test(tc, test_alloc);
   suite_add_tcase(s, tc);

@@ -68,8 +68,10 @@ static int run_quartic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sdv_model_options_default(&mo);
   mo.method = "dsgd";
   mo.dim = 1;
+  mo.agents = 2;
+  mo.batch = 2;
   mo.objective = "quartic:lam=1";
-  mo.sigma = "2";
+  mo.sigma = "2.5,4";
   mo.x0 = "1";
   mo.seed = sdv_check_seed(ctx, "quartic-fluctuation", 0);
   static const double eta[] = {0.1, 0.05, 0.025};
@@ -89,8 +91,10 @@ static int run_logistic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sdv_model_options_default(&mo);
   mo.method = "dsgd";
   mo.dim = 5;
+  mo.agents = 2;
+  mo.batch = 2;
   mo.objective = spec;
-  mo.sigma = "1";
+  mo.sigma = "1.4,2.4";
   mo.x0 = "0";
   mo.seed = sdv_check_seed(ctx, "logistic-weak", 0);
   static const double eta[] = {0.4, 0.2, 0.1};
@@ -102,8 +106,8 @@ static int run_logistic(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
 const sdv_check sdv_checks_nonquadratic[] = {
     {"quartic-fluctuation",
-     "T1 beyond quadratics: on f = x^4/4 + x^2/2 the DSGD SDE reproduces the noise-induced part "
-     "of E f(x_k)",
+     "T1 beyond quadratics: on f = x^4/4 + x^2/2 the DSGD SDE (N = 2, B = 2, unequal sigma) "
+     "reproduces the noise-induced part of E f(x_k)",
      "nonquadratic", run_quartic},
     {"logistic-weak",
      "DSGD on L2-regularised logistic regression (Iris data): the SDE reproduces the "

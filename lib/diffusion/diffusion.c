@@ -163,6 +163,14 @@ static int apply_diag_rank1(sdv_diffusion *D, const double *xi, double *out) {
   if (!(beta >= 0.0) || !isfinite(beta))
     return SDV_ERROR(SDV_EDOM, "diffusion (diagonal minus rank 1): beta = %g must be >= 0", beta);
   if (beta > 0.0 && rank1_positive_kernel(d, D->diag, D->u, beta, xi, out)) return SDV_OK;
+  /* Coefficients that overflowed at a finite but huge state (a diverging path: (d_j f)^2 = inf)
+   * are not a Sigma that fails to be PSD: the increment is not finite, so the path becomes
+   * non-finite and the process marks it diverged, as for any other blow-up. */
+  for (size_t j = 0; j < d; j++)
+    if (isinf(D->diag[j]) || (beta > 0.0 && isinf(D->u[j]))) {
+      for (size_t l = 0; l < d; l++) out[l] = NAN;
+      return SDV_OK;
+    }
   const double tol = diag_tolerance(D->diag, d);
   /* Pass 1: validate, r = beta sum u_j^2 / D_j and c = sum u_j xi_j / sqrt(D_j). */
   double sum_w2 = 0.0, c = 0.0;
