@@ -388,11 +388,14 @@ START_TEST(test_rank1_overflow) {
   D->beta = 0.1;
   ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
   for (int j = 0; j < 3; j++) ck_assert(!isfinite(out[j]));
-  D->diag[1] = 0.75;
-  D->u[1] = INFINITY; /* u alone overflowed */
+  D->u[1] = 1e200; /* d_j f finite, (d_j f)^2 overflowed */
   ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
   ck_assert(!isfinite(out[0]));
-  D->u[1] = NAN; /* NaN is not overflow: still an error */
+  D->diag[1] = 0.75;
+  D->u[1] = INFINITY; /* u alone infinite: no model gives that, still an error */
+  ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
+  D->diag[1] = -INFINITY; /* not overflow of a variance: an error */
+  D->u[1] = 0.5;
   ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
   sdv_diffusion_free(D);
 }

@@ -163,11 +163,13 @@ static int apply_diag_rank1(sdv_diffusion *D, const double *xi, double *out) {
   if (!(beta >= 0.0) || !isfinite(beta))
     return SDV_ERROR(SDV_EDOM, "diffusion (diagonal minus rank 1): beta = %g must be >= 0", beta);
   if (beta > 0.0 && rank1_positive_kernel(d, D->diag, D->u, beta, xi, out)) return SDV_OK;
-  /* Coefficients that overflowed at a finite but huge state (a diverging path: (d_j f)^2 = inf)
-   * are not a Sigma that fails to be PSD: the increment is not finite, so the path becomes
-   * non-finite and the process marks it diverged, as for any other blow-up. */
+  /* A diagonal that overflowed at a finite but huge state (a diverging path: (d_j f)^2 = inf,
+   * while d_j f itself may still be finite) is not a Sigma that fails to be PSD: the increment
+   * is not finite, so the path becomes non-finite and the process marks it diverged, as for any
+   * other blow-up. (An infinite u_j with a finite D_j cannot come from a model, D_j >= beta
+   * u_j^2: that stays an error.) */
   for (size_t j = 0; j < d; j++)
-    if (isinf(D->diag[j]) || (beta > 0.0 && isinf(D->u[j]))) {
+    if (D->diag[j] == INFINITY) {
       for (size_t l = 0; l < d; l++) out[l] = NAN;
       return SDV_OK;
     }
