@@ -390,7 +390,7 @@ START_TEST(test_rank1_overflow) {
   for (int j = 0; j < 3; j++) ck_assert(!isfinite(out[j]));
   D->u[1] = 1e200; /* d_j f finite, (d_j f)^2 overflowed */
   ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_OK);
-  ck_assert(!isfinite(out[0]));
+  ck_assert(!isfinite(out[1]));
   D->diag[1] = 0.75;
   D->u[1] = INFINITY; /* u alone infinite: no model gives that, still an error */
   ck_assert_int_eq(sdv_diffusion_apply(D, xi, out), SDV_EDOM);
