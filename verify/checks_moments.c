@@ -521,18 +521,14 @@ static int run_cases(const sdv_check_ctx *ctx, sdv_check_result *res, const char
     nstates += cases[k].nstates;
   }
   if (rc) goto done;
-  sdv_ledger_summary s, c0, c1;
-  if ((rc = sdv_ledger_close(&R.main, MOMENTS_ALPHA, &s)) ||
-      (rc = sdv_ledger_close(&R.ctl[0], MOMENTS_ALPHA, &c0)) ||
-      (rc = sdv_ledger_close(&R.ctl[1], MOMENTS_ALPHA, &c1)))
+  sdv_ledger_summary s;
+  if ((rc = sdv_ledger_close(&R.main, MOMENTS_ALPHA, &s))) goto done;
+  if (R.ctl[0].oom || R.ctl[1].oom) {
+    rc = SDV_ERROR(SDV_ENOMEM, "%s: out of memory (control ledger)", id);
     goto done;
+  }
   /* The controls are judged with the main ledger's critical value (the same test). */
-  c0.z = c1.z = s.z;
-  double w0 = 0.0, w1 = 0.0;
-  for (size_t k = 0; k < R.ctl[0].n; k++)
-    w0 = fmax(w0, fabs(R.ctl[0].e[k].diff) / (s.z * R.ctl[0].e[k].se));
-  for (size_t k = 0; k < R.ctl[1].n; k++)
-    w1 = fmax(w1, fabs(R.ctl[1].e[k].diff) / (s.z * R.ctl[1].e[k].se));
+  const double w0 = sdv_ledger_worst_at(&R.ctl[0], s.z), w1 = sdv_ledger_worst_at(&R.ctl[1], s.z);
   snprintf(res->measured, sizeof res->measured,
            "largest |difference|/tolerance over %zu one-step moment comparisons (%zu states, "
            "%zu samples each, step/literal/SDE/reference)",
@@ -555,13 +551,7 @@ static int run_cases(const sdv_check_ctx *ctx, sdv_check_result *res, const char
                  "rate %g), %zu deterministic at %g relative; worst: %s (%.3g tol)",
                  s.nstat, s.z, MOMENTS_ALPHA, s.ndet, DET_RTOL, s.what, s.worst);
   sdv_check_note(res, "controls: 1.1 x variance at %.3g tol, missing 1/N at %.3g tol", w0, w1);
-  fprintf(ctx->csv, "comparison,difference,se,tolerance,ratio\n");
-  for (size_t k = 0; k < R.main.n; k++) {
-    const sdv_ledger_entry *e = &R.main.e[k];
-    const double tol = e->tol > 0.0 ? e->tol : s.z * e->se;
-    fprintf(ctx->csv, "\"%s\",%.17g,%.17g,%.17g,%.17g\n", e->what, e->diff, e->se, tol,
-            fabs(e->diff) / tol);
-  }
+  sdv_ledger_write_csv(&R.main, &s, ctx->csv);
 done:
   sdv_ledger_free(&R.main);
   sdv_ledger_free(&R.ctl[0]);

@@ -461,13 +461,6 @@ done:
   return rc;
 }
 
-/* Worst ratio of a control ledger at the main ledger's critical value z. */
-static double control_worst(const sdv_ledger *L, double z) {
-  double w = 0.0;
-  for (size_t k = 0; k < L->n; k++) w = fmax(w, fabs(L->e[k].diff) / (z * L->e[k].se));
-  return w;
-}
-
 static int run_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* Paths start near the minimum against the noise so the noise carries much of E x x^T:
    * the diffusion's variance is about a third of each E x_j^2 at t = 1. */
@@ -518,7 +511,7 @@ static int run_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   if (rc) goto done;
   sdv_ledger_summary s;
   if ((rc = sdv_ledger_close(&R.main, TRAJ_ALPHA, &s))) goto done;
-  const double w0 = control_worst(&R.ctl[0], s.z), w1 = control_worst(&R.ctl[1], s.z);
+  const double w0 = sdv_ledger_worst_at(&R.ctl[0], s.z), w1 = sdv_ledger_worst_at(&R.ctl[1], s.z);
   snprintf(res->measured, sizeof res->measured,
            "largest |difference|/tolerance over %zu comparisons of E x, E x x^T at t = 1 (%zu "
            "paths per process)",
@@ -538,13 +531,7 @@ static int run_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
                  "false-failure rate %g), %zu deterministic (sdv's exact routes); worst: %s "
                  "(%.3g tol); controls at %.3g and %.3g tol",
                  s.nstat, s.z, TRAJ_ALPHA, s.ndet, s.what, s.worst, w0, w1);
-  fprintf(ctx->csv, "comparison,difference,se,tolerance,ratio\n");
-  for (size_t k = 0; k < R.main.n; k++) {
-    const sdv_ledger_entry *e = &R.main.e[k];
-    const double tol = e->tol > 0.0 ? e->tol : s.z * e->se;
-    fprintf(ctx->csv, "\"%s\",%.17g,%.17g,%.17g,%.17g\n", e->what, e->diff, e->se, tol,
-            fabs(e->diff) / tol);
-  }
+  sdv_ledger_write_csv(&R.main, &s, ctx->csv);
 done:
   sdv_ledger_free(&R.main);
   sdv_ledger_free(&R.ctl[0]);
@@ -620,7 +607,7 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
   }
   sdv_ledger_summary s;
   if (rc == SDV_OK && (rc = sdv_ledger_close(&L, TRAJ_ALPHA, &s)) == SDV_OK) {
-    const double w = control_worst(&C, s.z);
+    const double w = sdv_ledger_worst_at(&C, s.z);
     snprintf(res->measured, sizeof res->measured,
              "largest |difference|/tolerance, E x and E x x^T after %zu steps (%zu paths)", K, M);
     snprintf(res->prediction, sizeof res->prediction,
@@ -631,6 +618,7 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
     snprintf(res->control, sizeof res->control, "step() with every sigma_i 10%% too large");
     res->control_value = res->control_ratio = w;
     res->control_rejected = w > 1.0;
+    sdv_ledger_write_csv(&L, &s, ctx->csv);
     sdv_check_note(res,
                    "Gaussian equal agents (binomial shortcut), B = 2; Student-t(3), Cauchy and "
                    "Gaussian agents; %zu comparisons at z = %.2f (family-wise false-failure rate "

@@ -164,6 +164,23 @@ void sdv_ledger_free(sdv_ledger *L) {
 
 bool sdv_ledger_passes(const sdv_ledger_summary *s) { return s->worst <= 1.0; }
 
+double sdv_ledger_worst_at(const sdv_ledger *L, double z) {
+  double w = 0.0;
+  for (size_t k = 0; k < L->n; k++)
+    if (L->e[k].tol == 0.0) w = fmax(w, fabs(L->e[k].diff) / (z * L->e[k].se));
+  return w;
+}
+
+void sdv_ledger_write_csv(const sdv_ledger *L, const sdv_ledger_summary *s, FILE *f) {
+  fprintf(f, "comparison,difference,se,tolerance,ratio\n");
+  for (size_t k = 0; k < L->n; k++) {
+    const sdv_ledger_entry *e = &L->e[k];
+    const double tol = e->tol > 0.0 ? e->tol : s->z * e->se;
+    fprintf(f, "\"%s\",%.17g,%.17g,%.17g,%.17g\n", e->what, e->diff, e->se, tol,
+            fabs(e->diff) / tol);
+  }
+}
+
 void sdv_sample_moments(const double *x, size_t M, size_t d, double *mean, double *se_mean,
                         double *cov, double *se_cov) {
   for (size_t j = 0; j < d; j++) {

@@ -73,6 +73,12 @@ int sdv_ledger_close(const sdv_ledger *L, double alpha, sdv_ledger_summary *s);
 /* Empties the ledger (keeps its memory). */
 void sdv_ledger_reset(sdv_ledger *L);
 void sdv_ledger_free(sdv_ledger *L);
+/* The largest |diff| / (z se) over a ledger's statistical entries: a control judged by the
+ * critical value z of the model's own ledger (the same test). */
+double sdv_ledger_worst_at(const sdv_ledger *L, double z);
+/* Writes every entry as "comparison,difference,se,tolerance,ratio" rows (with the header)
+ * at the summary's critical value. */
+void sdv_ledger_write_csv(const sdv_ledger *L, const sdv_ledger_summary *s, FILE *f);
 /* passes iff worst <= 1 (NaN fails). */
 bool sdv_ledger_passes(const sdv_ledger_summary *s);
 
