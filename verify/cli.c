@@ -20,16 +20,12 @@ int sdv_cli_status_exit(const char *cmd, int status) {
   const char *msg = sdv_last_error();
   sdv_cli_error(cmd, "%s", *msg ? msg : sdv_strerror(status));
   switch (status) {
-  case SDV_OK:
-    return SDV_EXIT_OK;
+  case SDV_OK: return SDV_EXIT_OK;
   case SDV_EINVAL:
   case SDV_ENOTSUP:
-  case SDV_ELIMIT:
-    return SDV_EXIT_USAGE;
-  case SDV_EFAIL:
-    return SDV_EXIT_FAIL;
-  default:
-    return SDV_EXIT_RUNTIME;
+  case SDV_ELIMIT: return SDV_EXIT_USAGE;
+  case SDV_EFAIL: return SDV_EXIT_FAIL;
+  default: return SDV_EXIT_RUNTIME;
   }
 }
 
@@ -51,8 +47,8 @@ const char *sdv_cli_value(const char *cmd, const char *name, int argc, char **ar
 }
 
 static const char *const model_options[] = {
-    "method",     "dim", "agents", "eta", "batch",           "objective", "noise", "sigma",
-    "compressor", "x0",  "seed",   "sde", "diffusion-scale", "literal",   NULL};
+    "method", "dim", "agents", "eta", "batch", "objective", "noise", "sigma", "compressor",
+    "x0", "seed", "sde", "diffusion-scale", "literal", NULL};
 
 int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char **argv, int *i) {
   for (const char *const *name = model_options; *name; name++) {
@@ -71,24 +67,23 @@ int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char *
 }
 
 void sdv_cli_model_help(FILE *out) {
-  fputs(
-      "model options:\n"
-      "  --method dsgd|dcsgd|dsignsgd      optimizer (default dsgd)\n"
-      "  --dim D                           dimension d (default 1)\n"
-      "  --agents N                        number of agents (default 1)\n"
-      "  --eta E                           learning rate > 0 (default 0.1)\n"
-      "  --batch B                         per-agent minibatch size (default 1)\n"
-      "  --objective NAME[:k=v...]         e.g. quadratic:lam=0.5..2 (default quadratic:lam=1)\n"
-      "  --noise LAW[;LAW...]              gaussian | student-t:nu=V | cauchy, 1 or N laws\n"
-      "  --sigma S[,S2,...,SN]             noise scale per agent (default 1)\n"
-      "  --compressor NAME[:k=v][;...]     dcsgd only: identity, bernoulli:p=P, rand-k:k=K,\n"
-      "                                    qsgd:s=S, natural; 1 or N specs\n"
-      "  --x0 V[,V2,...,VD]                start (default 1)\n"
-      "  --seed S                          stream seed (default 1)\n"
-      "  --sde auto|sampled                SDE diffusion route (default auto)\n"
-      "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n"
-      "  --literal yes|no                  simulate every agent, no exact shortcuts (no)\n",
-      out);
+  fputs("model options:\n"
+        "  --method dsgd|dcsgd|dsignsgd      optimizer (default dsgd)\n"
+        "  --dim D                           dimension d (default 1)\n"
+        "  --agents N                        number of agents (default 1)\n"
+        "  --eta E                           learning rate > 0 (default 0.1)\n"
+        "  --batch B                         per-agent minibatch size (default 1)\n"
+        "  --objective NAME[:k=v...]         e.g. quadratic:lam=0.5..2 (default quadratic:lam=1)\n"
+        "  --noise LAW[;LAW...]              gaussian | student-t:nu=V | cauchy, 1 or N laws\n"
+        "  --sigma S[,S2,...,SN]             noise scale per agent (default 1)\n"
+        "  --compressor NAME[:k=v][;...]     dcsgd only: identity, bernoulli:p=P, rand-k:k=K,\n"
+        "                                    qsgd:s=S, natural; 1 or N specs\n"
+        "  --x0 V[,V2,...,VD]                start (default 1)\n"
+        "  --seed S                          stream seed (default 1)\n"
+        "  --sde auto|sampled                SDE diffusion route (default auto)\n"
+        "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n"
+        "  --literal yes|no                  simulate every agent, no exact shortcuts (no)\n",
+        out);
 }
 
 bool sdv_cli_progress_enabled(void) { return isatty(STDERR_FILENO) == 1; }

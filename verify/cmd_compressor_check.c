@@ -34,8 +34,8 @@ static void usage(FILE *out) {
           o.samples, o.vectors, (unsigned long long)o.seed, o.alpha);
 }
 
-static int write_json(const char *path, const sdv_compressor *c, const sdv_conformance_options *o,
-                      const sdv_conformance_report *r) {
+static int write_json(const char *path, const sdv_compressor *c,
+                      const sdv_conformance_options *o, const sdv_conformance_report *r) {
   json_t *root = json_object(), *rows = json_array();
   if (!root || !rows) goto nomem;
   json_object_set_new(root, "command", json_string("compressor-check"));
@@ -52,11 +52,12 @@ static int write_json(const char *path, const sdv_compressor *c, const sdv_confo
   for (size_t i = 0; i < r->nrows; i++) {
     const sdv_conformance_row *w = &r->rows[i];
     /* JSON has no NaN/Inf: such fields are null. */
-    json_t *row =
-        json_pack("{s:I, s:s, s:o, s:o, s:o, s:b}", "vector", (json_int_t)w->vector, "statistic",
-                  w->what, "value", isfinite(w->value) ? json_real(w->value) : json_null(), "bound",
-                  isfinite(w->bound) ? json_real(w->bound) : json_null(), "se",
-                  isfinite(w->se) ? json_real(w->se) : json_null(), "pass", w->pass);
+    json_t *row = json_pack("{s:I, s:s, s:o, s:o, s:o, s:b}", "vector", (json_int_t)w->vector,
+                            "statistic", w->what,
+                            "value", isfinite(w->value) ? json_real(w->value) : json_null(),
+                            "bound", isfinite(w->bound) ? json_real(w->bound) : json_null(),
+                            "se", isfinite(w->se) ? json_real(w->se) : json_null(),
+                            "pass", w->pass);
     if (!row || json_array_append_new(rows, row)) goto nomem;
   }
   json_object_set_new(root, "rows", rows);
@@ -103,7 +104,7 @@ static void print_report(const sdv_compressor *c, const sdv_conformance_options 
       snprintf(value, sizeof value, "%.6g +- %.2g", w->value, w->se);
     else
       snprintf(value, sizeof value, "%.6g", w->value);
-    const char *rel = strcmp(w->what, "trace") == 0  ? "(info)"
+    const char *rel = strcmp(w->what, "trace") == 0 ? "(info)"
                       : strcmp(w->what, "zero") == 0 ? "=="
                                                      : "<=";
     char bound[48];

@@ -37,16 +37,15 @@ static double now(void) {
 }
 
 static void usage(FILE *out) {
-  fputs(
-      "usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
-      "                  [--threads T]\n\n"
-      "Runs one check per claim of the theory (docs/claims.md). Each check prints what it\n"
-      "measured with its confidence interval, the prediction, its verdict, and its negative\n"
-      "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
-      "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
-      "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
-      "4 interrupted (completed checks are kept).\n",
-      out);
+  fputs("usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
+        "                  [--threads T]\n\n"
+        "Runs one check per claim of the theory (docs/claims.md). Each check prints what it\n"
+        "measured with its confidence interval, the prediction, its verdict, and its negative\n"
+        "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
+        "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
+        "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
+        "4 interrupted (completed checks are kept).\n",
+        out);
 }
 
 static bool selected(const char *only, const char *id) {
@@ -75,9 +74,8 @@ static void print_result(const sdv_check *c, const sdv_check_result *r, double s
   printf("       predicted  %s\n", r->prediction);
   printf("       test       %s", r->pass ? "passed" : "FAILED");
   if (isfinite(r->ratio)) printf(" (measured/tol = %.3g)", r->ratio);
-  printf(
-      "\n       control    %s: %s", r->control,
-      r->control_rejected ? "rejected (as it must be)" : "NOT rejected (the check has no power)");
+  printf("\n       control    %s: %s", r->control,
+         r->control_rejected ? "rejected (as it must be)" : "NOT rejected (the check has no power)");
   if (isfinite(r->control_ratio)) printf(" (control/tol = %.3g)", r->control_ratio);
   printf("\n");
   if (r->note[0]) printf("       note       %s\n", r->note);
@@ -185,8 +183,8 @@ int sdv_cmd_verify(int argc, char **argv) {
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n", full ? "full" : "quick",
-         (unsigned long long)ctx.seed, nsel, outdir);
+  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n",
+         full ? "full" : "quick", (unsigned long long)ctx.seed, nsel, outdir);
   fflush(stdout);
 
   json_t *checks = json_array();
@@ -242,12 +240,13 @@ int sdv_cmd_verify(int argc, char **argv) {
   const double total = now() - t_start;
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
-  json_t *root = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}", "sdv_version", SDV_VERSION,
-      "git_revision", SDV_GIT_REVISION, "tier", full ? "full" : "quick", "seed", seedtxt, "streams",
-      SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected", (json_int_t)nsel, "passed",
-      (json_int_t)passed, "failed", (json_int_t)failed, "errors", (json_int_t)errors, "seconds",
-      total, "checks", checks);
+  json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}",
+                           "sdv_version", SDV_VERSION, "git_revision", SDV_GIT_REVISION,
+                           "tier", full ? "full" : "quick", "seed", seedtxt, "streams",
+                           SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected",
+                           (json_int_t)nsel, "passed", (json_int_t)passed, "failed",
+                           (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
+                           "checks", checks);
   snprintf(path, sizeof path, "%s/summary.json", outdir);
   sdv_outfile sf = {0};
   if (sdv_outfile_open(&sf, path) != 0 ||
@@ -262,8 +261,8 @@ int sdv_cmd_verify(int argc, char **argv) {
   printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
          failed, errors, complete ? "" : " (INCOMPLETE: interrupted)", total);
   if (interrupted) {
-    sdv_cli_error(CMD, "interrupted: %zu completed checks kept in %s/, run marked incomplete", done,
-                  outdir);
+    sdv_cli_error(CMD, "interrupted: %zu completed checks kept in %s/, run marked incomplete",
+                  done, outdir);
     return SDV_EXIT_INTERRUPTED;
   }
   if (code != SDV_EXIT_OK) return code;

@@ -21,16 +21,15 @@
 #define MAX_OBS 32
 
 static void usage(FILE *out) {
-  fputs(
-      "usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
-      "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
-      "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
-      "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
-      "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
-      "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
-      "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
-      "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error.\n\n",
-      out);
+  fputs("usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
+        "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
+        "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
+        "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
+        "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
+        "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
+        "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
+        "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error.\n\n",
+        out);
   sdv_cli_model_help(out);
 }
 
@@ -49,7 +48,8 @@ static int parse_list(const char *text, const char *what, double **out, size_t *
 
 static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
   char name[64];
-  printf("%-9s %-7s %-8s %-25s %-25s %s\n", "eta", "t", "g", "discrete", "SDE", "error [95% CI]");
+  printf("%-9s %-7s %-8s %-25s %-25s %s\n", "eta", "t", "g", "discrete", "SDE",
+         "error [95% CI]");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
     char d[64], s[64], e[128];
@@ -75,15 +75,14 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
     const sdv_weak_test *T = &r->tests[k];
     sdv_observable_name(&obs[T->obs], name, sizeof name);
     printf("g = %s, t = %g\n", name, T->t);
-    printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s\n", T->slope, T->slope_lo,
-           T->slope_hi, T->fit_points, sdv_verdict_name(T->order_verdict),
+    printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s\n", T->slope,
+           T->slope_lo, T->slope_hi, T->fit_points, sdv_verdict_name(T->order_verdict),
            T->sign_change ? " (error changes sign: not asymptotic)" : "");
-    printf(
-        "  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
-        "[%.3g, %.3g]\n",
-        T->limit, T->limit_se, T->intercept, T->intercept_lo, T->intercept_hi);
-    printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s\n", T->rel, T->rel_lo,
-           T->rel_hi, sdv_verdict_name(T->diffusion_verdict),
+    printf("  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
+           "[%.3g, %.3g]\n",
+           T->limit, T->limit_se, T->intercept, T->intercept_lo, T->intercept_hi);
+    printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s\n", T->rel,
+           T->rel_lo, T->rel_hi, sdv_verdict_name(T->diffusion_verdict),
            T->fluct_resolved ? "" : " (L not resolved)");
     for (size_t c = 0; c < r->ncontrols; c++) {
       const sdv_weak_test *C = &r->controls[c].tests[k];
@@ -109,8 +108,8 @@ static json_t *test_json(const sdv_weak_test *T, const sdv_observable *obs) {
   return json_pack(
       "{s:s, s:o, s:{s:o, s:[o,o], s:I, s:b, s:s}, s:{s:o, s:o, s:o, s:[o,o], s:o, s:[o,o], "
       "s:b, s:s}}",
-      "observable", sdv_observable_name(&obs[T->obs], name, sizeof name), "t", num(T->t), "order",
-      "slope", num(T->slope), "ci", num(T->slope_lo), num(T->slope_hi), "points",
+      "observable", sdv_observable_name(&obs[T->obs], name, sizeof name), "t", num(T->t),
+      "order", "slope", num(T->slope), "ci", num(T->slope_lo), num(T->slope_hi), "points",
       (json_int_t)T->fit_points, "sign_change", T->sign_change, "verdict",
       sdv_verdict_name(T->order_verdict), "fluctuation", "limit", num(T->limit), "limit_se",
       num(T->limit_se), "intercept", num(T->intercept), "intercept_ci", num(T->intercept_lo),
@@ -130,27 +129,27 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
                         num(w->eta), "t", num(w->t), "step", (json_int_t)w->step, "observable",
                         sdv_observable_name(&wo->obs[w->obs], name, sizeof name), "discrete",
                         side_json(&w->disc), "sde", side_json(&w->sde), "error", "value",
-                        num(w->err), "se", num(w->err_se), "ci", num(w->err_lo), num(w->err_hi),
-                        "resolved", w->resolved));
+                        num(w->err), "se", num(w->err_se), "ci", num(w->err_lo),
+                        num(w->err_hi), "resolved", w->resolved));
   }
-  for (size_t k = 0; k < r->ntests; k++)
-    json_array_append_new(tests, test_json(&r->tests[k], wo->obs));
+  for (size_t k = 0; k < r->ntests; k++) json_array_append_new(tests, test_json(&r->tests[k], wo->obs));
   for (size_t c = 0; c < r->ncontrols; c++) {
     json_t *ct = json_array();
     for (size_t k = 0; k < r->controls[c].ntests; k++)
       json_array_append_new(ct, test_json(&r->controls[c].tests[k], wo->obs));
-    json_array_append_new(controls, json_pack("{s:o, s:b, s:o}", "diffusion_scale",
-                                              num(r->controls[c].diffusion_scale), "rejected",
-                                              r->controls[c].rejected, "tests", ct));
+    json_array_append_new(controls,
+                          json_pack("{s:o, s:b, s:o}", "diffusion_scale",
+                                    num(r->controls[c].diffusion_scale), "rejected",
+                                    r->controls[c].rejected, "tests", ct));
   }
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)seed);
-  json_t *root =
-      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "sdv_version",
-                SDV_VERSION, "git_revision", SDV_GIT_REVISION, "model", model_desc, "seed", seedtxt,
-                "streams", SDV_REPORT_STREAM_SCHEME, "integrator", wo->integrator->name, "paths",
-                (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha",
-                num(wo->alpha), "rows", rows, "tests", tests, "controls", controls);
+  json_t *root = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "sdv_version", SDV_VERSION,
+      "git_revision", SDV_GIT_REVISION, "model", model_desc, "seed", seedtxt, "streams",
+      SDV_REPORT_STREAM_SCHEME, "integrator", wo->integrator->name, "paths",
+      (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha", num(wo->alpha), "rows",
+      rows, "tests", tests, "controls", controls);
   /* The single-test summary the README documents. */
   if (r->ntests >= 1) {
     json_object_set_new(root, "order",
@@ -164,14 +163,12 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
 
 static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *obs) {
   char name[64];
-  fprintf(fp,
-          "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
-          "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
+  fprintf(fp, "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
+              "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
-    fprintf(fp,
-            "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
-            "%.17g,%.17g,%.17g\n",
+    fprintf(fp, "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
+                "%.17g,%.17g,%.17g\n",
             w->eta, w->t, w->step, sdv_observable_name(&obs[w->obs], name, sizeof name),
             w->disc.mean, w->disc.se, w->disc.exact, w->disc.ref, w->sde.mean, w->sde.se,
             w->sde.exact, w->sde.ref, w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde,
