@@ -30,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -185,33 +188,68 @@ static moments euler_moments(const tr_case *c, size_t K, size_t m) {
 /* Per path: the d means and d(d+1)/2 products (each as sum_r weight_r g(x_r)). */
 static size_t nobs_of(size_t d) { return d + d * (d + 1) / 2; }
 
-static int simulate(const sdv_model *m, const sdv_process_options *po, size_t K, size_t M,
-                    volatile sig_atomic_t *cancel, double *out) {
-  sdv_process *p = NULL;
-  int rc = sdv_process_alloc(&p, m, po);
+/* Path s: start, advance K optimizer steps, write its observables to o. */
+static int one_path(sdv_process *p, const sdv_model *m, const sdv_process_options *po, size_t K,
+                    size_t s, double *o) {
+  sdv_process_start(p, s);
+  const int rc = sdv_process_advance(p, K);
   if (rc) return rc;
   const size_t d = m->dim, q = nobs_of(d), R = sdv_process_replicas(p);
   const sdv_integrator_type *it = sdv_process_get_options(p)->integrator;
-  for (size_t s = 0; s < M; s++) {
-    if (cancel && *cancel && (s & 1023) == 0) {
-      rc = SDV_ERROR(SDV_EINTR, "trajectory: interrupted");
-      break;
-    }
-    sdv_process_start(p, s);
-    if ((rc = sdv_process_advance(p, K))) break;
-    double *o = out + s * q;
-    memset(o, 0, q * sizeof *o);
-    for (size_t r = 0; r < R; r++) {
-      const double w = po->kind == SDV_PROCESS_SDE ? it->weight[r] : 1.0;
-      const double *x = sdv_process_state(p, r);
-      size_t k = 0;
-      for (size_t j = 0; j < d; j++) o[k++] += w * x[j];
-      for (size_t j = 0; j < d; j++)
-        for (size_t l = j; l < d; l++) o[k++] += w * x[j] * x[l];
-    }
+  memset(o, 0, q * sizeof *o);
+  for (size_t r = 0; r < R; r++) {
+    const double w = po->kind == SDV_PROCESS_SDE ? it->weight[r] : 1.0;
+    const double *x = sdv_process_state(p, r);
+    size_t k = 0;
+    for (size_t j = 0; j < d; j++) o[k++] += w * x[j];
+    for (size_t j = 0; j < d; j++)
+      for (size_t l = j; l < d; l++) o[k++] += w * x[j] * x[l];
   }
-  sdv_process_free(p);
-  return rc;
+  return SDV_OK;
+}
+
+/* Simulates paths 0..M-1 into out (path s at out + s q), over OpenMP threads with one process
+ * each. Path s draws from the streams of path s, so the values do not depend on the threads.
+ * A failing path is re-run on the calling thread afterwards for its status and message
+ * (messages are per thread); the first failing path in path order is the one reported. */
+static int simulate(const sdv_model *m, const sdv_process_options *po, size_t K, size_t M,
+                    const sdv_check_ctx *ctx, double *out) {
+  const size_t q = nobs_of(m->dim);
+  size_t bad = M;
+  int alloc_rc = SDV_OK;
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(ctx->threads ? (int)ctx->threads : omp_get_max_threads())
+#endif
+  {
+    sdv_process *p = NULL;
+    const int arc = sdv_process_alloc(&p, m, po);
+    size_t my_bad = M;
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (size_t s = 0; s < M; s++) {
+      if (arc || my_bad < M || (ctx->cancel && *ctx->cancel)) continue;
+      if (one_path(p, m, po, K, s, out + s * q)) my_bad = s;
+    }
+#if defined(_OPENMP)
+#pragma omp critical
+#endif
+    {
+      if (arc && !alloc_rc) alloc_rc = arc;
+      if (my_bad < bad) bad = my_bad;
+    }
+    sdv_process_free(p);
+  }
+  if (ctx->cancel && *ctx->cancel) return SDV_ERROR(SDV_EINTR, "trajectory: interrupted");
+  if (alloc_rc || bad < M) {
+    /* Reproduce the failure here, on this thread, for its message. */
+    sdv_process *p = NULL;
+    int rc = sdv_process_alloc(&p, m, po);
+    if (!rc) rc = one_path(p, m, po, K, bad < M ? bad : 0, out + (bad < M ? bad : 0) * q);
+    sdv_process_free(p);
+    return rc ? rc : SDV_ERROR(SDV_EDOM, "trajectory: path %zu failed on a worker thread", bad);
+  }
+  return SDV_OK;
 }
 
 /* Adds the comparisons of M simulated paths (out) with reference moments ref. */
@@ -420,19 +458,19 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
     sdv_process_options po;
     sdv_process_options_default(&po);
     po.sub = (uint32_t)lit;
-    if ((rc = simulate(mod[lit], &po, K, M, ctx->cancel, R->out))) break;
+    if ((rc = simulate(mod[lit], &po, K, M, ctx, R->out))) break;
     snprintf(what, sizeof what, "%s %s step()", c->label, lit ? "literal" : "shortcut");
     compare_paths(&R->main, R->out, M, d, &disc, what);
     if (!lit && (rc = engine_matches(ctx, mod[lit], &po, K, M, R->out, &R->main, what))) break;
     po.kind = SDV_PROCESS_SDE;
     po.substeps = m;
     po.integrator = sdv_integrator_euler;
-    if ((rc = simulate(mod[lit], &po, K, M, ctx->cancel, R->out))) break;
+    if ((rc = simulate(mod[lit], &po, K, M, ctx, R->out))) break;
     snprintf(what, sizeof what, "%s SDE euler%s h = eta/%zu", c->label, lit ? " literal" : "", m);
     compare_paths(&R->main, R->out, M, d, &eul, what);
     if (lit) continue;
     po.integrator = sdv_integrator_richardson;
-    if ((rc = simulate(mod[lit], &po, K, M, ctx->cancel, R->out))) break;
+    if ((rc = simulate(mod[lit], &po, K, M, ctx, R->out))) break;
     snprintf(what, sizeof what, "%s SDE richardson h = eta/%zu", c->label, m);
     compare_paths(&R->main, R->out, M, d, &rich, what);
     if ((rc = engine_matches(ctx, mod[lit], &po, K, M, R->out, &R->main, what))) break;
@@ -440,13 +478,13 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
       /* The generic sampled route (compressed-noise increments, no Gaussian): Euler's moment
        * recursion needs only their mean 0 and covariance Sigma(x), so the same reference. */
       po.integrator = sdv_integrator_euler;
-      if ((rc = simulate(smp, &po, K, M, ctx->cancel, R->out))) break;
+      if ((rc = simulate(smp, &po, K, M, ctx, R->out))) break;
       snprintf(what, sizeof what, "%s SDE euler sampled route h = eta/%zu", c->label, m);
       compare_paths(&R->main, R->out, M, d, &eul, what);
     }
     po.integrator = sdv_integrator_euler;
     for (int k = 0; k < 2 && rc == SDV_OK; k++) {
-      if ((rc = simulate(ctl[k], &po, K, M, ctx->cancel, R->out))) break;
+      if ((rc = simulate(ctl[k], &po, K, M, ctx, R->out))) break;
       snprintf(what, sizeof what, "%s SDE euler %s", c->label,
                k ? "without 1/N" : "1.1 x variance");
       compare_paths(&R->ctl[k], R->out, M, d, &eul, what);
@@ -595,7 +633,7 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
       sdv_process_options po;
       sdv_process_options_default(&po);
       po.sub = (uint32_t)v;
-      if ((rc = simulate(m[v], &po, K, M, ctx->cancel, out))) break;
+      if ((rc = simulate(m[v], &po, K, M, ctx, out))) break;
       char what[80];
       snprintf(what, sizeof what, "%s: %s", cases[k].label,
                v == 2 ? "step() with 1.1 x sigma"
