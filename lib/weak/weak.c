@@ -107,11 +107,14 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
   int rc = vals ? SDV_OK : SDV_ERROR(SDV_ENOMEM, "out of memory");
   if (rc) goto done;
   if ((rc = model_at(&m, base, eta, dscale))) goto done;
+  sdv_exact_options xo; /* the exact routes stop on the same cancel flag as Monte Carlo */
+  sdv_exact_options_default(&xo);
+  xo.cancel = s->o->cancel;
   const sdv_side kind = sde ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE;
   if (s->o->exact && exact_all(m, kind, s)) {
-    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, NULL, NULL))) goto done;
-    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs,
-                             nobs, vals + ncell, NULL, NULL)))
+    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, &xo, NULL))) goto done;
+    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs,
+                             vals + ncell, &xo, NULL)))
       goto done;
     for (size_t c = 0; c < ncell; c++)
       side[c] = (sdv_weak_side){.mean = vals[c], .se = 0, .exact = true, .ref = vals[ncell + c]};
@@ -155,8 +158,8 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
     mo.progress = NULL;
     if ((rc = sdv_mc_run(&res0, m0, &po, steps, nt, s->obs, nobs, &mo))) goto done;
   } else {
-    if ((rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, vals + ncell,
-                             NULL, NULL)))
+    if ((rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, vals + ncell, &xo,
+                             NULL)))
       goto done;
   }
   for (size_t t = 0; t < nt; t++)
