@@ -117,7 +117,8 @@ size_t sdv_mc_blocks(const sdv_mc_options *o) {
   if (!o || o->paths < 1 || o->block < 1 || o->groups < 1 || o->groups > SDV_MC_GROUPS_MAX)
     return 0;
   const size_t b = block_size(o);
-  return (o->paths + b - 1) / b;
+  /* Not (M + b - 1) / b: that wraps to 0 blocks for M near SIZE_MAX. */
+  return o->paths / b + (o->paths % b != 0);
 }
 
 /* Group of a block and the first block of a group (groups are contiguous, sizes differ by at
