@@ -1,11 +1,56 @@
 /* Command-line plumbing shared by the subcommands (see cli.h). */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sdv/errors.h>
+#include <sdv/params.h>
+
+#include "output.h"
+
+volatile sig_atomic_t sdv_cli_interrupted = 0;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (sdv_cli_interrupted) {
+    /* The second signal: the user wants out now. Nothing half-written may stay. */
+    sdv_output_remove_temporaries();
+    _exit(SDV_EXIT_INTERRUPTED);
+  }
+  sdv_cli_interrupted = 1;
+}
+
+void sdv_cli_signals_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+bool sdv_cli_check_interrupted(const char *cmd, const char *what) {
+  if (!sdv_cli_interrupted) return false;
+  sdv_cli_error(cmd, "interrupted; %s", what);
+  return true;
+}
+
+int sdv_cli_threads(const char *cmd, const char *text, size_t *out) {
+  if (sdv_parse_size(text, "--threads", out)) {
+    sdv_cli_error(cmd, "%s", sdv_last_error());
+    return -1;
+  }
+  if (*out > SDV_CLI_THREADS_MAX) {
+    sdv_cli_error(cmd, "--threads = %s is too large (at most %d)", text, SDV_CLI_THREADS_MAX);
+    return -1;
+  }
+  return 0;
+}
 
 void sdv_cli_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -23,9 +68,14 @@ int sdv_cli_status_exit(const char *cmd, int status) {
   case SDV_OK: return SDV_EXIT_OK;
   case SDV_EINVAL:
   case SDV_ENOTSUP:
-  case SDV_ELIMIT: return SDV_EXIT_USAGE;
-  case SDV_EFAIL: return SDV_EXIT_FAIL;
-  default: return SDV_EXIT_RUNTIME;
+  case SDV_ELIMIT:
+    return SDV_EXIT_USAGE;
+  case SDV_EFAIL:
+    return SDV_EXIT_FAIL;
+  case SDV_EINTR:
+    return SDV_EXIT_INTERRUPTED;
+  default:
+    return SDV_EXIT_RUNTIME;
   }
 }
 

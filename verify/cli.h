@@ -2,13 +2,35 @@
 #ifndef SDV_CLI_H
 #define SDV_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include <sdv/model.h>
 
-enum { SDV_EXIT_OK = 0, SDV_EXIT_FAIL = 1, SDV_EXIT_USAGE = 2, SDV_EXIT_RUNTIME = 3 };
+enum {
+  SDV_EXIT_OK = 0,
+  SDV_EXIT_FAIL = 1,
+  SDV_EXIT_USAGE = 2,
+  SDV_EXIT_RUNTIME = 3,
+  SDV_EXIT_INTERRUPTED = 4
+};
+
+/* Largest --threads any command accepts (the engine counts threads in an int). */
+#define SDV_CLI_THREADS_MAX 4096
+
+/* The one signal policy of every command. SIGINT, SIGTERM and SIGHUP set
+ * sdv_cli_interrupted; commands hand its address to the engines as their cancel flag, stop
+ * at the next safe point, write nothing and exit SDV_EXIT_INTERRUPTED. A second signal
+ * removes every temporary output file (verify/output.h) and exits 4 at once. */
+extern volatile sig_atomic_t sdv_cli_interrupted;
+void sdv_cli_signals_install(void);
+/* If a signal arrived: prints "interrupted; WHAT" under cmd and returns true. */
+bool sdv_cli_check_interrupted(const char *cmd, const char *what);
+
+/* --threads T: 0 (the default) .. SDV_CLI_THREADS_MAX. Returns 0, or -1 (message printed). */
+int sdv_cli_threads(const char *cmd, const char *text, size_t *out);
 
 /* Prints "sdv CMD: <formatted message>\n" to stderr. */
 void sdv_cli_error(const char *cmd, const char *fmt, ...)
@@ -17,8 +39,9 @@ void sdv_cli_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Maps a library status to an exit code: SDV_EINVAL/ENOTSUP/ELIMIT -> usage (2), the rest
- * -> runtime (3). Prints the library's last error message under cmd. */
+/* Maps a library status to an exit code: SDV_EINVAL/ENOTSUP/ELIMIT -> usage (2), SDV_EINTR
+ * -> interrupted (4), the rest -> runtime (3). Prints the library's last error message under cmd.
+ */
 int sdv_cli_status_exit(const char *cmd, int status);
 
 /* If argv[*i] is a model option (--method, --dim, --agents, --eta, --batch, --objective,

@@ -62,12 +62,6 @@ static void usage(FILE *out) {
   sdv_cli_model_help(out);
 }
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
 static void progress(void *user, size_t done, size_t total) {
   fprintf(stderr, "\rsdv simulate: %s side %3.0f%%", (const char *)user,
           total ? 100.0 * (double)done / (double)total : 100.0);
@@ -114,7 +108,7 @@ static int run_side(const sim *s, sdv_side side, side_traj *out) {
   sdv_mc_options_default(&mo);
   mo.paths = s->paths;
   mo.threads = (int)s->threads;
-  mo.cancel = &interrupted;
+  mo.cancel = &sdv_cli_interrupted;
   if (sdv_cli_progress_enabled()) {
     mo.progress = progress;
     mo.progress_user = (void *)out->name;
@@ -252,11 +246,7 @@ int sdv_cmd_simulate(int argc, char **argv) {
         goto done;
       }
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &threads)) goto input_error;
-      if (threads > 4096) {
-        sdv_cli_error(CMD, "--threads = %zu is too large (at most 4096)", threads);
-        goto done;
-      }
+      if (sdv_cli_threads(CMD, v, &threads)) goto done;
     } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
       if (!(integrator = sdv_integrator_type_from_name(v))) {
         sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
@@ -355,8 +345,6 @@ int sdv_cmd_simulate(int argc, char **argv) {
     goto done;
   }
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
   const sim s = {.m = m,
                  .steps = steps,
                  .nt = nt,
@@ -371,9 +359,9 @@ int sdv_cmd_simulate(int argc, char **argv) {
     const sdv_side which[2] = {SDV_SIDE_DISCRETE, SDV_SIDE_SDE};
     for (size_t k = 0; k < 2; k++) {
       const int rc = run_side(&s, which[k], &sides[k]);
-      if (rc == SDV_EINTR) {
-        sdv_cli_error(CMD, "interrupted; no file written");
-        code = SDV_EXIT_RUNTIME;
+      if (rc == SDV_EINTR || sdv_cli_check_interrupted(CMD, "no file written")) {
+        if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no file written");
+        code = SDV_EXIT_INTERRUPTED;
         goto done;
       }
       if (rc) {

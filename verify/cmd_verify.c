@@ -22,13 +22,7 @@
 #include "sdv_config.h"
 
 #define CMD "verify"
-enum { SDV_EXIT_INTERRUPTED = 4 };
-
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
+#define interrupted sdv_cli_interrupted
 
 static double now(void) {
   struct timespec ts;
@@ -37,15 +31,16 @@ static double now(void) {
 }
 
 static void usage(FILE *out) {
-  fputs("usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
-        "                  [--threads T]\n\n"
-        "Runs one check per claim of the theory (docs/claims.md). Each check prints what it\n"
-        "measured with its confidence interval, the prediction, its verdict, and its negative\n"
-        "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
-        "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
-        "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
-        "4 interrupted (completed checks are kept).\n",
-        out);
+  fputs(
+      "usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
+      "                  [--threads T]\n\n"
+      "Runs one check per claim of the theory (docs/claims/). Each check prints what it\n"
+      "measured with its confidence interval, the prediction, its verdict, and its negative\n"
+      "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
+      "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
+      "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
+      "4 interrupted (completed checks are kept).\n",
+      out);
 }
 
 static bool selected(const char *only, const char *id) {
@@ -107,6 +102,13 @@ static json_t *result_json(const sdv_check *c, const sdv_check_result *r, double
   return o;
 }
 
+void sdv_list_checks(const char *indent) {
+  const sdv_check *const *all;
+  const size_t n = sdv_checks_all(&all);
+  for (size_t k = 0; k < n; k++)
+    printf("%s%-26s %-13s %s\n", indent, all[k]->id, all[k]->family, all[k]->claim);
+}
+
 int sdv_cmd_verify(int argc, char **argv) {
   const char *only = NULL, *outdir = "results";
   bool full = false, list = false;
@@ -133,10 +135,7 @@ int sdv_cmd_verify(int argc, char **argv) {
       }
       ctx.seed = s;
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &ctx.threads)) {
-        sdv_cli_error(CMD, "%s", sdv_last_error());
-        return SDV_EXIT_USAGE;
-      }
+      if (sdv_cli_threads(CMD, v, &ctx.threads)) return SDV_EXIT_USAGE;
     } else {
       if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv verify --help)", argv[i]);
       return SDV_EXIT_USAGE;
@@ -176,10 +175,8 @@ int sdv_cmd_verify(int argc, char **argv) {
     sdv_cli_error(CMD, "cannot write results to --out %s: %s", outdir, strerror(errno));
     return SDV_EXIT_USAGE;
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n",
-         full ? "full" : "quick", (unsigned long long)ctx.seed, nsel, outdir);
+  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n", full ? "full" : "quick",
+         (unsigned long long)ctx.seed, nsel, outdir);
   fflush(stdout);
 
   json_t *checks = json_array();

@@ -176,12 +176,6 @@ static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *
   }
 }
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
 int sdv_cmd_weak(int argc, char **argv) {
   sdv_model_options mo;
   sdv_model_options_default(&mo);
@@ -227,7 +221,7 @@ int sdv_cmd_weak(int argc, char **argv) {
     } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
       if (sdv_parse_size(v, "--paths", &wo.paths)) goto input_error;
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &wo.threads)) goto input_error;
+      if (sdv_cli_threads(CMD, v, &wo.threads)) goto done;
     } else if ((v = sdv_cli_value(CMD, "alpha", argc, argv, &i, &bad))) {
       if (sdv_parse_double(v, "--alpha", &wo.alpha)) goto input_error;
     } else if ((v = sdv_cli_value(CMD, "order", argc, argv, &i, &bad))) {
@@ -305,13 +299,15 @@ int sdv_cmd_weak(int argc, char **argv) {
     goto done;
   }
   if (sdv_cli_progress_enabled()) wo.progress = progress;
-  wo.cancel = &interrupted;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  wo.cancel = &sdv_cli_interrupted;
   int rc = sdv_weak_run(&mo, NULL, &wo, &res);
-  if (rc) {
-    code = rc == SDV_EINTR ? SDV_EXIT_RUNTIME : sdv_cli_status_exit(CMD, rc);
+  if (rc == SDV_EINTR || (!rc && sdv_cli_check_interrupted(CMD, "no result written"))) {
     if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no result written");
+    code = SDV_EXIT_INTERRUPTED;
+    goto done;
+  }
+  if (rc) {
+    code = sdv_cli_status_exit(CMD, rc);
     goto done;
   }
   sdv_model *m = NULL;
