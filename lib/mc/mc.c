@@ -600,16 +600,18 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
   if (bytes > (double)o->max_bytes)
     return SDV_ERROR(SDV_ELIMIT,
                      "mc: needs about %.3g MiB (%zu times x %zu observables, dim %zu, %d "
-                     "threads), above max_bytes = %zu; use a coarser grid, fewer observables "
-                     "or raise max_bytes",
+                     "threads), above max_bytes = %zu; use a coarser grid (--every), fewer "
+                     "observables or a smaller --dim (library: sdv_mc_options.max_bytes)",
                      bytes / 1048576.0, ntimes, nobs, m->dim, threads, o->max_bytes);
-  const size_t first = whole ? 0 : b0 * c.block < c.paths ? b0 * c.block : c.paths;
-  const size_t last = whole ? c.paths : b1 * c.block < c.paths ? b1 * c.block : c.paths;
+  /* b * block can wrap for M near SIZE_MAX (b * block >= M there anyway): compare by division. */
+  const size_t first = whole || b0 == 0 ? 0 : b0 > c.paths / c.block ? c.paths : b0 * c.block;
+  const size_t last = whole || b1 > c.paths / c.block ? c.paths : b1 * c.block;
   const double work = (double)(last - first) * (double)steps[ntimes - 1] * step_cost(m, po);
   if (work > o->max_work)
     return SDV_ERROR(SDV_ELIMIT,
                      "mc: about %.3g elementary updates (%zu paths x %zu steps x %.3g per "
-                     "step), above max_work = %.3g; use fewer paths or steps or raise max_work",
+                     "step), above max_work = %.3g; use fewer --paths, or fewer steps (a larger "
+                     "--eta, a shorter --T) (library: sdv_mc_options.max_work)",
                      work, last - first, steps[ntimes - 1], step_cost(m, po), o->max_work);
   c.ncell = ntimes * nobs;
 
