@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -180,6 +181,12 @@ int sdv_cmd_verify(int argc, char **argv) {
   fflush(stdout);
 
   json_t *checks = json_array();
+  bool *written = calloc(n, sizeof *written);
+  if (!written) {
+    sdv_cli_error(CMD, "out of memory");
+    json_decref(checks);
+    return SDV_EXIT_RUNTIME;
+  }
   size_t passed = 0, failed = 0, errors = 0, done = 0;
   const double t_start = now();
   int code = SDV_EXIT_OK;
@@ -223,11 +230,27 @@ int sdv_cmd_verify(int argc, char **argv) {
       break;
     }
     done++;
+    written[k] = true;
     (r.pass && r.control_rejected) ? passed++ : failed++;
     print_result(c, &r, secs);
     json_array_append_new(checks, result_json(c, &r, secs, "done"));
   }
   const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
+  /* A selected check that did not finish in this run must not leave an older run's CSV next
+   * to this run's summary: such a file is removed, and the summary lists the check. */
+  size_t stale = 0;
+  for (size_t k = 0; k < n && !complete; k++) {
+    if (!selected(only, all[k]->id) || written[k]) continue;
+    snprintf(path, sizeof path, "%s/%s.csv", outdir, all[k]->id);
+    if (unlink(path) == 0) stale++;
+    bool listed = false;
+    for (size_t q = 0; q < json_array_size(checks); q++)
+      listed |= strcmp(json_string_value(json_object_get(json_array_get(checks, q), "id")),
+                       all[k]->id) == 0;
+    if (!listed)
+      json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "id", all[k]->id, "family",
+                                              all[k]->family, "status", "not run"));
+  }
   const double total = now() - t_start;
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
@@ -248,12 +271,15 @@ int sdv_cmd_verify(int argc, char **argv) {
     code = SDV_EXIT_RUNTIME;
   }
   json_decref(root);
+  free(written);
 
   printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
          failed, errors, complete ? "" : " (INCOMPLETE: interrupted)", total);
   if (interrupted) {
-    sdv_cli_error(CMD, "interrupted: %zu completed checks kept in %s/, run marked incomplete",
-                  done, outdir);
+    sdv_cli_error(CMD,
+                  "interrupted: %zu completed checks kept in %s/, run marked incomplete; %zu "
+                  "older result files of checks not run removed",
+                  done, outdir, stale);
     return SDV_EXIT_INTERRUPTED;
   }
   if (code != SDV_EXIT_OK) return code;
