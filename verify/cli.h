@@ -55,6 +55,19 @@ int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char *
 const char *sdv_cli_value(const char *cmd, const char *name, int argc, char **argv, int *i,
                           bool *bad);
 
+/* Largest memory a study may take (bytes), all routes together. */
+#define SDV_CLI_MAX_BYTES 4e9
+
+/* The one memory estimate of a study, before any work. For every eta of the ladder: the
+ * model, and per side (discrete, SDE) the route it will take - exact (sdv_exact_memory of the
+ * side and of its noise-free reference) when use_exact and available, else Monte Carlo
+ * (sdv_mc_memory with paths and threads). The largest total is compared with
+ * SDV_CLI_MAX_BYTES. Returns 0, or an exit code (2 with the estimate named, 3 for a failure
+ * to build the model) with the message printed. */
+int sdv_cli_memory_guard(const char *cmd, const sdv_model_options *mo, const double *eta,
+                         size_t neta, size_t ntimes, const sdv_observable *obs, size_t nobs,
+                         bool use_exact, size_t paths, size_t threads);
+
 /* Help text for the model options (printed by every subcommand's --help). */
 void sdv_cli_model_help(FILE *out);
 

@@ -379,6 +379,15 @@ int sdv_cmd_simulate(int argc, char **argv) {
     obs[2 + j] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
     obs[2 + m->dim + j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
   }
+  {
+    /* One memory estimate for both sides, exact or Monte Carlo, before any work. */
+    const int mrc =
+        sdv_cli_memory_guard(CMD, &mo, &m->eta, 1, nt, obs, nobs, use_exact, paths, threads);
+    if (mrc) {
+      code = mrc;
+      goto done;
+    }
+  }
   /* Output paths are checked before the (possibly long) computation. */
   if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
     sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));

@@ -329,6 +329,15 @@ int sdv_cmd_weak(int argc, char **argv) {
     }
     sdv_model_free(probe);
   }
+  {
+    /* One memory estimate for the whole study (every rung, both sides, their routes). */
+    const int mrc = sdv_cli_memory_guard(CMD, &mo, eta, neta, ntimes, obs, nobs, wo.exact, wo.paths,
+                                         wo.threads);
+    if (mrc) {
+      code = mrc;
+      goto done;
+    }
+  }
   if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
     sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
     goto done;
