@@ -178,6 +178,20 @@ int sdv_cmd_compressor_check(int argc, char **argv) {
 
   sdv_compressor *c = NULL;
   sdv_conformance_report *r = NULL;
+  {
+    /* The memory estimate before the compressor's state is even allocated: the conformance
+     * run's six d-vectors and d accumulators (sdv_acc: 3 doubles), the state at least one more
+     * d-vector. */
+    const double bytes = (double)dim * (7.0 * sizeof(double) + 3.0 * sizeof(double));
+    if (bytes > SDV_CLI_MAX_BYTES) {
+      sdv_cli_error(CMD,
+                    "memory estimate %.3g GB for --dim = %zu (ten d-vectors: samples, "
+                    "accumulators, compressor state) is above the %.3g GB sdv allows: lower "
+                    "--dim",
+                    bytes / 1e9, dim, SDV_CLI_MAX_BYTES / 1e9);
+      return SDV_EXIT_USAGE;
+    }
+  }
   int rc = sdv_compressor_alloc(&c, spec, dim);
   if (rc) return sdv_cli_status_exit(CMD, rc);
   /* The output is checked before the (possibly long) sampling. */
