@@ -368,7 +368,8 @@ int sdv_cmd_weak(int argc, char **argv) {
   if (res->unstable_eta > 0)
     sdv_cli_error(CMD,
                   "warning: the optimizer is unstable at eta = %g (spectral radius %.4g of its "
-                  "noise-free map > 1, e.g. eta lambda_max > 2): the verdict cannot be PASS",
+                  "noise-free map linearised at the minimizer > 1, e.g. eta lambda_max > 2 for "
+                  "DSGD): the verdict cannot be PASS",
                   res->unstable_eta, res->unstable_growth);
   for (size_t k = 0; k < 2; k++)
     if (res->impossible_rows[k])

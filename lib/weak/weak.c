@@ -414,8 +414,9 @@ static void flag_estimates(sdv_weak_result *res, const study *s, const sdv_model
   const size_t nf = res->impossible_rows[0] + res->impossible_rows[1];
   if (res->unstable_eta > 0)
     snprintf(why, sizeof why,
-             "the optimizer is unstable at eta = %g (noise-free mean map spectral radius %.4g > "
-             "1, e.g. eta lambda_max > 2): its moments diverge and no SDE can match them; ",
+             "the optimizer is unstable at eta = %g (its noise-free map, linearised at the "
+             "minimizer, has spectral radius %.4g > 1, e.g. eta lambda_max > 2 for DSGD): the "
+             "step is beyond the regime an SDE model describes; ",
              res->unstable_eta, res->unstable_growth);
   if (nf) {
     const size_t used = strlen(why);
