@@ -4,6 +4,9 @@
 # and leave nothing behind in its scratch folder but the fixtures (no result, no temporary).
 #   tests/hostile.sh SDV TSV            (meson test 'hostile')
 #   tests/hostile.sh SDV TSV --print    also print every invocation's status and first line
+# HOSTILE_WRAP, if set, prefixes every invocation (e.g. "valgrind -q --error-exitcode=99
+# --leak-check=full --errors-for-leak-kinds=definite"), so an error path that leaks or reads
+# freed memory shows up as an unexpected exit status.
 set -u
 sdv=$(realpath "$1")
 table=$(realpath "$2")
@@ -27,7 +30,8 @@ while IFS= read -r row || [ -n "$row" ]; do
   # The arguments are shell words written by us (quotes for empty values and semicolons).
   eval "args=($cmdline)"
   n=$((n + 1))
-  timeout -s KILL 60 "$sdv" "${args[@]}" > out.txt 2> err.txt < /dev/null
+  # shellcheck disable=SC2086 # the wrapper is a word list on purpose
+  timeout -s KILL 120 ${HOSTILE_WRAP:-} "$sdv" "${args[@]}" > out.txt 2> err.txt < /dev/null
   got=$?
   text=$(cat out.txt err.txt)
   rm -f out.txt err.txt

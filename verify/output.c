@@ -35,8 +35,10 @@ static int live_add(char *name) {
   return -1;
 }
 
+/* Only the slot this file registered: a zero-initialised sdv_outfile that was never opened
+ * has slot 0 and a NULL name, and must not drop another file's registration. */
 static void live_drop(sdv_outfile *f) {
-  if (f->slot >= 0 && f->slot < LIVE_MAX) live[f->slot] = NULL;
+  if (f->tmp && f->slot >= 0 && f->slot < LIVE_MAX && live[f->slot] == f->tmp) live[f->slot] = NULL;
   f->slot = -1;
 }
 
@@ -102,6 +104,7 @@ int sdv_outfile_open(sdv_outfile *f, const char *path) {
   const int fd = mkstemp(f->tmp);
   if (fd < 0) {
     const int e = errno;
+    live_drop(f);
     free(f->tmp);
     f->tmp = NULL;
     return fail_errno(f, e);
