@@ -514,7 +514,7 @@ START_TEST(simulate_exact_dcsgd) {
   char path[512];
   snprintf(path, sizeof path, "%s/s.csv", tmpdir);
   char *csv = slurp(path);
-  ck_assert_int_eq(strncmp(csv, "side,step,t,observable,mean,se,exact\n", 37), 0);
+  ck_assert_int_eq(strncmp(csv, "side,step,t,observable,mean,se,exact,status\n", 44), 0);
   ck_assert_uint_eq(count_lines(csv), 1 + 2 * 5 * 10);
   ck_assert_ptr_nonnull(strstr(csv, "\ndiscrete,0,0,f,3.46"));
   ck_assert_ptr_nonnull(strstr(csv, "\nsde,40,2,x2:4,"));

@@ -673,6 +673,37 @@ START_TEST(test_conformance_options) {
 }
 END_TEST
 
+/* bernoulli:p=1e-300 keeps no coordinate in any draw: nothing was tested, so the check is
+ * inconclusive (pass = 0, stuck counted), not a PASS (issue 15). A cancel flag already set
+ * stops it with SDV_EINTR. */
+START_TEST(test_conformance_stuck_and_cancel) {
+  sdv_compressor *c = make("bernoulli:p=1e-300", 3);
+  sdv_conformance_options o;
+  sdv_conformance_options_default(&o);
+  o.samples = 500;
+  sdv_conformance_report *r = NULL;
+  ck_assert_int_eq(sdv_compressor_conformance(c, &o, &r), SDV_OK);
+  ck_assert_int_eq(r->pass, 0);
+  /* A coordinate whose test value is within rounding of 0 is not counted as stuck. */
+  ck_assert_uint_gt(r->stuck, 0);
+  ck_assert_uint_le(r->stuck, 3 * o.vectors);
+  ck_assert_ptr_nonnull(strstr(r->note, "INCONCLUSIVE"));
+  sdv_conformance_report_free(r);
+  r = NULL;
+  volatile sig_atomic_t stop = 1;
+  o.cancel = &stop;
+  ck_assert_int_eq(sdv_compressor_conformance(c, &o, &r), SDV_EINTR);
+  ck_assert_ptr_null(r);
+  sdv_compressor_free(c);
+  c = make("bernoulli:p=0.3", 3);
+  o.cancel = NULL;
+  ck_assert_int_eq(sdv_compressor_conformance(c, &o, &r), SDV_OK);
+  ck_assert_uint_eq(r->stuck, 0);
+  sdv_conformance_report_free(r);
+  sdv_compressor_free(c);
+}
+END_TEST
+
 static Suite *compressor_suite(void) {
   Suite *s = suite_create("compressor");
   TCase *tc = tcase_create("registry");
@@ -706,6 +737,7 @@ static Suite *compressor_suite(void) {
   tcase_add_test(tc, test_conformance_sampled_only);
   tcase_add_test(tc, test_conformance_negative);
   tcase_add_test(tc, test_conformance_options);
+  tcase_add_test(tc, test_conformance_stuck_and_cancel);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -792,6 +792,33 @@ START_TEST(test_user_observable) {
 }
 END_TEST
 
+/* The memory guard (issue 15): the drift ODE's dense Jacobian grows as d^2, so a large d is
+ * refused with the estimate before any allocation, and sdv_exact_memory gives the same figure;
+ * a cancel flag that is already set stops the CVODE route with SDV_EINTR. */
+START_TEST(test_memory_guard_cancel) {
+  sdv_model *m = model("method=dsgd", "dim=2000", "eta=0.1", "objective=quadratic:lam=1", NULL);
+  const sdv_observable f = obs_of("f", 2000);
+  const size_t ks[2] = {0, 10};
+  double bytes = 0.0, v[2];
+  ck_assert_int_eq(sdv_exact_memory(m, SDV_SIDE_ODE, &f, 1, 2, &bytes), SDV_OK);
+  ck_assert_double_eq_tol(bytes, 8.0 * (2.0 * 2000 * 2000 + 32.0 * 2000), 1.0);
+  ck_assert_int_eq(sdv_exact_memory(m, SDV_SIDE_DISCRETE, &f, 1, 2, &bytes), SDV_OK);
+  ck_assert_double_le(bytes, 8.0 * 8 * 2000); /* the diagonal closed form: O(d) */
+  sdv_exact_options o;
+  sdv_exact_options_default(&o);
+  ck_assert_double_eq(o.max_bytes, 4e9);
+  o.max_bytes = 1e6;
+  ck_assert_int_eq(sdv_exact_eval(m, SDV_SIDE_ODE, ks, 2, &f, 1, v, &o, NULL), SDV_ELIMIT);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "GB"));
+  ck_assert_int_eq(sdv_exact_eval(m, SDV_SIDE_DISCRETE, ks, 2, &f, 1, v, &o, NULL), SDV_OK);
+  sdv_exact_options_default(&o);
+  volatile sig_atomic_t stop = 1;
+  o.cancel = &stop;
+  ck_assert_int_eq(sdv_exact_eval(m, SDV_SIDE_ODE, ks, 2, &f, 1, v, &o, NULL), SDV_EINTR);
+  sdv_model_free(m);
+}
+END_TEST
+
 static Suite *exact_suite(void) {
   Suite *s = suite_create("exact");
   struct {
@@ -815,6 +842,7 @@ static Suite *exact_suite(void) {
       {"sign sde stationary", test_sign_sde_stationary, 20},
       {"unsupported", test_unsupported, 4},
       {"user observable", test_user_observable, 4},
+      {"memory guard and cancel", test_memory_guard_cancel, 10},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     TCase *tc = tcase_create(cases[i].name);

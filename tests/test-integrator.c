@@ -164,7 +164,7 @@ START_TEST(test_euler_bitwise) {
                             "eta",
                             "0.07",
                             "objective",
-                            "quadratic:lam=0.5..2",
+                            d == 1 ? "quadratic:lam=0.5" : "quadratic:lam=0.5..2",
                             "sigma",
                             "1.3,0.4,2.385",
                             "compressor",

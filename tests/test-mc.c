@@ -583,6 +583,23 @@ START_TEST(test_resource_guard) {
   ck_assert_int_eq(sdv_mc_run(&r, m, &po, STEPS, 3, OBS, 3, &o), SDV_ELIMIT);
   ck_assert_ptr_nonnull(strstr(sdv_last_error(), "max_work"));
   ck_assert_ptr_null(r);
+  /* M = SIZE_MAX: the block count must not wrap to 0 (issue 15: "mc result: NULL
+   * argument"), nor the paths counted by the work guard. */
+  o.paths = SIZE_MAX;
+  ck_assert_uint_eq(sdv_mc_blocks(&o), SIZE_MAX / 64 + 1);
+  ck_assert_int_eq(sdv_mc_run(&r, m, &po, STEPS, 3, OBS, 3, &o), SDV_ELIMIT);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "max_work"));
+  ck_assert_int_eq(sdv_mc_run_blocks(&r, m, &po, STEPS, 3, OBS, 3, &o, 0, sdv_mc_blocks(&o)),
+                   SDV_ELIMIT);
+  ck_assert_ptr_null(r);
+  /* sdv_mc_memory is the guard's own figure. */
+  sdv_mc_options_default(&o);
+  double bytes = 0.0;
+  ck_assert_int_eq(sdv_mc_memory(m, nt, no, &o, &bytes), SDV_OK);
+  ck_assert_double_gt(bytes, (double)o.max_bytes);
+  ck_assert_int_eq(sdv_mc_memory(m, 3, 3, &o, &bytes), SDV_OK);
+  ck_assert_double_lt(bytes, (double)o.max_bytes);
+  ck_assert_double_gt(bytes, 0.0);
   free(steps);
   free(obs);
   sdv_model_free(m);

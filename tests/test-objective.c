@@ -59,7 +59,8 @@ END_TEST
  * it must equal lam_j x_j computed here, bit for bit, at every d (tails included). */
 START_TEST(test_quadratic_gradient_bitwise) {
   for (size_t d = 1; d <= 70; d++) {
-    sdv_objective *o = make("quadratic:lam=0.5..2", d);
+    /* A range needs d >= 2 (at d = 1 it is refused); its first value is 0.5. */
+    sdv_objective *o = make(d == 1 ? "quadratic:lam=0.5" : "quadratic:lam=0.5..2", d);
     const double *lam = o->state;
     double *x = malloc(d * sizeof *x), *g = malloc(d * sizeof *g);
     ck_assert(x && g);

@@ -140,6 +140,24 @@ START_TEST(test_plain_parsers) {
 }
 END_TEST
 
+/* A range where one value is needed is refused instead of silently taking its first end;
+ * A..A (one value) is fine. */
+START_TEST(test_range_of_one) {
+  sdv_params p;
+  double v[2];
+  ck_assert_int_eq(sdv_params_parse(&p, "quadratic:lam=0.5..2"), SDV_OK);
+  ck_assert_int_eq(sdv_params_get_list(&p, "lam", 1, NULL, v), SDV_EINVAL);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "only 1 value"));
+  ck_assert_int_eq(sdv_params_get_list(&p, "lam", 2, NULL, v), SDV_OK);
+  ck_assert_double_eq(v[1], 2.0);
+  sdv_params_clear(&p);
+  ck_assert_int_eq(sdv_params_parse(&p, "quadratic:lam=2.385..2.385"), SDV_OK);
+  ck_assert_int_eq(sdv_params_get_list(&p, "lam", 1, NULL, v), SDV_OK);
+  ck_assert_double_eq(v[0], 2.385);
+  sdv_params_clear(&p);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("params");
   TCase *tc = tcase_create("parse");
@@ -150,6 +168,7 @@ int main(void) {
   tcase_add_test(tc, test_value_errors);
   tcase_add_test(tc, test_unused_key_reported);
   tcase_add_test(tc, test_plain_parsers);
+  tcase_add_test(tc, test_range_of_one);
   suite_add_tcase(s, tc);
   return sdv_test_run(s);
 }

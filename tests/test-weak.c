@@ -556,6 +556,72 @@ START_TEST(validation) {
 }
 END_TEST
 
+/* ================= non-finite, impossible and unstable (issue 15) ================= */
+
+/* DSGD on lambda = 300 with eta = 0.02, 0.01: eta lambda = 6 and 3 > 2, the optimizer
+ * diverges (|1 - eta lambda| = 5 at the larger rung). The rows are finite, but the order fit
+ * (32.193 on exact data) must not PASS and the summary must say why. */
+START_TEST(unstable_optimizer_not_pass) {
+  sdv_model_options mo;
+  sdv_weak_options wo;
+  reference_options(&mo, &wo);
+  mo.objective = "quadratic:lam=300";
+  static const double eta[2] = {0.02, 0.01};
+  wo.eta = eta;
+  wo.neta = 2;
+  wo.controls = false;
+  sdv_weak_result *r = run(&mo, NULL, &wo);
+  ck_assert_double_eq(r->unstable_eta, 0.02);
+  ck_assert_double_eq_tol(r->unstable_growth, 5.0, 1e-9);
+  ck_assert_int_ne(r->tests[0].order_verdict, SDV_VERDICT_PASS);
+  ck_assert_int_ne(r->verdict, SDV_VERDICT_PASS);
+  ck_assert_ptr_nonnull(strstr(r->summary, "unstable at eta = 0.02"));
+  sdv_weak_result_free(r);
+}
+END_TEST
+
+/* bernoulli:p=1e-300: omega = 1e300 makes the exact second moments infinite; every such row is
+ * counted per side, none is "resolved", and the verdict is not PASS. */
+START_TEST(nonfinite_rows_counted) {
+  sdv_model_options mo;
+  sdv_weak_options wo;
+  reference_options(&mo, &wo);
+  mo.method = "dcsgd";
+  mo.compressor = "bernoulli:p=1e-300";
+  sdv_weak_result *r = run(&mo, NULL, &wo);
+  ck_assert_uint_gt(r->impossible_rows[0] + r->impossible_rows[1], 0);
+  size_t flagged = 0;
+  for (size_t k = 0; k < r->nrows; k++) {
+    const sdv_weak_row *w = &r->rows[k];
+    flagged += w->disc.impossible + w->sde.impossible;
+    if (!isfinite(w->err)) ck_assert(!w->resolved);
+  }
+  ck_assert_uint_eq(flagged, r->impossible_rows[0] + r->impossible_rows[1]);
+  ck_assert_uint_le(r->nonfinite_rows[0], r->impossible_rows[0]);
+  ck_assert_int_ne(r->verdict, SDV_VERDICT_PASS);
+  ck_assert_ptr_nonnull(strstr(r->summary, "non-finite or impossible"));
+  sdv_weak_result_free(r);
+}
+END_TEST
+
+/* The reference study is stable and finite: nothing flagged, and a FAIL summary has no
+ * dangling separator. */
+START_TEST(clean_study_not_flagged) {
+  sdv_model_options mo;
+  sdv_weak_options wo;
+  reference_options(&mo, &wo);
+  sdv_weak_result *r = run(&mo, NULL, &wo);
+  ck_assert_uint_eq(r->impossible_rows[0] + r->impossible_rows[1], 0);
+  ck_assert_double_eq(r->unstable_eta, 0.0);
+  sdv_weak_result_free(r);
+  mo.diffusion_scale = 0.0;
+  r = run(&mo, NULL, &wo);
+  const size_t n = strlen(r->summary);
+  ck_assert(n >= 2 && strcmp(r->summary + n - 2, "; ") != 0);
+  sdv_weak_result_free(r);
+}
+END_TEST
+
 static Suite *weak_suite(void) {
   Suite *s = suite_create("weak");
   TCase *tc = tcase_create("linfit");
@@ -578,6 +644,11 @@ static Suite *weak_suite(void) {
   tc = tcase_create("threads");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, threads_same_digits);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("impossible estimates");
+  tcase_add_test(tc, unstable_optimizer_not_pass);
+  tcase_add_test(tc, nonfinite_rows_counted);
+  tcase_add_test(tc, clean_study_not_flagged);
   suite_add_tcase(s, tc);
   tc = tcase_create("validation");
   tcase_add_test(tc, validation);

@@ -29,12 +29,17 @@ static void usage(FILE *out) {
           "  --vectors V    number of test vectors (default %zu)\n"
           "  --seed N       stream seed (default %llu)\n"
           "  --alpha A      family-wise false-failure rate, 0 < A < 1 (default %g)\n"
-          "  --json FILE    also write the result as JSON\n\n"
-          "exit status: 0 pass, 1 a check failed, 2 bad input, 3 runtime error\n",
+          "  --json FILE    also write the result as JSON (- for standard output)\n\n"
+          "exit status: 0 pass, 1 a check failed or was inconclusive, 2 bad input, 3 runtime\n"
+          "error, 4 interrupted\n",
           o.samples, o.vectors, (unsigned long long)o.seed, o.alpha);
 }
 
-static int write_json(const char *path, const sdv_compressor *c,
+static const char *verdict_name(const sdv_conformance_report *r) {
+  return r->pass ? "PASS" : r->stuck ? "INCONCLUSIVE" : "FAIL";
+}
+
+static int write_json(sdv_outfile *f, const char *path, const sdv_compressor *c,
                       const sdv_conformance_options *o, const sdv_conformance_report *r) {
   json_t *root = json_object(), *rows = json_array();
   if (!root || !rows) goto nomem;
@@ -63,28 +68,27 @@ static int write_json(const char *path, const sdv_compressor *c,
   json_object_set_new(root, "rows", rows);
   rows = NULL;
   json_object_set_new(root, "note", json_string(r->note));
-  json_object_set_new(root, "verdict", json_string(r->pass ? "pass" : "fail"));
+  json_object_set_new(root, "stuck_coordinates", json_integer((json_int_t)r->stuck));
+  json_object_set_new(root, "verdict",
+                      json_string(r->pass    ? "pass"
+                                  : r->stuck ? "inconclusive"
+                                             : "fail"));
 
-  sdv_outfile f = {0};
-  if (sdv_outfile_open(&f, path)) {
-    sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
-    json_decref(root);
-    return SDV_EXIT_RUNTIME;
-  }
-  if (json_dumpf(root, f.fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) ||
-      fputc('\n', f.fp) == EOF) {
-    sdv_outfile_abort(&f);
+  if (json_dumpf(root, f->fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) ||
+      fputc('\n', f->fp) == EOF) {
+    sdv_outfile_abort(f);
     sdv_cli_error(CMD, "cannot write %s", path);
     json_decref(root);
     return SDV_EXIT_RUNTIME;
   }
   json_decref(root);
-  if (sdv_outfile_commit(&f)) {
+  if (sdv_outfile_commit(f)) {
     sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
     return SDV_EXIT_RUNTIME;
   }
   return SDV_EXIT_OK;
 nomem:
+  sdv_outfile_abort(f);
   json_decref(rows);
   json_decref(root);
   sdv_cli_error(CMD, "out of memory");
@@ -116,7 +120,7 @@ static void print_report(const sdv_compressor *c, const sdv_conformance_options 
            w->pass ? "yes" : "NO");
   }
   printf("note: %s\n", r->note);
-  printf("verdict: %s %s\n", c->spec, r->pass ? "PASS" : "FAIL");
+  printf("verdict: %s %s\n", c->spec, verdict_name(r));
 }
 
 int sdv_cmd_compressor_check(int argc, char **argv) {
@@ -174,17 +178,45 @@ int sdv_cmd_compressor_check(int argc, char **argv) {
 
   sdv_compressor *c = NULL;
   sdv_conformance_report *r = NULL;
+  {
+    /* The memory estimate before the compressor's state is even allocated: the conformance
+     * run's six d-vectors and d accumulators (sdv_acc: 3 doubles), the state at least one more
+     * d-vector. */
+    const double bytes = (double)dim * (7.0 * sizeof(double) + 3.0 * sizeof(double));
+    if (bytes > SDV_CLI_MAX_BYTES) {
+      sdv_cli_error(CMD,
+                    "memory estimate %.3g GB for --dim = %zu (ten d-vectors: samples, "
+                    "accumulators, compressor state) is above the %.3g GB sdv allows: lower "
+                    "--dim",
+                    bytes / 1e9, dim, SDV_CLI_MAX_BYTES / 1e9);
+      return SDV_EXIT_USAGE;
+    }
+  }
   int rc = sdv_compressor_alloc(&c, spec, dim);
   if (rc) return sdv_cli_status_exit(CMD, rc);
-  rc = sdv_compressor_conformance(c, &o, &r);
-  if (rc) {
+  /* The output is checked before the (possibly long) sampling. */
+  sdv_outfile f = {0};
+  if (json && sdv_outfile_open(&f, json)) {
+    sdv_cli_error(CMD, "cannot write --json '%s': %s", json, strerror(errno));
     sdv_compressor_free(c);
+    return SDV_EXIT_USAGE;
+  }
+  o.cancel = &sdv_cli_interrupted;
+  rc = sdv_compressor_conformance(c, &o, &r);
+  if (rc || sdv_cli_interrupted) {
+    sdv_outfile_abort(&f);
+    sdv_compressor_free(c);
+    sdv_conformance_report_free(r);
+    if (rc == SDV_EINTR || sdv_cli_interrupted) {
+      sdv_cli_error(CMD, "interrupted; no result written");
+      return SDV_EXIT_INTERRUPTED;
+    }
     return sdv_cli_status_exit(CMD, rc);
   }
   print_report(c, &o, r);
   int status = r->pass ? SDV_EXIT_OK : SDV_EXIT_FAIL;
   if (json) {
-    int js = write_json(json, c, &o, r);
+    int js = write_json(&f, json, c, &o, r);
     if (js) status = js;
   }
   sdv_conformance_report_free(r);

@@ -6,6 +6,7 @@
 #include <sdv/model.h>
 #include <sdv/noise.h>
 #include <sdv/objective.h>
+#include <sdv/process.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -17,7 +18,7 @@ static void section(const char *title) { printf("\n%s:\n", title); }
 int sdv_cmd_list(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "all";
   if (strcmp(what, "--help") == 0) {
-    puts("usage: sdv list [all|methods|compressors|noise|objectives]");
+    puts("usage: sdv list [all|methods|compressors|noise|objectives|integrators|checks]");
     return SDV_EXIT_OK;
   }
   const bool all = strcmp(what, "all") == 0;
@@ -50,8 +51,22 @@ int sdv_cmd_list(int argc, char **argv) {
     for (size_t i = 0; i < n && i < LIST_MAX; i++) printf("  %-18s %s\n", t[i]->name, t[i]->help);
     any = true;
   }
+  if (all || strcmp(what, "integrators") == 0) {
+    const sdv_integrator_type *t[LIST_MAX];
+    size_t n = sdv_integrator_types(t, LIST_MAX);
+    section("integrators (SDE side)");
+    for (size_t i = 0; i < n && i < LIST_MAX; i++) printf("  %-18s %s\n", t[i]->name, t[i]->help);
+    any = true;
+  }
+  if (all || strcmp(what, "checks") == 0) {
+    section("checks (sdv verify)");
+    sdv_list_checks("  ");
+    any = true;
+  }
   if (!any) {
-    sdv_cli_error("list", "unknown section '%s' (all, methods, compressors, noise, objectives)",
+    sdv_cli_error("list",
+                  "unknown section '%s' (all, methods, compressors, noise, objectives, "
+                  "integrators, checks)",
                   what);
     return SDV_EXIT_USAGE;
   }

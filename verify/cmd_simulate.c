@@ -57,15 +57,14 @@ static void usage(FILE *out) {
           "  --csv FILE        rows side,step,t,observable,mean,se,exact\n"
           "  --json FILE       the same rows with the model, seed and stream scheme\n"
           "At least one of --csv and --json is required; files are written atomically.\n"
-          "Exit status: 0 written, 2 bad input, 3 runtime error.\n\n",
+          "A row whose mean is not finite, or negative for a\n"
+          "non-negative observable (f of a quadratic, ||x||^2, x_j^2), is flagged in the\n"
+          "status column (nonfinite / impossible), counted, and makes the exit status 1.\n"
+          "FILE - writes to standard output.\n"
+          "Exit status: 0 written, 1 written with non-finite or impossible estimates, 2 bad\n"
+          "input, 3 runtime error, 4 interrupted (nothing written).\n\n",
           DEFAULT_INTERVALS);
   sdv_cli_model_help(out);
-}
-
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
 }
 
 static void progress(void *user, size_t done, size_t total) {
@@ -81,7 +80,12 @@ typedef struct side_traj {
   bool exact;
   double *mean, *se;
   uint64_t nonfinite; /* Monte Carlo values excluded (diverged paths), summed over cells */
+  unsigned char *flag;                    /* per cell: FLAG_OK, FLAG_NONFINITE, FLAG_IMPOSSIBLE */
+  size_t nonfinite_rows, impossible_rows; /* cells flagged (impossible includes non-finite) */
 } side_traj;
+
+enum { FLAG_OK = 0, FLAG_NONFINITE = 1, FLAG_IMPOSSIBLE = 2 };
+static const char *const flag_name[] = {"ok", "nonfinite", "impossible"};
 
 typedef struct sim {
   const sdv_model *m;
@@ -93,6 +97,25 @@ typedef struct sim {
   size_t paths, substeps, threads;
   const sdv_integrator_type *integrator;
 } sim;
+
+/* Flags every cell of a side: a mean that is not finite, or a negative mean of a non-negative
+ * observable (Richardson extrapolation of an unstable model produces these). A trajectory
+ * file is read row by row, so every negative row is flagged, not only significant ones. */
+static void flag_side(const sim *s, side_traj *out) {
+  const sdv_objective_kind k = s->m->objective->type->kind;
+  const bool f_nonneg = k == SDV_OBJECTIVE_QUADRATIC_DIAG || k == SDV_OBJECTIVE_QUADRATIC_DENSE;
+  for (size_t t = 0; t < s->nt; t++)
+    for (size_t o = 0; o < s->nobs; o++) {
+      const size_t c = t * s->nobs + o;
+      const sdv_observable_kind g = s->obs[o].kind;
+      const bool nonneg = g == SDV_OBS_NORM2 || g == SDV_OBS_X2 || (g == SDV_OBS_F && f_nonneg);
+      out->flag[c] = !isfinite(out->mean[c])      ? FLAG_NONFINITE
+                     : nonneg && out->mean[c] < 0 ? FLAG_IMPOSSIBLE
+                                                  : FLAG_OK;
+      out->nonfinite_rows += out->flag[c] == FLAG_NONFINITE;
+      out->impossible_rows += out->flag[c] != FLAG_OK;
+    }
+}
 
 static int run_side(const sim *s, sdv_side side, side_traj *out) {
   const size_t ncell = s->nt * s->nobs;
@@ -114,7 +137,7 @@ static int run_side(const sim *s, sdv_side side, side_traj *out) {
   sdv_mc_options_default(&mo);
   mo.paths = s->paths;
   mo.threads = (int)s->threads;
-  mo.cancel = &interrupted;
+  mo.cancel = &sdv_cli_interrupted;
   if (sdv_cli_progress_enabled()) {
     mo.progress = progress;
     mo.progress_user = (void *)out->name;
@@ -138,14 +161,15 @@ static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); 
 
 static int write_csv(FILE *fp, const sim *s, const side_traj *sides, double eta) {
   char name[64];
-  if (fprintf(fp, "side,step,t,observable,mean,se,exact\n") < 0) return -1;
+  if (fprintf(fp, "side,step,t,observable,mean,se,exact,status\n") < 0) return -1;
   for (size_t k = 0; k < 2; k++)
     for (size_t t = 0; t < s->nt; t++)
       for (size_t o = 0; o < s->nobs; o++) {
         const size_t c = t * s->nobs + o;
-        if (fprintf(fp, "%s,%zu,%.17g,%s,%.17g,%.17g,%d\n", sides[k].name, s->steps[t],
+        if (fprintf(fp, "%s,%zu,%.17g,%s,%.17g,%.17g,%d,%s\n", sides[k].name, s->steps[t],
                     (double)s->steps[t] * eta, sdv_observable_name(&s->obs[o], name, sizeof name),
-                    sides[k].mean[c], sides[k].se[c], sides[k].exact) < 0)
+                    sides[k].mean[c], sides[k].se[c], sides[k].exact,
+                    flag_name[sides[k].flag[c]]) < 0)
           return -1;
       }
   return 0;
@@ -161,11 +185,11 @@ static json_t *result_json(const sim *s, const side_traj *sides, const sdv_model
     for (size_t t = 0; t < s->nt; t++)
       for (size_t o = 0; o < s->nobs; o++) {
         const size_t c = t * s->nobs + o;
-        json_t *row =
-            json_pack("{s:s, s:I, s:f, s:s, s:o, s:o, s:b}", "side", sides[k].name, "step",
-                      (json_int_t)s->steps[t], "t", (double)s->steps[t] * s->m->eta, "observable",
-                      sdv_observable_name(&s->obs[o], name, sizeof name), "mean",
-                      num(sides[k].mean[c]), "se", num(sides[k].se[c]), "exact", sides[k].exact);
+        json_t *row = json_pack(
+            "{s:s, s:I, s:f, s:s, s:o, s:o, s:b, s:s}", "side", sides[k].name, "step",
+            (json_int_t)s->steps[t], "t", (double)s->steps[t] * s->m->eta, "observable",
+            sdv_observable_name(&s->obs[o], name, sizeof name), "mean", num(sides[k].mean[c]), "se",
+            num(sides[k].se[c]), "exact", sides[k].exact, "status", flag_name[sides[k].flag[c]]);
         if (!row || json_array_append_new(rows, row)) {
           json_decref(rows);
           return NULL;
@@ -173,14 +197,17 @@ static json_t *result_json(const sim *s, const side_traj *sides, const sdv_model
       }
   return json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:I, s:I, s:s, s:I, s:I, "
-      "s:{s:b, s:b}, s:{s:I, s:I}, s:o, s:o}",
+      "s:{s:b, s:b}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o}",
       "command", CMD, "sdv_version", SDV_VERSION, "git_revision", SDV_GIT_REVISION, "model",
       s->m->description, "seed", seedtxt, "eta", s->m->eta, "T", (double)K * s->m->eta,
       "T_requested", T_req, "steps", (json_int_t)K, "every", (json_int_t)every, "integrator",
       s->integrator->name, "substeps", (json_int_t)s->substeps, "paths", (json_int_t)s->paths,
       "exact", "discrete", sides[0].exact, "sde", sides[1].exact, "nonfinite", "discrete",
-      (json_int_t)sides[0].nonfinite, "sde", (json_int_t)sides[1].nonfinite, "streams",
-      json_string(SDV_REPORT_STREAM_SCHEME), "rows", rows);
+      (json_int_t)sides[0].nonfinite, "sde", (json_int_t)sides[1].nonfinite, "nonfinite_rows",
+      "discrete", (json_int_t)sides[0].nonfinite_rows, "sde", (json_int_t)sides[1].nonfinite_rows,
+      "impossible_rows", "discrete", (json_int_t)sides[0].impossible_rows, "sde",
+      (json_int_t)sides[1].impossible_rows, "streams", json_string(SDV_REPORT_STREAM_SCHEME),
+      "rows", rows);
 }
 
 /* A few rows on stdout: f and ||x||^2 of both sides at up to SUMMARY_TIMES grid points. */
@@ -195,8 +222,10 @@ static void print_summary(const sim *s, const side_traj *sides) {
       const size_t c = t * s->nobs + o;
       sdv_report_estimate(d, sizeof d, sides[0].mean[c], sides[0].se[c], sides[0].exact);
       sdv_report_estimate(e, sizeof e, sides[1].mean[c], sides[1].se[c], sides[1].exact);
-      printf("%-8zu %-10.4g %-8s %-28s %-28s\n", s->steps[t], (double)s->steps[t] * s->m->eta,
-             sdv_observable_name(&s->obs[o], name, sizeof name), d, e);
+      printf("%-8zu %-10.4g %-8s %-28s %-28s%s%s\n", s->steps[t], (double)s->steps[t] * s->m->eta,
+             sdv_observable_name(&s->obs[o], name, sizeof name), d, e,
+             sides[0].flag[c] ? " disc:" : "", sides[0].flag[c] ? flag_name[sides[0].flag[c]] : "");
+      if (sides[1].flag[c]) printf("%*s sde:%s\n", 94, "", flag_name[sides[1].flag[c]]);
     }
   }
 }
@@ -252,11 +281,7 @@ int sdv_cmd_simulate(int argc, char **argv) {
         goto done;
       }
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &threads)) goto input_error;
-      if (threads > 4096) {
-        sdv_cli_error(CMD, "--threads = %zu is too large (at most 4096)", threads);
-        goto done;
-      }
+      if (sdv_cli_threads(CMD, v, &threads)) goto done;
     } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
       if (!(integrator = sdv_integrator_type_from_name(v))) {
         sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
@@ -296,7 +321,14 @@ int sdv_cmd_simulate(int argc, char **argv) {
     sdv_cli_error(CMD, "--T = %g is %g steps of eta = %g: too many", T, kreal, m->eta);
     goto done;
   }
-  size_t K = (size_t)fmax(1.0, nearbyint(kreal));
+  if (nearbyint(kreal) < 1) {
+    sdv_cli_error(CMD,
+                  "--T = %g is shorter than one step of eta = %g: nothing to simulate (use "
+                  "--T >= %g)",
+                  T, m->eta, m->eta);
+    goto done;
+  }
+  size_t K = (size_t)nearbyint(kreal);
   if (fabs(kreal - (double)K) > 1e-9 * fmax(1.0, kreal))
     fprintf(stderr,
             "sdv %s: note: --T = %g is not a whole number of steps of eta = %g (%.6g steps); "
@@ -331,8 +363,10 @@ int sdv_cmd_simulate(int argc, char **argv) {
   for (size_t k = 0; k < 2; k++) {
     sides[k].mean = malloc(nt * nobs * sizeof(double));
     sides[k].se = malloc(nt * nobs * sizeof(double));
+    sides[k].flag = calloc(nt * nobs, 1);
   }
-  if (!steps || !obs || !sides[0].mean || !sides[0].se || !sides[1].mean || !sides[1].se) {
+  if (!steps || !obs || !sides[0].mean || !sides[0].se || !sides[1].mean || !sides[1].se ||
+      !sides[0].flag || !sides[1].flag) {
     sdv_cli_error(CMD, "out of memory (%zu grid times x %zu observables)", nt, nobs);
     code = SDV_EXIT_RUNTIME;
     goto done;
@@ -345,6 +379,15 @@ int sdv_cmd_simulate(int argc, char **argv) {
     obs[2 + j] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
     obs[2 + m->dim + j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
   }
+  {
+    /* One memory estimate for both sides, exact or Monte Carlo, before any work. */
+    const int mrc =
+        sdv_cli_memory_guard(CMD, &mo, &m->eta, 1, nt, obs, nobs, use_exact, paths, threads);
+    if (mrc) {
+      code = mrc;
+      goto done;
+    }
+  }
   /* Output paths are checked before the (possibly long) computation. */
   if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
     sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
@@ -355,8 +398,6 @@ int sdv_cmd_simulate(int argc, char **argv) {
     goto done;
   }
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
   const sim s = {.m = m,
                  .steps = steps,
                  .nt = nt,
@@ -371,9 +412,9 @@ int sdv_cmd_simulate(int argc, char **argv) {
     const sdv_side which[2] = {SDV_SIDE_DISCRETE, SDV_SIDE_SDE};
     for (size_t k = 0; k < 2; k++) {
       const int rc = run_side(&s, which[k], &sides[k]);
-      if (rc == SDV_EINTR) {
-        sdv_cli_error(CMD, "interrupted; no file written");
-        code = SDV_EXIT_RUNTIME;
+      if (rc == SDV_EINTR || sdv_cli_check_interrupted(CMD, "no file written")) {
+        if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no file written");
+        code = SDV_EXIT_INTERRUPTED;
         goto done;
       }
       if (rc) {
@@ -383,6 +424,7 @@ int sdv_cmd_simulate(int argc, char **argv) {
     }
   }
 
+  for (size_t k = 0; k < 2; k++) flag_side(&s, &sides[k]);
   printf("model: %s\n", m->description);
   printf("T = %g (%zu steps of eta = %g), every %zu steps; discrete: %s, SDE: %s\n\n",
          (double)K * m->eta, K, m->eta, every, sides[0].exact ? "exact" : "Monte Carlo",
@@ -394,6 +436,13 @@ int sdv_cmd_simulate(int argc, char **argv) {
               "sdv %s: warning: %llu non-finite Monte Carlo values on the %s side "
               "(diverged paths, excluded from the means)\n",
               CMD, (unsigned long long)sides[k].nonfinite, sides[k].name);
+  for (size_t k = 0; k < 2; k++)
+    if (sides[k].impossible_rows)
+      fprintf(stderr,
+              "sdv %s: warning: %zu rows of the %s side are non-finite or impossible (%zu "
+              "non-finite, the rest a negative mean of a non-negative observable): no estimate "
+              "of those moments; marked in the status column\n",
+              CMD, sides[k].impossible_rows, sides[k].name, sides[k].nonfinite_rows);
 
   if (jf.fp) {
     json_t *root = result_json(&s, sides, &mo, T, K, every);
@@ -420,7 +469,7 @@ int sdv_cmd_simulate(int argc, char **argv) {
   printf("\n%zu rows per side (%zu times x %zu observables) written to %s%s%s\n", nt * nobs, nt,
          nobs, json_path ? json_path : "", json_path && csv_path ? " and " : "",
          csv_path ? csv_path : "");
-  code = SDV_EXIT_OK;
+  code = sides[0].impossible_rows || sides[1].impossible_rows ? SDV_EXIT_FAIL : SDV_EXIT_OK;
   goto done;
 input_error:
   sdv_cli_error(CMD, "%s", sdv_last_error());
@@ -431,6 +480,7 @@ done:
   for (size_t k = 0; k < 2; k++) {
     free(sides[k].mean);
     free(sides[k].se);
+    free(sides[k].flag);
   }
   free(steps);
   free(obs);

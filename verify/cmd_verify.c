@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -22,13 +23,7 @@
 #include "sdv_config.h"
 
 #define CMD "verify"
-enum { SDV_EXIT_INTERRUPTED = 4 };
-
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
+#define interrupted sdv_cli_interrupted
 
 static double now(void) {
   struct timespec ts;
@@ -37,15 +32,16 @@ static double now(void) {
 }
 
 static void usage(FILE *out) {
-  fputs("usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
-        "                  [--threads T]\n\n"
-        "Runs one check per claim of the theory (docs/claims.md). Each check prints what it\n"
-        "measured with its confidence interval, the prediction, its verdict, and its negative\n"
-        "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
-        "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
-        "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
-        "4 interrupted (completed checks are kept).\n",
-        out);
+  fputs(
+      "usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
+      "                  [--threads T]\n\n"
+      "Runs one check per claim of the theory (docs/claims/). Each check prints what it\n"
+      "measured with its confidence interval, the prediction, its verdict, and its negative\n"
+      "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
+      "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
+      "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
+      "4 interrupted (completed checks are kept).\n",
+      out);
 }
 
 static bool selected(const char *only, const char *id) {
@@ -112,6 +108,13 @@ static json_t *result_json(const sdv_check *c, const sdv_check_result *r, double
   return o;
 }
 
+void sdv_list_checks(const char *indent) {
+  const sdv_check *const *all;
+  const size_t n = sdv_checks_all(&all);
+  for (size_t k = 0; k < n; k++)
+    printf("%s%-26s %-13s %s\n", indent, all[k]->id, all[k]->family, all[k]->claim);
+}
+
 int sdv_cmd_verify(int argc, char **argv) {
   const char *only = NULL, *outdir = "results";
   bool full = false, list = false;
@@ -138,10 +141,7 @@ int sdv_cmd_verify(int argc, char **argv) {
       }
       ctx.seed = s;
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &ctx.threads)) {
-        sdv_cli_error(CMD, "%s", sdv_last_error());
-        return SDV_EXIT_USAGE;
-      }
+      if (sdv_cli_threads(CMD, v, &ctx.threads)) return SDV_EXIT_USAGE;
     } else {
       if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv verify --help)", argv[i]);
       return SDV_EXIT_USAGE;
@@ -181,13 +181,17 @@ int sdv_cmd_verify(int argc, char **argv) {
     sdv_cli_error(CMD, "cannot write results to --out %s: %s", outdir, strerror(errno));
     return SDV_EXIT_USAGE;
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n",
-         full ? "full" : "quick", (unsigned long long)ctx.seed, nsel, outdir);
+  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n", full ? "full" : "quick",
+         (unsigned long long)ctx.seed, nsel, outdir);
   fflush(stdout);
 
   json_t *checks = json_array();
+  bool *written = calloc(n, sizeof *written);
+  if (!written) {
+    sdv_cli_error(CMD, "out of memory");
+    json_decref(checks);
+    return SDV_EXIT_RUNTIME;
+  }
   size_t passed = 0, failed = 0, errors = 0, done = 0;
   const double t_start = now();
   int code = SDV_EXIT_OK;
@@ -232,11 +236,27 @@ int sdv_cmd_verify(int argc, char **argv) {
       break;
     }
     done++;
+    written[k] = true;
     (r.pass && r.control_rejected) ? passed++ : failed++;
     print_result(c, &r, secs);
     json_array_append_new(checks, result_json(c, &r, secs, "done"));
   }
   const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
+  /* A selected check that did not finish in this run must not leave an older run's CSV next
+   * to this run's summary: such a file is removed, and the summary lists the check. */
+  size_t stale = 0;
+  for (size_t k = 0; k < n && !complete; k++) {
+    if (!selected(only, all[k]->id) || written[k]) continue;
+    snprintf(path, sizeof path, "%s/%s.csv", outdir, all[k]->id);
+    if (unlink(path) == 0) stale++;
+    bool listed = false;
+    for (size_t q = 0; q < json_array_size(checks); q++)
+      listed |= strcmp(json_string_value(json_object_get(json_array_get(checks, q), "id")),
+                       all[k]->id) == 0;
+    if (!listed)
+      json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "id", all[k]->id, "family",
+                                              all[k]->family, "status", "not run"));
+  }
   const double total = now() - t_start;
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
@@ -257,12 +277,15 @@ int sdv_cmd_verify(int argc, char **argv) {
     code = SDV_EXIT_RUNTIME;
   }
   json_decref(root);
+  free(written);
 
   printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
          failed, errors, complete ? "" : " (INCOMPLETE: interrupted)", total);
   if (interrupted) {
-    sdv_cli_error(CMD, "interrupted: %zu completed checks kept in %s/, run marked incomplete",
-                  done, outdir);
+    sdv_cli_error(CMD,
+                  "interrupted: %zu completed checks kept in %s/, run marked incomplete; %zu "
+                  "older result files of checks not run removed",
+                  done, outdir, stale);
     return SDV_EXIT_INTERRUPTED;
   }
   if (code != SDV_EXIT_OK) return code;

@@ -21,15 +21,18 @@
 #define MAX_OBS 32
 
 static void usage(FILE *out) {
-  fputs("usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
-        "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
-        "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
-        "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
-        "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
-        "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
-        "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
-        "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error.\n\n",
-        out);
+  fputs(
+      "usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
+      "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
+      "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
+      "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
+      "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
+      "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
+      "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
+      "--json/--csv FILE: - writes to standard output.\n"
+      "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error,\n"
+      "4 interrupted (nothing written).\n\n",
+      out);
   sdv_cli_model_help(out);
 }
 
@@ -61,6 +64,11 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
       size_t used = strlen(e);
       snprintf(e + used, sizeof e - used, " (heavy tails: se unreliable)");
     }
+    if (w->disc.impossible || w->sde.impossible) {
+      size_t used = strlen(e);
+      snprintf(e + used, sizeof e - used, " (IMPOSSIBLE estimate:%s%s)",
+               w->disc.impossible ? " disc" : "", w->sde.impossible ? " sde" : "");
+    }
     if (w->disc.nonfinite || w->sde.nonfinite) {
       /* Never print a mean over surviving paths without saying how many diverged. */
       size_t used = strlen(e);
@@ -78,9 +86,17 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
     printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s\n", T->slope,
            T->slope_lo, T->slope_hi, T->fit_points, sdv_verdict_name(T->order_verdict),
            T->sign_change ? " (error changes sign: not asymptotic)" : "");
-    printf("  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
-           "[%.3g, %.3g]\n",
-           T->limit, T->limit_se, T->intercept, T->intercept_lo, T->intercept_hi);
+    if (isfinite(T->limit) && isfinite(T->limit_se))
+      printf(
+          "  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
+          "[%.3g, %.3g]\n",
+          T->limit, T->limit_se, T->intercept, T->intercept_lo, T->intercept_hi);
+    else
+      printf(
+          "  fluctuation      limit L not finite: the extrapolation of F_disc to eta -> 0 "
+          "failed (non-finite estimates, or a standard error of 0 on a Monte Carlo side); "
+          "intercept %.3g\n",
+          T->intercept);
     printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s\n", T->rel,
            T->rel_lo, T->rel_hi, sdv_verdict_name(T->diffusion_verdict),
            T->fluct_resolved ? "" : " (L not resolved)");
@@ -99,8 +115,9 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
 static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 static json_t *side_json(const sdv_weak_side *s) {
-  return json_pack("{s:o, s:o, s:b, s:o, s:I}", "mean", num(s->mean), "se", num(s->se), "exact",
-                   s->exact, "noise_free", num(s->ref), "nonfinite", (json_int_t)s->nonfinite);
+  return json_pack("{s:o, s:o, s:b, s:o, s:I, s:b}", "mean", num(s->mean), "se", num(s->se),
+                   "exact", s->exact, "noise_free", num(s->ref), "nonfinite",
+                   (json_int_t)s->nonfinite, "impossible", s->impossible);
 }
 
 static json_t *test_json(const sdv_weak_test *T, const sdv_observable *obs) {
@@ -156,6 +173,17 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
                         json_pack("{s:o, s:[o,o]}", "slope", num(r->tests[0].slope), "ci",
                                   num(r->tests[0].slope_lo), num(r->tests[0].slope_hi)));
   }
+  json_object_set_new(root, "eta", json_pack("[]"));
+  for (size_t k = 0; k < wo->neta; k++)
+    json_array_append_new(json_object_get(root, "eta"), num(wo->eta[k]));
+  json_object_set_new(root, "nonfinite_rows",
+                      json_pack("{s:I, s:I}", "discrete", (json_int_t)r->nonfinite_rows[0], "sde",
+                                (json_int_t)r->nonfinite_rows[1]));
+  json_object_set_new(root, "impossible_rows",
+                      json_pack("{s:I, s:I}", "discrete", (json_int_t)r->impossible_rows[0], "sde",
+                                (json_int_t)r->impossible_rows[1]));
+  json_object_set_new(root, "unstable_eta",
+                      r->unstable_eta > 0 ? num(r->unstable_eta) : json_null());
   json_object_set_new(root, "verdict", json_string(sdv_verdict_name(r->verdict)));
   json_object_set_new(root, "summary", json_string(r->summary));
   return root;
@@ -163,23 +191,21 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
 
 static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *obs) {
   char name[64];
-  fprintf(fp, "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
-              "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se\n");
+  fprintf(fp,
+          "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
+          "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se,"
+          "disc_nonfinite,sde_nonfinite,disc_impossible,sde_impossible\n");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
-    fprintf(fp, "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
-                "%.17g,%.17g,%.17g\n",
+    fprintf(fp,
+            "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
+            "%.17g,%.17g,%.17g,%llu,%llu,%d,%d\n",
             w->eta, w->t, w->step, sdv_observable_name(&obs[w->obs], name, sizeof name),
             w->disc.mean, w->disc.se, w->disc.exact, w->disc.ref, w->sde.mean, w->sde.se,
-            w->sde.exact, w->sde.ref, w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde,
-            w->fl_se);
+            w->sde.exact, w->sde.ref, w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde, w->fl_se,
+            (unsigned long long)w->disc.nonfinite, (unsigned long long)w->sde.nonfinite,
+            w->disc.impossible, w->sde.impossible);
   }
-}
-
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
 }
 
 int sdv_cmd_weak(int argc, char **argv) {
@@ -227,7 +253,7 @@ int sdv_cmd_weak(int argc, char **argv) {
     } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
       if (sdv_parse_size(v, "--paths", &wo.paths)) goto input_error;
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--threads", &wo.threads)) goto input_error;
+      if (sdv_cli_threads(CMD, v, &wo.threads)) goto done;
     } else if ((v = sdv_cli_value(CMD, "alpha", argc, argv, &i, &bad))) {
       if (sdv_parse_double(v, "--alpha", &wo.alpha)) goto input_error;
     } else if ((v = sdv_cli_value(CMD, "order", argc, argv, &i, &bad))) {
@@ -262,6 +288,13 @@ int sdv_cmd_weak(int argc, char **argv) {
     goto done;
   }
   if (obs_text) {
+    /* Strict like every other list: no empty list and no empty item ("f,", ",f", "f,,g"). */
+    const size_t len = strlen(obs_text);
+    if (len == 0 || obs_text[0] == ',' || obs_text[len - 1] == ',' || strstr(obs_text, ",,")) {
+      sdv_cli_error(CMD, "--observable = '%s' has an empty item (f|norm2|grad2|x:J|x2:J[,...])",
+                    obs_text);
+      goto done;
+    }
     char *copy = strdup(obs_text), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       if (nobs == MAX_OBS) {
@@ -296,6 +329,15 @@ int sdv_cmd_weak(int argc, char **argv) {
     }
     sdv_model_free(probe);
   }
+  {
+    /* One memory estimate for the whole study (every rung, both sides, their routes). */
+    const int mrc = sdv_cli_memory_guard(CMD, &mo, eta, neta, ntimes, obs, nobs, wo.exact, wo.paths,
+                                         wo.threads);
+    if (mrc) {
+      code = mrc;
+      goto done;
+    }
+  }
   if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
     sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
     goto done;
@@ -305,22 +347,41 @@ int sdv_cmd_weak(int argc, char **argv) {
     goto done;
   }
   if (sdv_cli_progress_enabled()) wo.progress = progress;
-  wo.cancel = &interrupted;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  wo.cancel = &sdv_cli_interrupted;
   int rc = sdv_weak_run(&mo, NULL, &wo, &res);
-  if (rc) {
-    code = rc == SDV_EINTR ? SDV_EXIT_RUNTIME : sdv_cli_status_exit(CMD, rc);
+  if (rc == SDV_EINTR || (!rc && sdv_cli_check_interrupted(CMD, "no result written"))) {
     if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no result written");
+    code = SDV_EXIT_INTERRUPTED;
+    goto done;
+  }
+  if (rc) {
+    code = sdv_cli_status_exit(CMD, rc);
     goto done;
   }
   sdv_model *m = NULL;
   sdv_model_alloc(&m, &mo);
-  printf("model: %s\n\n", m ? m->description : "?");
+  printf("model: %s\n", m ? m->description : "?");
+  /* The model line shows the first rung's eta; the ladder is all of them. */
+  printf("eta ladder:");
+  for (size_t k = 0; k < neta; k++) printf("%s%g", k ? ", " : " ", eta[k]);
+  printf("\n\n");
+  if (res->unstable_eta > 0)
+    sdv_cli_error(CMD,
+                  "warning: the optimizer is unstable at eta = %g (spectral radius %.4g of its "
+                  "noise-free map linearised at the minimizer > 1, e.g. eta lambda_max > 2 for "
+                  "DSGD): the verdict cannot be PASS",
+                  res->unstable_eta, res->unstable_growth);
+  for (size_t k = 0; k < 2; k++)
+    if (res->impossible_rows[k])
+      sdv_cli_error(CMD,
+                    "warning: %zu %s estimates are non-finite or impossible (%zu non-finite); "
+                    "see the rows marked IMPOSSIBLE",
+                    res->impossible_rows[k], k ? "SDE" : "discrete", res->nonfinite_rows[k]);
   print_table(res, obs);
   if (jf.fp) {
     json_t *root = result_json(res, &wo, m ? m->description : "", mo.seed);
     int jrc = json_dumpf(root, jf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    if (jrc == 0 && fputc('\n', jf.fp) == EOF) jrc = -1;
     json_decref(root);
     if (jrc != 0 || sdv_outfile_commit(&jf) != 0) {
       sdv_cli_error(CMD, "writing %s failed: %s", json_path, strerror(errno));

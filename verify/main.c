@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sdv/errors.h>
 #include <sdv/plugin.h>
 
 #include "cli.h"
@@ -35,6 +36,12 @@ static void usage(FILE *out) {
   fprintf(out, "  --plugin FILE.so  load a component plugin first (also SDV_PLUGINS=a.so:b.so)\n");
 }
 
+/* A plugin that cannot be found or loaded is bad input (2), like any other wrong argument. */
+static int plugin_exit(int rc) {
+  const int code = sdv_cli_status_exit("plugin", rc);
+  return rc == SDV_EIO ? SDV_EXIT_USAGE : code;
+}
+
 /* Loads the plugins named in SDV_PLUGINS (colon-separated) and by leading --plugin PATH
  * options, which are removed from argv. Returns 0 or an exit status. */
 static int load_plugins(int *argc, char ***argv) {
@@ -45,7 +52,7 @@ static int load_plugins(int *argc, char ***argv) {
       int rc = sdv_plugin_load(p);
       if (rc) {
         free(copy);
-        return sdv_cli_status_exit("plugin", rc);
+        return plugin_exit(rc);
       }
     }
     free(copy);
@@ -64,7 +71,7 @@ static int load_plugins(int *argc, char ***argv) {
       return SDV_EXIT_USAGE;
     }
     int rc = sdv_plugin_load(path);
-    if (rc) return sdv_cli_status_exit("plugin", rc);
+    if (rc) return plugin_exit(rc);
     (*argv)[used] = (*argv)[0];
     *argv += used;
     *argc -= used;
@@ -73,6 +80,8 @@ static int load_plugins(int *argc, char ***argv) {
 }
 
 static int run(int argc, char **argv) {
+  /* One signal policy for every command (verify/cli.h), in force before any work. */
+  sdv_cli_signals_install();
   int prc = load_plugins(&argc, &argv);
   if (prc) return prc;
   if (argc < 2) {

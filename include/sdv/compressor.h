@@ -23,6 +23,7 @@
 #ifndef SDV_COMPRESSOR_H
 #define SDV_COMPRESSOR_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <sdv/params.h>
@@ -94,10 +95,11 @@ int sdv_compressor_covariance(const sdv_compressor *c, const double *v, double *
 /* ---- Conformance (the check behind `sdv compressor-check`) ---- */
 
 typedef struct sdv_conformance_options {
-  size_t samples;  /* draws per test vector (default 20000) */
-  size_t vectors;  /* number of high-entropy test vectors (default 4) */
-  uint64_t seed;   /* stream seed */
-  double alpha;    /* family-wise false-failure rate of the whole check (default 1e-3) */
+  size_t samples; /* draws per test vector (default 20000) */
+  size_t vectors; /* number of high-entropy test vectors (default 4) */
+  uint64_t seed;  /* stream seed */
+  double alpha;   /* family-wise false-failure rate of the whole check (default 1e-3) */
+  volatile sig_atomic_t *cancel; /* optional: checked between draws; SDV_EINTR when set */
 } sdv_conformance_options;
 
 /* One row of the conformance table: one statistic on one test vector. */
@@ -113,13 +115,16 @@ typedef struct sdv_conformance_row {
 typedef struct sdv_conformance_report {
   size_t nrows;
   sdv_conformance_row *rows; /* owned */
-  int pass;                  /* every row passed */
+  int pass;                  /* every row passed, and nothing was untestable */
   char note[256];            /* e.g. "covariance: sampled only (no closed form declared)" */
+  size_t stuck;              /* coordinates never changed by any draw of their vector (a rare
+                                outcome never seen): the check is then inconclusive, pass = 0 */
 } sdv_conformance_report;
 
 void sdv_conformance_options_default(sdv_conformance_options *o);
 /* Runs the check; *report must be freed with sdv_conformance_report_free. A failing check
- * is not an error: status SDV_OK with report->pass == 0. */
+ * is not an error: status SDV_OK with report->pass == 0. SDV_EINTR when *o->cancel is set,
+ * SDV_ELIMIT for sizes beyond the work or memory guard (the message gives the estimate). */
 int sdv_compressor_conformance(const sdv_compressor *c, const sdv_conformance_options *o,
                                sdv_conformance_report **report);
 void sdv_conformance_report_free(sdv_conformance_report *r);

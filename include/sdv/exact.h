@@ -30,6 +30,7 @@
 #ifndef SDV_EXACT_H
 #define SDV_EXACT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,16 +55,20 @@ const char *sdv_side_name(sdv_side side);
 /* Numerical settings. Every field has a default (sdv_exact_options_default); functions
  * taking a `const sdv_exact_options *` accept NULL for the defaults. */
 typedef struct sdv_exact_options {
-  double rtol;           /* CVODE relative tolerance (default 1e-11) */
-  double atol;           /* CVODE absolute tolerance, relative to the problem's scale
-                            max(|x0|^2, stationary level) (default 1e-14) */
-  double lattice_cut;    /* DSignSGD lattice: probability dropped at each edge per step
-                            (default 1e-16); the total dropped is reported in info */
-  double stationary_tol; /* lattice stationary law: iteration stops when the remaining
-                            relative error of E x and E x^2, extrapolated from their
-                            geometric convergence, is below this (default 1e-13) */
-  size_t max_iterations; /* cap on lattice stationary iterations (default 10000000) */
-  bool dense;            /* use the d x d route even when H is diagonal (cross-checks) */
+  double rtol;                   /* CVODE relative tolerance (default 1e-11) */
+  double atol;                   /* CVODE absolute tolerance, relative to the problem's scale
+                                    max(|x0|^2, stationary level) (default 1e-14) */
+  double lattice_cut;            /* DSignSGD lattice: probability dropped at each edge per step
+                                    (default 1e-16); the total dropped is reported in info */
+  double stationary_tol;         /* lattice stationary law: iteration stops when the remaining
+                                    relative error of E x and E x^2, extrapolated from their
+                                    geometric convergence, is below this (default 1e-13) */
+  size_t max_iterations;         /* cap on lattice stationary iterations (default 10000000) */
+  bool dense;                    /* use the d x d route even when H is diagonal (cross-checks) */
+  double max_bytes;              /* resource guard: refuse (SDV_ELIMIT, with the estimate) a route
+                                    needing more memory than this (default 4e9; sdv_exact_memory) */
+  volatile sig_atomic_t *cancel; /* optional: checked inside the long loops and the CVODE
+                                    right-hand sides; SDV_EINTR when *cancel != 0 */
 } sdv_exact_options;
 
 /* Fills o with the defaults above. */
@@ -98,6 +103,13 @@ bool sdv_exact_available(const sdv_model *m, sdv_side side, const sdv_observable
 int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_t nt,
                    const sdv_observable *obs, size_t nobs, double *values,
                    const sdv_exact_options *opt, sdv_exact_info *info);
+
+/* The memory sdv_exact_eval(m, side, steps, nt, obs, nobs, ...) would take, in bytes, into
+ * *bytes (0 when no exact route exists): what the route allocates beyond the model, e.g.
+ * about 16 d^2 for the drift ODE's dense Jacobian and 16 (d + d^2)^2 for the dense SDE
+ * moment ODE. Returns SDV_OK, or SDV_EINVAL for NULL arguments. */
+int sdv_exact_memory(const sdv_model *m, sdv_side side, const sdv_observable *obs, size_t nobs,
+                     size_t nt, double *bytes);
 
 /* Mean trajectory mean[t * d + j] = E x_j and uncentered second moments
  * second[t * d * d + j * d + l] = E x_j x_l at steps[t] (t < nt, nondecreasing). Either

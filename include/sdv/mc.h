@@ -77,6 +77,12 @@ void sdv_mc_options_default(sdv_mc_options *o);
  * block ranges for sdv_mc_run_blocks are 0 <= b0 <= b1 <= this. 0 if o is invalid. */
 size_t sdv_mc_blocks(const sdv_mc_options *o);
 
+/* The memory sdv_mc_run(..., ntimes, nobs, o) would take beyond the model, in bytes, into
+ * *bytes: the figure its max_bytes guard compares. Returns SDV_OK, or SDV_EINVAL for NULL
+ * arguments or invalid options (the message naming the field). */
+int sdv_mc_memory(const sdv_model *m, size_t ntimes, size_t nobs, const sdv_mc_options *o,
+                  double *bytes);
+
 /* A (possibly partial) result. Opaque; read it with sdv_mc_result_get. */
 typedef struct sdv_mc_result sdv_mc_result;
 

@@ -23,9 +23,11 @@ extern "C" {
 typedef int sdv_plugin_init_fn(void);
 #define SDV_PLUGIN_INIT_SYMBOL "sdv_plugin_init"
 
-/* Loads the shared library at path and calls its sdv_plugin_init. The library stays loaded
- * for the life of the process. Returns SDV_OK, SDV_EIO (cannot load; message from dlerror),
- * SDV_EINVAL (no sdv_plugin_init symbol), or the status the plugin returned. */
+/* Loads the shared library at path and calls its sdv_plugin_init. path names a file: one
+ * without a '/' is relative to the working directory (never a search of the library path).
+ * The library stays loaded for the life of the process. Returns SDV_OK, SDV_EINVAL (no such
+ * regular file, or no sdv_plugin_init symbol), SDV_EIO (cannot load; message from dlerror),
+ * or the status the plugin returned. */
 int sdv_plugin_load(const char *path);
 
 #ifdef __cplusplus

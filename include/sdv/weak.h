@@ -96,6 +96,9 @@ typedef struct sdv_weak_side {
   double ref;         /* g(xbar_k) or g(x~(t)): the noise-free reference */
   uint64_t nonfinite; /* Monte Carlo paths that diverged (excluded) */
   bool unstable;      /* heavy tails: the engine's flag that the standard error is unreliable */
+  bool impossible;    /* the mean is not finite, or a non-negative observable (||x||^2,
+                         ||grad f||^2, x_j^2, f of a quadratic) has a mean below 0 beyond its
+                         95% interval: no estimate of E g (see sdv_weak_result.impossible) */
 } sdv_weak_side;
 
 typedef struct sdv_weak_row {
@@ -143,6 +146,16 @@ typedef struct sdv_weak_result {
   char summary[512];             /* one line saying why */
   double z_row;                  /* critical value used for the 95% intervals */
   double z_test;                 /* critical value used by the verdict tests */
+  /* Non-finite and impossible estimates, per side (0 discrete, 1 SDE), counted in rows of
+   * the study (controls excluded). Any of them, or an unstable optimizer, makes the tests
+   * they feed and the verdict non-PASS, with the reason in the summary. */
+  size_t nonfinite_rows[2];  /* rows whose mean is NaN or infinite */
+  size_t impossible_rows[2]; /* rows whose mean is impossible (sdv_weak_side.impossible),
+                                the non-finite ones included */
+  double unstable_eta;       /* largest rung at which the noise-free optimizer diverges
+                                (spectral radius of its mean map > 1, e.g. eta lambda > 2
+                                for DSGD), else 0; quadratic objectives only */
+  double unstable_growth;    /* that spectral radius */
 } sdv_weak_result;
 
 /* Runs a study. disc and sde are the model options of the two sides (sde may be NULL: the

@@ -172,6 +172,11 @@ int sdv_params_get_list(sdv_params *p, const char *key, size_t n, const double *
     free(a);
     if (rc) return rc;
     if ((rc = sdv_parse_double(dots + 2, what, &hi))) return rc;
+    /* One value cannot span a range: taking lo would silently drop hi. */
+    if (n == 1 && lo != hi)
+      return SDV_ERROR(SDV_EINVAL,
+                       "%s = '%s' is a range, but only 1 value is needed (d = 1); give one value",
+                       what, v);
     for (size_t j = 0; j < n; j++)
       out[j] = n == 1 ? lo : lo + (hi - lo) * (double)j / (double)(n - 1);
     return SDV_OK;

@@ -23,11 +23,13 @@
 typedef struct drift_data {
   const sdv_model *m;
   sdv_work *w;
+  volatile sig_atomic_t *cancel;
 } drift_data;
 
 static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   (void)t;
   const drift_data *dd = user;
+  if (dd->cancel && *dd->cancel) return -1; /* fatal: CVode returns, the caller says why */
   const double *Y = N_VGetArrayPointer(y);
   double *Yd = N_VGetArrayPointer(ydot);
   sdv_model_drift(dd->m, dd->w, Y, Yd);
@@ -44,7 +46,7 @@ int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, doub
   SUNMatrix A = NULL;
   SUNLinearSolver LS = NULL;
   void *cv = NULL;
-  drift_data dd = {m, NULL};
+  drift_data dd = {m, NULL, opt ? opt->cancel : NULL};
   int rc = sdv_work_alloc(&dd.w, m), src = 0;
   const char *what = "";
   if (rc) return rc;
@@ -108,6 +110,10 @@ int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, doub
     const double tout = (double)steps[t] * m->eta;
     if (tout > tcur && (src = CVode(cv, tout, y, &tcur, CV_NORMAL)) < 0) {
       what = "CVode";
+      if (dd.cancel && *dd.cancel) {
+        rc = SDV_ERROR(SDV_EINTR, "exact: drift ODE cancelled");
+        goto done;
+      }
       goto fail;
     }
     memcpy(x + t * d, Y, d * sizeof *Y);

@@ -30,6 +30,9 @@
 
 typedef enum route { ROUTE_NONE, ROUTE_LINEAR, ROUTE_LATTICE, ROUTE_SIGN_SDE, ROUTE_DRIFT } route;
 
+static int check_memory(const sdv_model *m, route r, sdv_side side, bool dense, size_t nt,
+                        const sdv_exact_options *opt);
+
 const char *sdv_side_name(sdv_side side) {
   switch (side) {
   case SDV_SIDE_DISCRETE:
@@ -51,6 +54,8 @@ void sdv_exact_options_default(sdv_exact_options *o) {
   o->stationary_tol = 1e-13;
   o->max_iterations = 10000000;
   o->dense = false;
+  o->max_bytes = 4e9;
+  o->cancel = NULL;
 }
 
 static bool is_quadratic(const sdv_model *m) {
@@ -362,6 +367,10 @@ int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_
   if (info) memset(info, 0, sizeof *info);
   route r;
   if ((rc = route_for(m, side, obs, nobs, false, &r))) return rc;
+  if ((rc = check_memory(m, r, side,
+                         opt->dense || m->objective->type->kind != SDV_OBJECTIVE_QUADRATIC_DIAG, nt,
+                         opt)))
+    return rc;
   const size_t d = m->dim;
   double *a = NULL, *b = NULL, *h2 = NULL;
   bool *need = NULL;
@@ -382,6 +391,7 @@ int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_
     break;
   case ROUTE_LINEAR:
     if ((rc = sdv_exact_lin_init(&L, m, opt->dense))) goto done;
+    L.cancel = opt->cancel;
     if (L.diag) {
       set_route(info, "closed form");
       a = malloc(2 * d * sizeof *a);
@@ -446,6 +456,55 @@ done:
   return rc;
 }
 
+/* Bytes a finite-time route allocates, in double so that no size can wrap (see
+ * sdv_exact_memory). dense: the linear route on a d x d Hessian. */
+static double route_bytes(route r, sdv_side side, bool dense, size_t dim, size_t nt) {
+  const double d = (double)dim, T = (double)nt, w = sizeof(double);
+  switch (r) {
+  case ROUTE_DRIFT:
+    /* CVODE: a dense d x d Jacobian and its LU factors, ~20 work vectors. */
+    return side == SDV_SIDE_ODE ? w * (2.0 * d * d + (T + 30.0) * d) : w * (T + 4.0) * d;
+  case ROUTE_LINEAR:
+    if (!dense) return w * 8.0 * d;
+    if (side == SDV_SIDE_DISCRETE) return w * (T * d * d + T * d + 9.0 * d * d);
+    /* The moment ODE of n = d + d^2 unknowns with a dense n x n Jacobian. */
+    return w *
+           (2.0 * (d + d * d) * (d + d * d) + 30.0 * (d + d * d) + T * (d * d + d) + 5.0 * d * d);
+  case ROUTE_LATTICE:
+    return w * (3.0 * T * d + 4.0 * d);
+  default:
+    return 0.0;
+  }
+}
+
+int sdv_exact_memory(const sdv_model *m, sdv_side side, const sdv_observable *obs, size_t nobs,
+                     size_t nt, double *bytes) {
+  if (!m || !bytes) return SDV_ERROR(SDV_EINVAL, "exact: NULL model or bytes");
+  *bytes = 0.0;
+  route r = ROUTE_NONE;
+  char why[256];
+  for (size_t o = 0; o < (obs ? nobs : 1); o++) {
+    r = classify(m, side, obs ? obs + o : NULL, false, why, sizeof why);
+    if (r == ROUTE_NONE) return SDV_OK;
+  }
+  const bool dense = m->objective->type->kind != SDV_OBJECTIVE_QUADRATIC_DIAG;
+  *bytes = route_bytes(r, side, dense, m->dim, nt);
+  return SDV_OK;
+}
+
+/* The resource guard of every finite-time route, before anything is allocated. */
+static int check_memory(const sdv_model *m, route r, sdv_side side, bool dense, size_t nt,
+                        const sdv_exact_options *opt) {
+  const double bytes = route_bytes(r, side, dense, m->dim, nt);
+  if (bytes > opt->max_bytes)
+    return SDV_ERROR(SDV_ELIMIT,
+                     "exact: the %s side of this model needs about %.3g GB (d = %zu, %zu "
+                     "times), above the %.3g GB sdv allows: lower --dim, or use --no-exact "
+                     "for Monte Carlo",
+                     sdv_side_name(side), bytes / 1e9, m->dim, nt, opt->max_bytes / 1e9);
+  return SDV_OK;
+}
+
 int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, size_t nt,
                       double *mean, double *second, const sdv_exact_options *opt,
                       sdv_exact_info *info) {
@@ -460,6 +519,10 @@ int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, si
   if (info) memset(info, 0, sizeof *info);
   route r;
   if ((rc = route_for(m, side, NULL, 0, false, &r))) return rc;
+  if ((rc = check_memory(m, r, side,
+                         opt->dense || m->objective->type->kind != SDV_OBJECTIVE_QUADRATIC_DIAG, nt,
+                         opt)))
+    return rc;
   const size_t d = m->dim, dd = d * d;
   double *a = NULL, *b = NULL, *lam = NULL;
   sdv_exact_lin L = {0};
@@ -477,6 +540,7 @@ int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, si
     break;
   case ROUTE_LINEAR:
     if ((rc = sdv_exact_lin_init(&L, m, opt->dense))) goto done;
+    L.cancel = opt->cancel;
     if (L.diag) {
       set_route(info, "closed form");
       const bool disc = side == SDV_SIDE_DISCRETE;
@@ -638,6 +702,7 @@ int sdv_exact_stationary(const sdv_model *m, sdv_side side, const sdv_observable
   }
   case ROUTE_LINEAR:
     if ((rc = sdv_exact_lin_init(&L, m, opt->dense))) goto done;
+    L.cancel = opt->cancel;
     set_route(info, L.diag ? "closed form" : "linear solve");
     a = calloc(d, sizeof *a); /* stationary mean */
     b = malloc((L.diag ? d : d * d) * sizeof *b);

@@ -32,6 +32,7 @@ typedef struct sdv_exact_lin {
   double *lam; /* [d] diagonal of H (always set) */
   double *h;   /* [d*d] H row-major (dense route only, else NULL) */
   const double *x0;
+  volatile sig_atomic_t *cancel; /* sdv_exact_options.cancel, for the long loops */
 } sdv_exact_lin;
 
 /* Reads H, the compressor coefficients and the variances from m. The caller has checked

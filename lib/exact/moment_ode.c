@@ -47,6 +47,7 @@ static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   const ode_data *od = user;
   const sdv_exact_lin *L = od->L;
   const size_t d = L->d;
+  if (L->cancel && *L->cancel) return -1; /* fatal: CVode returns, the caller says why */
   const double *Y = N_VGetArrayPointer(y);
   double *Yd = N_VGetArrayPointer(ydot);
   for (size_t j = 0; j < d; j++) {
@@ -143,6 +144,10 @@ int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt
     if (tout > tcur) {
       if ((src = CVode(cv, tout, y, &tcur, CV_NORMAL)) < 0) {
         what = "CVode";
+        if (L->cancel && *L->cancel) {
+          rc = SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
+          goto done;
+        }
         goto fail;
       }
     }

@@ -76,6 +76,10 @@ int sdv_exact_lin_run_disc(const sdv_exact_lin *L, const size_t *steps, size_t n
   size_t k = 0;
   for (size_t t = 0; t < nt; t++) {
     for (; k < steps[t]; k++) {
+      if (L->cancel && *L->cancel) {
+        rc = SDV_ERROR(SDV_EINTR, "exact: recursion cancelled at step %zu", k);
+        goto done;
+      }
       for (size_t j = 0; j < d; j++) {
         double v = m[j];
         for (size_t l = 0; l < d; l++) v -= L->eta * L->h[j * d + l] * m[l];

@@ -117,7 +117,8 @@ size_t sdv_mc_blocks(const sdv_mc_options *o) {
   if (!o || o->paths < 1 || o->block < 1 || o->groups < 1 || o->groups > SDV_MC_GROUPS_MAX)
     return 0;
   const size_t b = block_size(o);
-  return (o->paths + b - 1) / b;
+  /* Not (M + b - 1) / b: that wraps to 0 blocks for M near SIZE_MAX. */
+  return o->paths / b + (o->paths % b != 0);
 }
 
 /* Group of a block and the first block of a group (groups are contiguous, sizes differ by at
@@ -559,6 +560,43 @@ static double step_cost(const sdv_model *m, const sdv_process_options *po) {
   return (double)po->substeps * evals * d * n;
 }
 
+static int threads_for(const sdv_mc_options *o, size_t nrange) {
+  int threads = o->threads ? o->threads : default_threads();
+  if (threads < 1) threads = 1;
+  if ((size_t)threads > nrange) threads = nrange ? (int)nrange : 1;
+  return threads;
+}
+
+/* The memory of a run: accumulators per cell and group, the merge stack, the chunk buffers
+ * and per-thread state vectors. In double so that absurd requests cannot overflow the
+ * arithmetic that is meant to refuse them. */
+static double mc_bytes(const mc_config *c, int threads, size_t dim) {
+  const double cells = (double)c->ntimes * (double)c->nobs;
+  const double chunk = (double)CHUNK_PER_THREAD * threads;
+  const double cap = (double)stack_cap(c);
+  const double dvec = (double)dim * sizeof(double);
+  return cells * ((double)c->groups * (sizeof(sdv_acc) + sizeof(uint64_t) + sizeof(double)) +
+                  (cap + 1.0 + chunk) * sizeof(mc_cell)) +
+         (double)threads * dvec * (SDV_INTEGRATOR_REPLICAS_MAX + 8.0 + 12.0) +
+         (double)c->ntimes * sizeof(size_t);
+}
+
+int sdv_mc_memory(const sdv_model *m, size_t ntimes, size_t nobs, const sdv_mc_options *o,
+                  double *bytes) {
+  if (!m || !bytes) return SDV_ERROR(SDV_EINVAL, "mc memory: NULL model or bytes");
+  int rc = check_options(o);
+  if (rc) return rc;
+  mc_config c = {.paths = o->paths,
+                 .block = block_size(o),
+                 .nblocks = sdv_mc_blocks(o),
+                 .ntimes = ntimes,
+                 .nobs = nobs,
+                 .tail_c = o->tail_c};
+  c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
+  *bytes = mc_bytes(&c, threads_for(o, c.nblocks), m->dim);
+  return SDV_OK;
+}
+
 /* sdv_mc_run_blocks; if whole, the work guard counts all M paths, not only those of
  * [b0, b1): a distributed run hands each process a part, and the guard must refuse the same
  * runs whatever the number of processes. */
@@ -581,34 +619,26 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
     return SDV_ERROR(SDV_EINVAL, "mc: block range [b0, b1) = [%zu, %zu) must lie in [0, %zu]", b0,
                      b1, c.nblocks);
 
-  /* Resource guard, before anything is allocated. Sizes are estimated in double so that
-   * absurd requests cannot overflow the arithmetic that is meant to refuse them. */
-  const double cells = (double)ntimes * (double)nobs;
+  /* Resource guard, before anything is allocated. */
   const size_t nrange = b1 - b0;
-  int threads = o->threads ? o->threads : default_threads();
-  if (threads < 1) threads = 1;
-  if ((size_t)threads > nrange) threads = nrange ? (int)nrange : 1;
+  const int threads = threads_for(o, nrange);
   const double chunk = (double)CHUNK_PER_THREAD * threads;
-  const double cap = (double)stack_cap(&c);
-  const double dvec = (double)m->dim * sizeof(double);
-  const double bytes =
-      cells * ((double)c.groups * (sizeof(sdv_acc) + sizeof(uint64_t) + sizeof(double)) +
-               (cap + 1.0 + chunk) * sizeof(mc_cell)) +
-      (double)threads * dvec * (SDV_INTEGRATOR_REPLICAS_MAX + 8.0 + 12.0) +
-      (double)ntimes * sizeof(size_t);
+  const double bytes = mc_bytes(&c, threads, m->dim);
   if (bytes > (double)o->max_bytes)
     return SDV_ERROR(SDV_ELIMIT,
                      "mc: needs about %.3g MiB (%zu times x %zu observables, dim %zu, %d "
-                     "threads), above max_bytes = %zu; use a coarser grid, fewer observables "
-                     "or raise max_bytes",
+                     "threads), above max_bytes = %zu; use a coarser grid (--every), fewer "
+                     "observables or a smaller --dim (library: sdv_mc_options.max_bytes)",
                      bytes / 1048576.0, ntimes, nobs, m->dim, threads, o->max_bytes);
-  const size_t first = whole ? 0 : b0 * c.block < c.paths ? b0 * c.block : c.paths;
-  const size_t last = whole ? c.paths : b1 * c.block < c.paths ? b1 * c.block : c.paths;
+  /* b * block can wrap for M near SIZE_MAX (b * block >= M there anyway): compare by division. */
+  const size_t first = whole || b0 == 0 ? 0 : b0 > c.paths / c.block ? c.paths : b0 * c.block;
+  const size_t last = whole || b1 > c.paths / c.block ? c.paths : b1 * c.block;
   const double work = (double)(last - first) * (double)steps[ntimes - 1] * step_cost(m, po);
   if (work > o->max_work)
     return SDV_ERROR(SDV_ELIMIT,
                      "mc: about %.3g elementary updates (%zu paths x %zu steps x %.3g per "
-                     "step), above max_work = %.3g; use fewer paths or steps or raise max_work",
+                     "step), above max_work = %.3g; use fewer --paths, or fewer steps (a larger "
+                     "--eta, a shorter --T) (library: sdv_mc_options.max_work)",
                      work, last - first, steps[ntimes - 1], step_cost(m, po), o->max_work);
   c.ncell = ntimes * nobs;
 

@@ -107,11 +107,14 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
   int rc = vals ? SDV_OK : SDV_ERROR(SDV_ENOMEM, "out of memory");
   if (rc) goto done;
   if ((rc = model_at(&m, base, eta, dscale))) goto done;
+  sdv_exact_options xo; /* the exact routes stop on the same cancel flag as Monte Carlo */
+  sdv_exact_options_default(&xo);
+  xo.cancel = s->o->cancel;
   const sdv_side kind = sde ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE;
   if (s->o->exact && exact_all(m, kind, s)) {
-    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, NULL, NULL))) goto done;
-    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs,
-                             nobs, vals + ncell, NULL, NULL)))
+    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, &xo, NULL))) goto done;
+    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs,
+                             vals + ncell, &xo, NULL)))
       goto done;
     for (size_t c = 0; c < ncell; c++)
       side[c] = (sdv_weak_side){.mean = vals[c], .se = 0, .exact = true, .ref = vals[ncell + c]};
@@ -155,8 +158,8 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
     mo.progress = NULL;
     if ((rc = sdv_mc_run(&res0, m0, &po, steps, nt, s->obs, nobs, &mo))) goto done;
   } else {
-    if ((rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, vals + ncell,
-                             NULL, NULL)))
+    if ((rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, vals + ncell, &xo,
+                             NULL)))
       goto done;
   }
   for (size_t t = 0; t < nt; t++)
@@ -339,6 +342,96 @@ static int make_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t neta, si
   return SDV_OK;
 }
 
+/* ---- non-finite and impossible estimates ---- */
+
+/* Observables that are >= 0 for every x, so a negative E g is impossible: ||x||^2,
+ * ||grad f||^2, x_j^2, and f of a quadratic (its minimum is 0). */
+static bool nonnegative(const sdv_observable *g, const sdv_model *m) {
+  switch (g->kind) {
+  case SDV_OBS_NORM2:
+  case SDV_OBS_GRAD2:
+  case SDV_OBS_X2:
+    return true;
+  case SDV_OBS_F:
+    return m && (m->objective->type->kind == SDV_OBJECTIVE_QUADRATIC_DIAG ||
+                 m->objective->type->kind == SDV_OBJECTIVE_QUADRATIC_DENSE);
+  default:
+    return false;
+  }
+}
+
+static bool side_impossible(sdv_weak_side *w, bool nonneg, double z) {
+  w->impossible = !isfinite(w->mean) || (nonneg && w->mean + z * w->se < 0);
+  return w->impossible;
+}
+
+/* Counts non-finite and impossible rows per side, checks the noise-free optimizer's stability
+ * on every rung, and turns what they touch into non-PASS verdicts with a reason. */
+static void flag_estimates(sdv_weak_result *res, const study *s, const sdv_model_options *disc,
+                           const double *eta, size_t neta) {
+  sdv_model *m = NULL;
+  if (model_at(&m, disc, eta[0], disc->diffusion_scale)) sdv_clear_error();
+  const size_t ncell = res->ntests;
+  bool *bad = calloc(ncell ? ncell : 1, sizeof *bad);
+  for (size_t k = 0; k < res->nrows; k++) {
+    sdv_weak_row *w = &res->rows[k];
+    const bool nonneg = nonnegative(&s->obs[w->obs], m);
+    res->nonfinite_rows[0] += !isfinite(w->disc.mean);
+    res->nonfinite_rows[1] += !isfinite(w->sde.mean);
+    const bool d = side_impossible(&w->disc, nonneg, res->z_row);
+    const bool e = side_impossible(&w->sde, nonneg, res->z_row);
+    res->impossible_rows[0] += d;
+    res->impossible_rows[1] += e;
+    if (!isfinite(w->err)) w->resolved = false; /* a null error resolves nothing */
+    if ((d || e) && bad) bad[k % ncell] = true;
+  }
+  sdv_model_free(m);
+  /* Stability of the noise-free optimizer (mean map I - eta J at the minimizer). */
+  for (size_t r = 0; r < neta; r++) {
+    double growth = 0.0;
+    bool stable = true;
+    if (model_at(&m, disc, eta[r], disc->diffusion_scale) ||
+        sdv_exact_stability(m, SDV_SIDE_NOISEFREE, &growth, &stable)) {
+      sdv_clear_error(); /* not a quadratic, or no closed form: nothing to say */
+    } else if (!stable && eta[r] > res->unstable_eta) {
+      res->unstable_eta = eta[r];
+      res->unstable_growth = growth;
+    }
+    sdv_model_free(m);
+    m = NULL;
+  }
+  for (size_t k = 0; k < ncell; k++) {
+    sdv_weak_test *T = &res->tests[k];
+    const bool limit_bad = !isfinite(T->limit) || !isfinite(T->limit_se);
+    if ((bad && bad[k]) || res->unstable_eta > 0) {
+      if (T->order_verdict == SDV_VERDICT_PASS) T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
+      if (T->diffusion_verdict == SDV_VERDICT_PASS) T->diffusion_verdict = SDV_VERDICT_INCONCLUSIVE;
+    }
+    if (limit_bad) T->fluct_resolved = false;
+  }
+  free(bad);
+  char why[256] = "";
+  const size_t nf = res->impossible_rows[0] + res->impossible_rows[1];
+  if (res->unstable_eta > 0)
+    snprintf(why, sizeof why,
+             "the optimizer is unstable at eta = %g (its noise-free map, linearised at the "
+             "minimizer, has spectral radius %.4g > 1, e.g. eta lambda_max > 2 for DSGD): the "
+             "step is beyond the regime an SDE model describes; ",
+             res->unstable_eta, res->unstable_growth);
+  if (nf) {
+    const size_t used = strlen(why);
+    snprintf(why + used, sizeof why - used,
+             "%zu discrete and %zu SDE estimates are non-finite or impossible (a negative mean "
+             "of a non-negative observable); ",
+             res->impossible_rows[0], res->impossible_rows[1]);
+  }
+  if (!why[0]) return;
+  if (res->verdict == SDV_VERDICT_PASS) res->verdict = SDV_VERDICT_INCONCLUSIVE;
+  char old[sizeof res->summary];
+  memcpy(old, res->summary, sizeof old);
+  snprintf(res->summary, sizeof res->summary, "%s%s", why, old);
+}
+
 /* ---- validation ---- */
 
 static int validate(const sdv_weak_options *o) {
@@ -511,7 +604,9 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   if (order_fail || diff_fail) {
     res->verdict = SDV_VERDICT_FAIL;
     snprintf(res->summary, sizeof res->summary, "%s%s",
-             order_fail ? "weak error does not decay at the claimed order; " : "",
+             order_fail ? diff_fail ? "weak error does not decay at the claimed order; "
+                                    : "weak error does not decay at the claimed order"
+                        : "",
              diff_fail ? "fluctuation part of the SDE does not match the optimizer" : "");
   } else if (order_unres || !any_resolved) {
     bool sign_change = false;
@@ -536,6 +631,7 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
              "order and fluctuation part agree; %zu negative control(s) rejected",
              res->ncontrols);
   }
+  flag_estimates(res, &s, disc, eta, neta);
   /* Diverged Monte Carlo paths are excluded from every estimate; say so in the summary, since
    * an estimate over the surviving paths describes a different (conditioned) process. */
   uint64_t diverged = 0;
