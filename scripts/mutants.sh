@@ -216,6 +216,7 @@ checks = [c["id"] for c in json.load(open(base))["checks"]]
 rows = []
 for name in sorted(os.listdir(rec)):
     status, fails, ufails, kind = open(os.path.join(rec, name)).read().rstrip("\n").split("\t")
+    kind = kind.replace("|", "\\|")  # a pipe would end the table cell
     rows.append((name, status, [] if fails in ("-", "?") else fails.split(","), ufails, kind))
 L = ["# Mutation kill matrix", "",
      "Measured on commit %s: `sdv verify` quick tier, seed 1, 2 threads "
