@@ -32,6 +32,7 @@
 # any). Exit status: 0 every mutant run was killed or crashed, 1 some survived, 2 usage error,
 # stale or broken mutant, or the unmutated suite failing.
 set -euo pipefail
+CALLER=$(pwd) # --matrix FILE is relative to where the script was called from
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 MUTDIR=$SRC/scripts/mutants
@@ -59,6 +60,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+case "$matrix" in "" | /*) ;; *) matrix=$CALLER/$matrix ;; esac
 
 shopt -s nullglob
 all=("$MUTDIR"/[0-9][0-9]-*.patch)
