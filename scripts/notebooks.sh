@@ -57,7 +57,8 @@ mkdir -p "$results"
 cheap="dsgd-order,dsgd-diffusion,dcsgd-randk-order,dcsgd-channel,dcsgd-qsgd,dsgd-level,"
 cheap="${cheap}dcsgd-rate,dcsgd-stability,randk-cross,randk-offdiag-level,dsignsgd-speedup,"
 cheap="${cheap}noise-scaling,harmonic-mean,outlier-agent,t-drift-slope,phases,dsgd-linear-rule,"
-cheap="${cheap}dcsgd-recovers-dsgd,dsignsgd-sqrt-b,dsignsgd-linear-n,conformance,quartic-fluctuation"
+cheap="${cheap}dcsgd-recovers-dsgd,dsignsgd-sqrt-b,dsignsgd-linear-n,conformance,quartic-fluctuation,"
+cheap="${cheap}onestep-dsgd,onestep-dsignsgd-heavy"
 if [ "$verify" = 1 ]; then
   rm -f "$results"/*.csv "$results"/summary.json
   rc=0
