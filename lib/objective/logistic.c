@@ -17,6 +17,9 @@
  * (number of feature columns) + B. Nothing else is done to the data: no scaling, no
  * centring, no shuffling.
  *
+ * Per sample (the finite-sum hooks): f_s = log(1 + exp(-y_s a_s.x)) + (mu/2) ||x||^2, so that
+ * f = (1/n) sum_s f_s; Hess f v is formed from the margins without the d x d matrix.
+ *
  * Numerics: log(1 + e^z) is evaluated as max(z, 0) + log1p(e^-|z|) and s(z) and s(1-s) from
  * e^-|z| only, so nothing overflows and nothing cancels for any margin.
  *
@@ -140,6 +143,38 @@ static void logistic_hessian(const void *state, size_t dim, const double *x, dou
     }
 }
 
+static size_t logistic_samples(const void *state) { return ((const logistic_state *)state)->n; }
+
+/* f_s = log(1 + exp(-y_s a_s.x)) + (mu/2) ||x||^2: the regulariser in every term, so that the
+ * mean over s is f. */
+static double logistic_sample_value(const void *state, size_t dim, size_t i, const double *x) {
+  const logistic_state *s = state;
+  return softplus(-s->y[i] * sdv_dataset_dot(s->a + i * dim, x, dim)) +
+         0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+}
+
+static void logistic_sample_gradient(const void *state, size_t dim, size_t i, const double *x,
+                                     double *g) {
+  const logistic_state *s = state;
+  const double *ai = s->a + i * dim;
+  const double c = -s->y[i] * sigmoid(-s->y[i] * sdv_dataset_dot(ai, x, dim));
+  for (size_t j = 0; j < dim; j++) g[j] = c * ai[j] + s->mu * x[j];
+}
+
+/* Hess f v = (1/n) sum_i p_i (1 - p_i) (a_i.v) a_i + mu v: two passes over a_i, no d x d. */
+static void logistic_hvp(const void *state, size_t dim, const double *x, const double *v,
+                         double *hv) {
+  const logistic_state *s = state;
+  for (size_t j = 0; j < dim; j++) hv[j] = 0.0;
+  for (size_t i = 0; i < s->n; i++) {
+    const double *ai = s->a + i * dim;
+    const double e = exp(-fabs(sdv_dataset_dot(ai, x, dim)));
+    const double c = e / ((1.0 + e) * (1.0 + e)) * sdv_dataset_dot(ai, v, dim);
+    for (size_t j = 0; j < dim; j++) hv[j] += c * ai[j];
+  }
+  for (size_t j = 0; j < dim; j++) hv[j] = hv[j] / (double)s->n + s->mu * v[j];
+}
+
 static const sdv_objective_type logistic_type = {
     .name = "logistic",
     .help =
@@ -152,6 +187,10 @@ static const sdv_objective_type logistic_type = {
     .value = logistic_value,
     .gradient = logistic_gradient,
     .hessian = logistic_hessian,
+    .samples = logistic_samples,
+    .sample_value = logistic_sample_value,
+    .sample_gradient = logistic_sample_gradient,
+    .hvp = logistic_hvp,
 };
 
 const sdv_objective_type *const sdv_objective_logistic = &logistic_type;
