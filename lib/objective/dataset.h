@@ -42,11 +42,28 @@ void sdv_dataset_clear(sdv_dataset *ds);
  * who on failure (*a = NULL). */
 int sdv_dataset_design(const sdv_dataset *ds, const char *who, size_t bias, double **a);
 
-/* a.x over p entries, summed in index order (every objective sums the same way). */
+/* a.x over p entries, summed in index order (logistic's rounding, kept so that its numbers
+ * do not change). */
 static inline double sdv_dataset_dot(const double *a, const double *x, size_t p) {
   double m = 0.0;
   for (size_t j = 0; j < p; j++) m += a[j] * x[j];
   return m;
+}
+
+/* a.x with four partial sums: without -ffast-math a single running sum is one long chain of
+ * dependent additions that the compiler may not reorder; four independent chains fill the
+ * pipeline and vectorise. The rounding differs from sdv_dataset_dot's (by a few ulps). */
+static inline double sdv_dataset_dot4(const double *a, const double *x, size_t p) {
+  double m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0;
+  size_t j = 0;
+  for (; j + 4 <= p; j += 4) {
+    m0 += a[j] * x[j];
+    m1 += a[j + 1] * x[j + 1];
+    m2 += a[j + 2] * x[j + 2];
+    m3 += a[j + 3] * x[j + 3];
+  }
+  for (; j < p; j++) m0 += a[j] * x[j];
+  return (m0 + m1) + (m2 + m3);
 }
 
 /* The raw text of the spec key `data` into *path (marked used). SDV_EINVAL naming who if the

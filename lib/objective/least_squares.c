@@ -81,10 +81,10 @@ static double least_squares_value(const void *state, size_t dim, const double *x
   const least_squares_state *s = state;
   double sum = 0.0;
   for (size_t i = 0; i < s->n; i++) {
-    const double r = sdv_dataset_dot(s->a + i * dim, x, dim) - s->y[i];
+    const double r = sdv_dataset_dot4(s->a + i * dim, x, dim) - s->y[i];
     sum += r * r;
   }
-  return 0.5 * sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  return 0.5 * sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 static void least_squares_gradient(const void *state, size_t dim, const double *x, double *g) {
@@ -92,7 +92,7 @@ static void least_squares_gradient(const void *state, size_t dim, const double *
   for (size_t j = 0; j < dim; j++) g[j] = 0.0;
   for (size_t i = 0; i < s->n; i++) {
     const double *ai = s->a + i * dim;
-    const double r = sdv_dataset_dot(ai, x, dim) - s->y[i];
+    const double r = sdv_dataset_dot4(ai, x, dim) - s->y[i];
     for (size_t j = 0; j < dim; j++) g[j] += r * ai[j];
   }
   for (size_t j = 0; j < dim; j++) g[j] = g[j] / (double)s->n + s->mu * x[j];
@@ -121,15 +121,15 @@ static size_t least_squares_samples(const void *state) {
 
 static double least_squares_sample_value(const void *state, size_t dim, size_t i, const double *x) {
   const least_squares_state *s = state;
-  const double r = sdv_dataset_dot(s->a + i * dim, x, dim) - s->y[i];
-  return 0.5 * r * r + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  const double r = sdv_dataset_dot4(s->a + i * dim, x, dim) - s->y[i];
+  return 0.5 * r * r + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 static void least_squares_sample_gradient(const void *state, size_t dim, size_t i, const double *x,
                                           double *g) {
   const least_squares_state *s = state;
   const double *ai = s->a + i * dim;
-  const double r = sdv_dataset_dot(ai, x, dim) - s->y[i];
+  const double r = sdv_dataset_dot4(ai, x, dim) - s->y[i];
   for (size_t j = 0; j < dim; j++) g[j] = r * ai[j] + s->mu * x[j];
 }
 
@@ -141,7 +141,7 @@ static void least_squares_hvp(const void *state, size_t dim, const double *x, co
   for (size_t j = 0; j < dim; j++) hv[j] = 0.0;
   for (size_t i = 0; i < s->n; i++) {
     const double *ai = s->a + i * dim;
-    const double c = sdv_dataset_dot(ai, v, dim);
+    const double c = sdv_dataset_dot4(ai, v, dim);
     for (size_t j = 0; j < dim; j++) hv[j] += c * ai[j];
   }
   for (size_t j = 0; j < dim; j++) hv[j] = hv[j] / (double)s->n + s->mu * v[j];

@@ -138,10 +138,10 @@ static double forward(const mlp_state *s, size_t i, const double *x, double *hid
   const double *ai = s->a + i * s->q;
   const double *w2 = x + s->h * s->q;
   const size_t h1 = s->h + 1;
-  for (size_t k = 0; k < s->h; k++) hid[k] = tanh(sdv_dataset_dot(x + k * s->q, ai, s->q));
+  for (size_t k = 0; k < s->h; k++) hid[k] = tanh(sdv_dataset_dot4(x + k * s->q, ai, s->q));
   double omax = -HUGE_VAL;
   for (size_t c = 0; c < s->c; c++) {
-    prob[c] = sdv_dataset_dot(w2 + c * h1, hid, s->h) + w2[c * h1 + s->h];
+    prob[c] = sdv_dataset_dot4(w2 + c * h1, hid, s->h) + w2[c * h1 + s->h];
     if (prob[c] > omax) omax = prob[c];
   }
   const double oy = prob[s->label[i]];
@@ -183,7 +183,7 @@ static double mlp_value(const void *state, size_t dim, const double *x) {
   double hid[SDV_MLP_HIDDEN_MAX], prob[SDV_DATASET_CLASSES_MAX];
   double sum = 0.0;
   for (size_t i = 0; i < s->n; i++) sum += forward(s, i, x, hid, prob);
-  return sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  return sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 static void mlp_gradient(const void *state, size_t dim, const double *x, double *g) {
@@ -202,7 +202,7 @@ static size_t mlp_samples(const void *state) { return ((const mlp_state *)state)
 static double mlp_sample_value(const void *state, size_t dim, size_t i, const double *x) {
   const mlp_state *s = state;
   double hid[SDV_MLP_HIDDEN_MAX], prob[SDV_DATASET_CLASSES_MAX];
-  return forward(s, i, x, hid, prob) + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  return forward(s, i, x, hid, prob) + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 static void mlp_sample_gradient(const void *state, size_t dim, size_t i, const double *x,
@@ -226,11 +226,11 @@ static void r_pass(const mlp_state *s, size_t i, const double *x, const double *
   forward(s, i, x, hid, prob);
   /* R{z} = V1~ a~, R{h} = (1 - h^2) R{z}, R{o} = W2 R{h} + V2~ h~. */
   for (size_t k = 0; k < H; k++)
-    rh[k] = (1.0 - hid[k] * hid[k]) * sdv_dataset_dot(v + k * s->q, ai, s->q);
+    rh[k] = (1.0 - hid[k] * hid[k]) * sdv_dataset_dot4(v + k * s->q, ai, s->q);
   double mean = 0.0;
   for (size_t c = 0; c < s->c; c++) {
-    ro[c] =
-        sdv_dataset_dot(w2 + c * h1, rh, H) + sdv_dataset_dot(v2 + c * h1, hid, H) + v2[c * h1 + H];
+    ro[c] = sdv_dataset_dot4(w2 + c * h1, rh, H) + sdv_dataset_dot4(v2 + c * h1, hid, H) +
+            v2[c * h1 + H];
     mean += prob[c] * ro[c];
   }
   /* R{delta_o} = R{q} = q .* (R{o} - q.R{o}); then delta_o = q - e_y in place. */

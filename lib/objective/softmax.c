@@ -94,7 +94,7 @@ static double forward(const softmax_state *s, size_t i, const double *x, double 
   const double *ai = s->a + i * s->q;
   double zmax = -HUGE_VAL;
   for (size_t c = 0; c < s->c; c++) {
-    q[c] = sdv_dataset_dot(x + c * s->q, ai, s->q);
+    q[c] = sdv_dataset_dot4(x + c * s->q, ai, s->q);
     if (q[c] > zmax) zmax = q[c];
   }
   const double zy = q[s->label[i]];
@@ -109,7 +109,7 @@ static double softmax_value(const void *state, size_t dim, const double *x) {
   double q[SDV_DATASET_CLASSES_MAX];
   double sum = 0.0;
   for (size_t i = 0; i < s->n; i++) sum += forward(s, i, x, q);
-  return sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  return sum / (double)s->n + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 /* g += (q - e_label) (x) a~_i, block by block. */
@@ -138,7 +138,7 @@ static size_t softmax_samples(const void *state) { return ((const softmax_state 
 static double softmax_sample_value(const void *state, size_t dim, size_t i, const double *x) {
   const softmax_state *s = state;
   double q[SDV_DATASET_CLASSES_MAX];
-  return forward(s, i, x, q) + 0.5 * s->mu * sdv_dataset_dot(x, x, dim);
+  return forward(s, i, x, q) + 0.5 * s->mu * sdv_dataset_dot4(x, x, dim);
 }
 
 static void softmax_sample_gradient(const void *state, size_t dim, size_t i, const double *x,
@@ -161,7 +161,7 @@ static void softmax_hvp(const void *state, size_t dim, const double *x, const do
     forward(s, i, x, q);
     double mean = 0.0;
     for (size_t c = 0; c < s->c; c++) {
-      u[c] = sdv_dataset_dot(v + c * s->q, ai, s->q);
+      u[c] = sdv_dataset_dot4(v + c * s->q, ai, s->q);
       mean += q[c] * u[c];
     }
     for (size_t c = 0; c < s->c; c++) {
