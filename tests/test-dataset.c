@@ -11,25 +11,13 @@
 #include "objective/dataset.h"
 #include "testutil.h"
 
-/* Writes text to a fresh temporary file and returns its path in buf. */
-static const char *temp_csv(char *buf, size_t len, const char *text) {
-  snprintf(buf, len, "/tmp/sdv-test-dataset-XXXXXX");
-  const int fd = mkstemp(buf);
-  ck_assert_int_ge(fd, 0);
-  FILE *fp = fdopen(fd, "w");
-  ck_assert_ptr_nonnull(fp);
-  fputs(text, fp);
-  fclose(fp);
-  return buf;
-}
-
 /* Comments (also indented), blank lines, spaces, tabs and CRLF endings are accepted; the
  * values are read exactly (strtod). */
 START_TEST(test_valid) {
   char path[64];
-  temp_csv(path, sizeof path,
-           "# header\r\n\r\n  # indented comment\n0.5, -1.25 ,2\r\n\t-3e-2,7.125,\t0\n\n"
-           "1.0,2.0,1\n");
+  sdv_test_temp_file(path, sizeof path,
+                     "# header\r\n\r\n  # indented comment\n0.5, -1.25 ,2\r\n\t-3e-2,7.125,\t0\n\n"
+                     "1.0,2.0,1\n");
   sdv_dataset ds;
   ck_assert_int_eq(sdv_dataset_load(&ds, "test", path, 0), SDV_OK);
   ck_assert_uint_eq(ds.n, 3);
@@ -46,22 +34,23 @@ START_TEST(test_valid) {
   sdv_dataset_clear(&ds);
   ck_assert_ptr_null(ds.x);
   sdv_dataset_clear(&ds); /* twice is fine */
+  unlink(path);
 
   /* A fixed class count accepts labels below it even if the largest is absent; a real target
    * takes any finite number; a file with only the label column has p = 0. */
-  temp_csv(path, sizeof path, "0.25,1\n0.5,0\n");
+  sdv_test_temp_file(path, sizeof path, "0.25,1\n0.5,0\n");
   ck_assert_int_eq(sdv_dataset_load(&ds, "test", path, 4), SDV_OK);
   ck_assert_uint_eq(ds.classes, 4);
   sdv_dataset_clear(&ds);
   unlink(path);
-  temp_csv(path, sizeof path, "0.25,-1.5e3\n0.5,2.385\n");
+  sdv_test_temp_file(path, sizeof path, "0.25,-1.5e3\n0.5,2.385\n");
   ck_assert_int_eq(sdv_dataset_load(&ds, "test", path, SDV_DATASET_REAL), SDV_OK);
   ck_assert_uint_eq(ds.classes, 0);
   ck_assert_double_eq(ds.y[0], -1.5e3);
   ck_assert_double_eq(ds.y[1], 2.385);
   sdv_dataset_clear(&ds);
   unlink(path);
-  temp_csv(path, sizeof path, "1\n0\n");
+  sdv_test_temp_file(path, sizeof path, "1\n0\n");
   ck_assert_int_eq(sdv_dataset_load(&ds, "test", path, 2), SDV_OK);
   ck_assert_uint_eq(ds.p, 0);
   ck_assert_uint_eq(ds.n, 2);
@@ -152,7 +141,7 @@ START_TEST(test_errors) {
   const bad_case *b = &bad[_i];
   char path[64];
   if (b->csv)
-    temp_csv(path, sizeof path, b->csv);
+    sdv_test_temp_file(path, sizeof path, b->csv);
   else
     snprintf(path, sizeof path, "/nonexistent/sdv-dataset.csv");
   sdv_dataset ds;
@@ -184,7 +173,7 @@ START_TEST(test_long_line) {
   while (k < len) k += (size_t)sprintf(text + k, "0.125,");
   sprintf(text + k, "1\n");
   char path[64];
-  temp_csv(path, sizeof path, text);
+  sdv_test_temp_file(path, sizeof path, text);
   free(text);
   sdv_dataset ds;
   ck_assert_int_eq(sdv_dataset_load(&ds, "who", path, 0), SDV_EINVAL);

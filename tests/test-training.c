@@ -14,18 +14,6 @@
 
 #include "testutil.h"
 
-/* Writes text to a fresh temporary file and returns its path in buf. */
-static const char *temp_csv(char *buf, size_t len, const char *text) {
-  snprintf(buf, len, "/tmp/sdv-test-training-XXXXXX");
-  const int fd = mkstemp(buf);
-  ck_assert_int_ge(fd, 0);
-  FILE *fp = fdopen(fd, "w");
-  ck_assert_ptr_nonnull(fp);
-  fputs(text, fp);
-  fclose(fp);
-  return buf;
-}
-
 /* The reference data sets of the files' opening comments. */
 static const char real_csv[] = "# x1, x2, target\n0.5,-1.2,0.75\n2.0,0.3,-1.5\n-0.7,1.1,2.25\n";
 static const char class_csv[] = "# x1, x2, class\n0.5,-1.2,0\n2.0,0.3,2\n-0.7,1.1,1\n";
@@ -49,7 +37,7 @@ static void shipped_path(char *buf, size_t len, const char *file) {
 
 START_TEST(test_least_squares_reference) {
   char path[64];
-  temp_csv(path, sizeof path, real_csv);
+  sdv_test_temp_file(path, sizeof path, real_csv);
   sdv_objective *o = make("least-squares:data=%s:l2=0.25", path, 3);
   ck_assert_ptr_eq(o->type, sdv_objective_least_squares);
   const double x[3] = {1.5, -2.385, 0.25};
@@ -78,7 +66,7 @@ END_TEST
 
 START_TEST(test_softmax_reference) {
   char path[64];
-  temp_csv(path, sizeof path, class_csv);
+  sdv_test_temp_file(path, sizeof path, class_csv);
   sdv_objective *o = make("softmax:data=%s:l2=0.25", path, 9);
   ck_assert_ptr_eq(o->type, sdv_objective_softmax);
   const double x[9] = {1.5, -2.385, 0.25, -0.375, 0.875, 1.125, 0.625, -1.75, -0.5};
@@ -102,7 +90,7 @@ END_TEST
 
 START_TEST(test_mlp_reference) {
   char path[64];
-  temp_csv(path, sizeof path, class_csv);
+  sdv_test_temp_file(path, sizeof path, class_csv);
   sdv_objective *o = make("mlp:data=%s:hidden=2:l2=0.25", path, 15);
   ck_assert_ptr_eq(o->type, sdv_objective_mlp);
   double x[15], g[15];
@@ -154,7 +142,7 @@ static void direction(double *v, size_t d) {
 
 static sdv_objective *make_problem(const problem *pr, char *path, size_t len) {
   if (pr->csv)
-    temp_csv(path, len, pr->csv);
+    sdv_test_temp_file(path, len, pr->csv);
   else
     shipped_path(path, len, pr->file);
   return make(pr->spec, path, pr->dim);
@@ -427,7 +415,7 @@ START_TEST(test_not_supported) {
   sdv_objective_free(o);
   /* The linear models suggest no starting point either. */
   char path[64];
-  temp_csv(path, sizeof path, class_csv);
+  sdv_test_temp_file(path, sizeof path, class_csv);
   o = make("softmax:data=%s", path, 9);
   double x0[9];
   ck_assert_int_eq(sdv_objective_initial_point(o, x0), SDV_ENOTSUP);
@@ -536,7 +524,7 @@ START_TEST(test_errors) {
   const bad_case *b = &bad[_i];
   char path[64];
   if (b->csv)
-    temp_csv(path, sizeof path, b->csv);
+    sdv_test_temp_file(path, sizeof path, b->csv);
   else
     snprintf(path, sizeof path, "/nonexistent/sdv-training.csv");
   char spec[256];
