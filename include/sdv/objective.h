@@ -58,7 +58,8 @@ typedef struct sdv_objective_type {
    * the d x d matrix; NULL if not provided. */
   void (*hvp)(const void *state, size_t dim, const double *x, const double *v, double *hv);
   /* Writes a documented starting point x0[dim] (e.g. the seeded random weights of a network,
-   * whose symmetric point 0 is a saddle); NULL if the type suggests none. */
+   * which from x = 0 would train nothing but its output biases); NULL if the type suggests
+   * none. */
   void (*initial_point)(const void *state, size_t dim, double *x0);
 } sdv_objective_type;
 
@@ -133,7 +134,7 @@ int sdv_objective_hessian(const sdv_objective *o, const double *x, double *hess)
  * n), else SDV_OK. They read o only (safe on several threads at once) and never allocate;
  * the caller owns every output array (dim doubles, not aliasing x or v). */
 
-/* *n = the number of samples of a finite-sum objective. */
+/* *n = the number of samples of a finite-sum objective (0 with SDV_ENOTSUP). */
 int sdv_objective_samples(const sdv_objective *o, size_t *n);
 /* *f = f_s(x), the value of sample s (f = mean over s of f_s, regulariser included). */
 int sdv_objective_sample_value(const sdv_objective *o, size_t s, const double *x, double *f);
