@@ -3,6 +3,7 @@
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Runs the suite; the program fails if any check failed, and also if none ran (a suite whose
  * test cases were all left out, or filtered away by CK_RUN_CASE, tests nothing). */
@@ -14,4 +15,16 @@ int sdv_test_run(Suite *s) {
   srunner_free(sr);
   if (ran == 0) fprintf(stderr, "sdv_test_run: no check ran\n");
   return failed == 0 && ran > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+const char *sdv_test_temp_file(char *buf, size_t len, const char *text) {
+  ck_assert_uint_ge(len, 32);
+  snprintf(buf, len, "/tmp/sdv-test-XXXXXX");
+  const int fd = mkstemp(buf);
+  ck_assert_int_ge(fd, 0);
+  FILE *fp = fdopen(fd, "w");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert_int_ge(fputs(text, fp), 0);
+  ck_assert_int_eq(fclose(fp), 0);
+  return buf;
 }

@@ -9,6 +9,10 @@
  * GSL's aborting error handler off, as every sdv executable must. */
 int sdv_test_run(Suite *s);
 
+/* Writes text to a fresh file /tmp/sdv-test-XXXXXX (the caller unlinks it) and returns its
+ * path, stored in buf (at least 32 bytes). Fails the running test on any error. */
+const char *sdv_test_temp_file(char *buf, size_t len, const char *text);
+
 /* |a - b| <= tol * max(1, |b|) with a message naming both values. */
 #define ck_assert_close(a, b, tol)                                                          \
   do {                                                                                     \

@@ -39,6 +39,28 @@ typedef struct sdv_objective_type {
   void (*gradient)(const void *state, size_t dim, const double *x, double *grad);
   /* Dense row-major d x d Hessian at x; NULL if not provided. For quadratic kinds it is H. */
   void (*hessian)(const void *state, size_t dim, const double *x, double *hess);
+
+  /* Optional hooks, added after the fields above so that existing tables (which leave them
+   * NULL) stay valid. Like value and gradient they only read the state, never allocate and
+   * may run concurrently on one instance; outputs never alias inputs.
+   *
+   * Finite-sum structure, all three or none (sdv_objective_register checks): objectives
+   * built from n data samples have f(x) = (1/n) sum_{s=0}^{n-1} f_s(x), where every f_s
+   * carries the whole regulariser, so that (1/n) sum_s grad f_s = grad f exactly (up to
+   * rounding) and a minibatch mean of grad f_s is an unbiased estimate of grad f. */
+  /* Number of samples n >= 1 (fixed by init). */
+  size_t (*samples)(const void *state);
+  /* f_s(x) for a sample index 0 <= s < n. */
+  double (*sample_value)(const void *state, size_t dim, size_t s, const double *x);
+  /* grad f_s(x) into grad[dim], 0 <= s < n. */
+  void (*sample_gradient)(const void *state, size_t dim, size_t s, const double *x, double *grad);
+  /* Hessian-vector product hv[dim] = Hess f(x) v, in O(cost of a gradient) without forming
+   * the d x d matrix; NULL if not provided. */
+  void (*hvp)(const void *state, size_t dim, const double *x, const double *v, double *hv);
+  /* Writes a documented starting point x0[dim] (e.g. the seeded random weights of a network,
+   * which from x = 0 would train nothing but its output biases); NULL if the type suggests
+   * none. */
+  void (*initial_point)(const void *state, size_t dim, double *x0);
 } sdv_objective_type;
 
 typedef struct sdv_objective {
@@ -53,12 +75,22 @@ typedef struct sdv_objective {
  *  double-well:a=A           f = sum_j (x_j^2 - a^2)^2 / 4, a > 0; minima at x_j = +-a
  *  quartic:lam=LIST          f = sum_j (x_j^4/4 + lam_j x_j^2/2)
  *  logistic:data=FILE:l2=MU:bias=B   L2-regularised logistic loss on a CSV data set
+ *  least-squares:data=FILE:l2=MU:bias=B   L2-regularised linear regression on the CSV's last
+ *                            column as a real target
+ *  softmax:data=FILE:l2=MU   multinomial logistic regression, d = C (p + 1)
+ *  mlp:data=FILE:hidden=H:l2=MU:seed=S   one tanh hidden layer of width H, softmax output,
+ *                            d = H (p + 1) + C (H + 1); initial point seeded (Glorot)
+ * The four data-driven types (docs/math/objectives.md, data/README.md) provide the per-sample
+ * hooks and the Hessian-vector product; mlp also provides an initial point.
  */
 extern const sdv_objective_type *const sdv_objective_quadratic;
 extern const sdv_objective_type *const sdv_objective_dense_quadratic;
 extern const sdv_objective_type *const sdv_objective_quartic;
 extern const sdv_objective_type *const sdv_objective_double_well;
 extern const sdv_objective_type *const sdv_objective_logistic;
+extern const sdv_objective_type *const sdv_objective_least_squares;
+extern const sdv_objective_type *const sdv_objective_softmax;
+extern const sdv_objective_type *const sdv_objective_mlp;
 
 /* Finds a registered type by name (built-ins first), NULL if unknown. */
 const sdv_objective_type *sdv_objective_type_from_name(const char *name);
@@ -96,6 +128,22 @@ static inline void sdv_objective_gradient(const sdv_objective *o, const double *
 }
 /* SDV_ENOTSUP (with a message) if the type has no Hessian. */
 int sdv_objective_hessian(const sdv_objective *o, const double *x, double *hess);
+
+/* The optional hooks of sdv_objective_type. Each returns SDV_ENOTSUP with a message naming
+ * the type when the type lacks the hook, SDV_EINVAL for a sample index s >= n (naming s and
+ * n), else SDV_OK. They read o only (safe on several threads at once) and never allocate;
+ * the caller owns every output array (dim doubles, not aliasing x or v). */
+
+/* *n = the number of samples of a finite-sum objective (0 with SDV_ENOTSUP). */
+int sdv_objective_samples(const sdv_objective *o, size_t *n);
+/* *f = f_s(x), the value of sample s (f = mean over s of f_s, regulariser included). */
+int sdv_objective_sample_value(const sdv_objective *o, size_t s, const double *x, double *f);
+/* grad = grad f_s(x). */
+int sdv_objective_sample_gradient(const sdv_objective *o, size_t s, const double *x, double *grad);
+/* hv = Hess f(x) v. */
+int sdv_objective_hvp(const sdv_objective *o, const double *x, const double *v, double *hv);
+/* x0 = the type's suggested starting point (mlp: seeded Glorot-uniform weights). */
+int sdv_objective_initial_point(const sdv_objective *o, double *x0);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,10 @@ static void builtins(const void **list) {
   list[2] = sdv_objective_quartic;
   list[3] = sdv_objective_double_well;
   list[4] = sdv_objective_logistic;
-  list[5] = NULL;
+  list[5] = sdv_objective_least_squares;
+  list[6] = sdv_objective_softmax;
+  list[7] = sdv_objective_mlp;
+  list[8] = NULL;
 }
 
 /* Built-in and user-registered types (lib/core/registry.h). */
@@ -44,6 +47,12 @@ static int check_type(const sdv_objective_type *t) {
   if (missing)
     return SDV_ERROR(SDV_EINVAL, "objective type '%s': required function '%s' is NULL", t->name,
                      missing);
+  const int sum_hooks = !!t->samples + !!t->sample_value + !!t->sample_gradient;
+  if (sum_hooks != 0 && sum_hooks != 3)
+    return SDV_ERROR(SDV_EINVAL,
+                     "objective type '%s': samples, sample_value and sample_gradient must be "
+                     "given together (%d of 3 are set)",
+                     t->name, sum_hooks);
   return SDV_OK;
 }
 
@@ -220,5 +229,55 @@ int sdv_objective_hessian(const sdv_objective *o, const double *x, double *hess)
   if (!o->type->hessian)
     return SDV_ERROR(SDV_ENOTSUP, "objective %s: no Hessian provided", o->type->name);
   o->type->hessian(o->state, o->dim, x, hess);
+  return SDV_OK;
+}
+
+/* The optional hooks (sdv/objective.h): ENOTSUP names the type and the missing hook. */
+static int need(const sdv_objective *o, bool has, const char *what) {
+  if (has) return SDV_OK;
+  return SDV_ERROR(SDV_ENOTSUP, "objective %s: no %s provided", o->type->name, what);
+}
+
+static int check_sample(const sdv_objective *o, size_t s) {
+  int rc = need(o, o->type->samples != NULL, "per-sample structure (samples)");
+  if (rc) return rc;
+  const size_t n = o->type->samples(o->state);
+  if (s >= n)
+    return SDV_ERROR(SDV_EINVAL, "objective %s: sample s = %zu must be < n = %zu", o->type->name, s,
+                     n);
+  return SDV_OK;
+}
+
+int sdv_objective_samples(const sdv_objective *o, size_t *n) {
+  const int rc = need(o, o->type->samples != NULL, "per-sample structure (samples)");
+  *n = rc ? 0 : o->type->samples(o->state);
+  return rc;
+}
+
+int sdv_objective_sample_value(const sdv_objective *o, size_t s, const double *x, double *f) {
+  const int rc = check_sample(o, s);
+  if (rc) return rc;
+  *f = o->type->sample_value(o->state, o->dim, s, x);
+  return SDV_OK;
+}
+
+int sdv_objective_sample_gradient(const sdv_objective *o, size_t s, const double *x, double *grad) {
+  const int rc = check_sample(o, s);
+  if (rc) return rc;
+  o->type->sample_gradient(o->state, o->dim, s, x, grad);
+  return SDV_OK;
+}
+
+int sdv_objective_hvp(const sdv_objective *o, const double *x, const double *v, double *hv) {
+  const int rc = need(o, o->type->hvp != NULL, "Hessian-vector product (hvp)");
+  if (rc) return rc;
+  o->type->hvp(o->state, o->dim, x, v, hv);
+  return SDV_OK;
+}
+
+int sdv_objective_initial_point(const sdv_objective *o, double *x0) {
+  const int rc = need(o, o->type->initial_point != NULL, "initial point (initial_point)");
+  if (rc) return rc;
+  o->type->initial_point(o->state, o->dim, x0);
   return SDV_OK;
 }
