@@ -7,13 +7,16 @@
  * 1. Rows: both sides with standard errors, their difference with a 95% confidence interval.
  * 2. Order fit: the slope of log|error| against log eta by weighted least squares
  *    (gsl_fit_wlinear, weights (error/se)^2), with a confidence interval. Rungs whose error is
- *    within z standard errors of 0 are flagged "unresolved" and left out of the fit. When
- *    both sides are exact there is no noise to weigh: the order is the observed order of the
- *    two finest rungs, and its interval is +- its change from the previous pair of rungs. Verdict: the upper confidence bound is >= order - order_tol (the error
- *    decays at least like eta^order, up to the tolerance), provided the interval is narrow enough
- *    to say anything (half-width <= order_resolution; a wide interval is INCONCLUSIVE, never a
- *    pass). If the resolved errors change sign
- *    along the ladder the rungs are not yet asymptotic and the order is INCONCLUSIVE.
+ *    within z standard errors of 0 (exact: within its numerical error bound) are flagged
+ *    "unresolved" and left out of the fit. When both sides are exact the order is the local
+ *    slope of the two finest rungs extrapolated to eta -> 0 with the previous pair, its
+ *    interval +- how far the extrapolation moved it. Verdict: PASS if the upper confidence
+ *    bound is >= order - order_tol (the error decays at least like eta^order, up to the
+ *    tolerance), provided the interval is narrow enough to say anything (half-width <=
+ *    order_resolution). A FAIL needs evidence on the asymptotic end of the ladder: three or
+ *    more resolved rungs, the finest pair too low as well, and, where the local slopes are
+ *    still rising, their extrapolation too low; otherwise INCONCLUSIVE ("refine the ladder").
+ *    Two exact rungs, or resolved errors that change sign, are INCONCLUSIVE too.
  * 3. The diffusion-sensitive statistic. An order-1 test cannot validate a diffusion: the
  *    noiseless ODE is also weakly order 1. So the harness separates the fluctuation part:
  *        F_disc(eta) = [E g(x_k) - g(xbar_k)] / eta,      xbar = noise-free recursion,
@@ -22,13 +25,17 @@
  *                                                          step-size bias cancels), or the
  *                                                          exact drift ODE on exact sides.
  *    Both tend to the same constant L when the diffusion is right; a wrong diffusion (or none)
- *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta and
- *    tests a = 0 at level alpha (interval from the WLS covariance, inflated by the reduced
- *    chi-square when the fit is poor). When no side carries Monte Carlo noise (exact
- *    references, or a deterministic zero-diffusion SDE), the intercept's uncertainty is how far
- *    it moves when the coarsest rung is dropped, with a practical-equivalence floor of
- *    fluct_rtol |L|. It is "resolved" only if L is distinguishable from 0. Reported with it: a / L, the relative
- *    error of the fluctuation as eta -> 0.
+ *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta
+ *    (+ c eta^2 with 4 or more Monte Carlo rungs, or 3 or more exact ones) and tests a = 0 at
+ *    level alpha (interval from the WLS covariance, inflated by the reduced chi-square when
+ *    the fit is poor). On 3 Monte Carlo rungs a rejection by the line counts only if the
+ *    parabola through them rejects too; on 2 rungs never (INCONCLUSIVE). When no side carries
+ *    Monte Carlo noise the bound on |a| is derived from the data: twice the change of the
+ *    intercept against the next fit (Richardson-type remainder) plus the exact routes'
+ *    numerical error propagated through the fit (sdv_weak_side.num_err); no fixed floor. It
+ *    is "resolved" only if L is distinguishable from 0 (and, exact, the bounds can tell a = 0
+ *    from a = L). Reported with it: a / L, the relative error of the fluctuation as eta -> 0.
+ *    Every INCONCLUSIVE test says why (sdv_weak_reason), and the summary gives the advice.
  *
  * Built-in negative controls (options.controls): the same study with the SDE's diffusion
  * scaled by 0 (the drift ODE) and by 2. A verdict counts only if the study REJECTS both: a
