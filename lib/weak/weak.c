@@ -504,7 +504,7 @@ static int fluct_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
     T->intercept = a;
     T->intercept_rem = arem;
     T->intercept_num = anum;
-    T->intercept_tol = (n >= 3 ? arem : 0) + anum;
+    T->intercept_tol = arem + anum; /* NaN with 2 rungs: no remainder estimate */
     T->intercept_se = T->intercept_tol;
     T->intercept_lo = a - T->intercept_tol;
     T->intercept_hi = a + T->intercept_tol;
