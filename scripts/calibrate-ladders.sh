@@ -20,12 +20,14 @@ results="$out/results.tsv"
 
 # name | model options | coarse | medium | fine ladder. Coarse: eta lambda_max ~ 0.4 with
 # lambda_max the largest curvature of the objective near the minimizer (quartic: lam = 2;
-# double well a = 1: 2 a^2 = 2; DCSGD: 0.1, since its diffusion x2 control diverges on some
-# paths at 0.2 and the closed-form diffusion then stops the run, see docs/calibration.md).
+# double well a = 1: 2 a^2 = 2). DCSGD's coarse ladder is 0.1 and uses the sampled SDE route:
+# with the closed-form rand-k diffusion, paths of the diffusion-x2 control that blow up stop
+# the run with "Sigma is not positive semi-definite (r = -nan)" (docs/calibration.md).
+# A ladder may carry extra options after its eta list. ONLY=REGEX runs the matching rows only.
 models=(
   "dsgd-quartic-N2|--method dsgd --dim 2 --agents 2 --objective quartic:lam=0.5..2 --sigma 1,2 --x0 0.8|0.2,0.1,0.05|0.1,0.05,0.025|0.05,0.025,0.0125,0.00625"
   "dsgd-double-well-N2|--method dsgd --dim 1 --agents 2 --objective double-well:a=1 --sigma 0.5,1 --x0 1.2|0.125,0.0625,0.03125|0.0625,0.03125,0.015625|0.03125,0.015625,0.0078125,0.00390625"
-  "dcsgd-randk-quartic-N2|--method dcsgd --dim 3 --agents 2 --objective quartic:lam=0.5..2 --compressor rand-k:k=2 --sigma 1,0.5 --x0 1,0.9,0.8|0.1,0.05,0.025|0.05,0.025,0.0125|0.05,0.025,0.0125,0.00625"
+  "dcsgd-randk-quartic-N2|--method dcsgd --dim 3 --agents 2 --objective quartic:lam=0.5..2 --compressor rand-k:k=2 --sigma 1,0.5 --x0 1,0.9,0.8|0.1,0.05,0.025 --sde sampled|0.05,0.025,0.0125|0.05,0.025,0.0125,0.00625"
   "dsignsgd-gauss-quartic-N2|--method dsignsgd --dim 1 --agents 2 --objective quartic:lam=2 --sigma 1,2 --x0 1|0.2,0.1,0.05|0.1,0.05,0.025|0.05,0.025,0.0125,0.00625"
 )
 ladder_names=(coarse medium fine)
@@ -33,11 +35,13 @@ ladder_names=(coarse medium fine)
 run() { # name ladder seed args...
   local name=$1 lname=$2 seed=$3
   shift 3
-  local v
-  # sdv weak exits 1 on FAIL and INCONCLUSIVE: the verdict line is what counts here.
-  v=$({ "$sdv" weak "$@" --T 1 --seed "$seed" --threads 1 2>&1 || true; } |
-      sed -n 's/^verdict: \([A-Z]*\).*/\1/p')
-  printf '%s\t%s\t%s\t%s\n' "$name" "$lname" "$seed" "${v:-ERROR}" >> "$results"
+  [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && return 0
+  local text v f
+  # sdv weak exits 1 on FAIL and INCONCLUSIVE: the verdict lines are what count here.
+  text=$("$sdv" weak "$@" --T 1 --seed "$seed" --threads 1 2>&1 || true)
+  v=$(sed -n 's/^verdict: \([A-Z]*\).*/\1/p' <<< "$text")
+  f=$(sed -n 's/^ *relative error a\/L = .*\]  \([A-Z]*\).*/\1/p' <<< "$text" | head -n 1)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$lname" "$seed" "${v:-ERROR}" "${f:-ERROR}" >> "$results"
 }
 
 for m in "${models[@]}"; do
@@ -47,7 +51,7 @@ for m in "${models[@]}"; do
     echo "calibrate-ladders: $name ${ladder_names[$li]}" >&2
     for s in $(seq 1 "$seeds"); do
       # shellcheck disable=SC2086
-      run "$name" "${ladder_names[$li]}" "$s" $opts --eta "${ladders[$li]}" --paths "$paths"
+      run "$name" "${ladder_names[$li]}" "$s" $opts --eta ${ladders[$li]} --paths "$paths"
     done
   done
 done
@@ -79,19 +83,23 @@ done
 import sys
 rows, order = {}, []
 for line in open(sys.argv[1]):
-    name, ladder, seed, verdict = line.rstrip("\n").split("\t")
+    name, ladder, seed, verdict, fluct = line.rstrip("\n").split("\t")
     key = (name, ladder)
     if key not in rows:
-        rows[key] = {"PASS": 0, "INCONCLUSIVE": 0, "FAIL": 0, "ERROR": 0}
+        rows[key] = {"PASS": 0, "INCONCLUSIVE": 0, "FAIL": 0, "ERROR": 0, "fl": {}}
         order.append(key)
-    rows[key][verdict if verdict in rows[key] else "ERROR"] += 1
-lines = ["| model | ladder | runs | PASS | INCONCLUSIVE | FAIL |", "| --- | --- | --- | --- | --- | --- |"]
+    rows[key][verdict if verdict in ("PASS", "INCONCLUSIVE", "FAIL") else "ERROR"] += 1
+    rows[key]["fl"][fluct] = rows[key]["fl"].get(fluct, 0) + 1
+lines = ["| model | ladder | runs | PASS | INCONCLUSIVE | FAIL | fluctuation test P/I/F |",
+         "| --- | --- | --- | --- | --- | --- | --- |"]
 false_fail = errors = wrong_missed = 0
 for key in order:
     r = rows[key]
-    n = sum(r.values())
-    lines.append("| %s | %s | %d | %d | %d | %d |" % (key[0], key[1], n, r["PASS"],
-                 r["INCONCLUSIVE"], r["FAIL"]))
+    n = r["PASS"] + r["INCONCLUSIVE"] + r["FAIL"] + r["ERROR"]
+    fl = r["fl"]
+    lines.append("| %s | %s | %d | %d | %d | %d | %d/%d/%d |" % (key[0], key[1], n, r["PASS"],
+                 r["INCONCLUSIVE"], r["FAIL"], fl.get("PASS", 0), fl.get("INCONCLUSIVE", 0),
+                 fl.get("FAIL", 0)))
     errors += r["ERROR"]
     if key[0].startswith("WRONG"):
         wrong_missed += n - r["FAIL"]
