@@ -83,9 +83,12 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
     const sdv_weak_test *T = &r->tests[k];
     sdv_observable_name(&obs[T->obs], name, sizeof name);
     printf("g = %s, t = %g\n", name, T->t);
-    printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s\n", T->slope,
+    printf("  weak order       %.3f  CI [%.3f, %.3f]  (%zu rungs)  %s%s%s%s\n", T->slope,
            T->slope_lo, T->slope_hi, T->fit_points, sdv_verdict_name(T->order_verdict),
-           T->sign_change ? " (error changes sign: not asymptotic)" : "");
+           T->sign_change ? " (error changes sign: not asymptotic)" : "",
+           T->order_verdict == SDV_VERDICT_INCONCLUSIVE ? ": " : "",
+           T->order_verdict == SDV_VERDICT_INCONCLUSIVE ? sdv_weak_reason_name(T->order_reason)
+                                                        : "");
     if (isfinite(T->limit) && isfinite(T->limit_se))
       printf(
           "  fluctuation      limit L = %.4g ± %.2g; intercept of F_disc - F_sde = %.3g  CI "
@@ -97,9 +100,15 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
           "failed (non-finite estimates, or a standard error of 0 on a Monte Carlo side); "
           "intercept %.3g\n",
           T->intercept);
-    printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s\n", T->rel,
+    printf("                   relative error a/L = %.3g [%.3g, %.3g]  %s%s%s%s\n", T->rel,
            T->rel_lo, T->rel_hi, sdv_verdict_name(T->diffusion_verdict),
-           T->fluct_resolved ? "" : " (L not resolved)");
+           T->fluct_resolved ? "" : " (not resolved)",
+           T->diffusion_verdict == SDV_VERDICT_INCONCLUSIVE ? ": " : "",
+           T->diffusion_verdict == SDV_VERDICT_INCONCLUSIVE
+               ? sdv_weak_reason_name(T->diffusion_reason)
+               : "");
+    printf("  measured/tol     order %.3g, fluctuation |a|/tol %.3g (fit degree %zu)\n",
+           T->order_ratio, T->intercept_ratio, T->fluct_degree);
     for (size_t c = 0; c < r->ncontrols; c++) {
       const sdv_weak_test *C = &r->controls[c].tests[k];
       printf("  control x%-4g    a/L = %.3g [%.3g, %.3g]  %s\n", r->controls[c].diffusion_scale,

@@ -7,13 +7,16 @@
  * 1. Rows: both sides with standard errors, their difference with a 95% confidence interval.
  * 2. Order fit: the slope of log|error| against log eta by weighted least squares
  *    (gsl_fit_wlinear, weights (error/se)^2), with a confidence interval. Rungs whose error is
- *    within z standard errors of 0 are flagged "unresolved" and left out of the fit. When
- *    both sides are exact there is no noise to weigh: the order is the observed order of the
- *    two finest rungs, and its interval is +- its change from the previous pair of rungs. Verdict: the upper confidence bound is >= order - order_tol (the error
- *    decays at least like eta^order, up to the tolerance), provided the interval is narrow enough
- *    to say anything (half-width <= order_resolution; a wide interval is INCONCLUSIVE, never a
- *    pass). If the resolved errors change sign
- *    along the ladder the rungs are not yet asymptotic and the order is INCONCLUSIVE.
+ *    within z standard errors of 0 (exact: within its numerical error bound) are flagged
+ *    "unresolved" and left out of the fit. When both sides are exact the order is the local
+ *    slope of the two finest rungs extrapolated to eta -> 0 with the previous pair, its
+ *    interval +- how far the extrapolation moved it. Verdict: PASS if the upper confidence
+ *    bound is >= order - order_tol (the error decays at least like eta^order, up to the
+ *    tolerance), provided the interval is narrow enough to say anything (half-width <=
+ *    order_resolution). A FAIL needs evidence on the asymptotic end of the ladder: three or
+ *    more resolved rungs, the finest pair too low as well, and, where the local slopes are
+ *    still rising, their extrapolation too low; otherwise INCONCLUSIVE ("refine the ladder").
+ *    Two exact rungs, or resolved errors that change sign, are INCONCLUSIVE too.
  * 3. The diffusion-sensitive statistic. An order-1 test cannot validate a diffusion: the
  *    noiseless ODE is also weakly order 1. So the harness separates the fluctuation part:
  *        F_disc(eta) = [E g(x_k) - g(xbar_k)] / eta,      xbar = noise-free recursion,
@@ -22,13 +25,17 @@
  *                                                          step-size bias cancels), or the
  *                                                          exact drift ODE on exact sides.
  *    Both tend to the same constant L when the diffusion is right; a wrong diffusion (or none)
- *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta and
- *    tests a = 0 at level alpha (interval from the WLS covariance, inflated by the reduced
- *    chi-square when the fit is poor). When no side carries Monte Carlo noise (exact
- *    references, or a deterministic zero-diffusion SDE), the intercept's uncertainty is how far
- *    it moves when the coarsest rung is dropped, with a practical-equivalence floor of
- *    fluct_rtol |L|. It is "resolved" only if L is distinguishable from 0. Reported with it: a / L, the relative
- *    error of the fluctuation as eta -> 0.
+ *    changes the limit of F_sde. The harness fits D(eta) = F_disc - F_sde = a + b eta
+ *    (+ c eta^2 with 4 or more Monte Carlo rungs, or 3 or more exact ones) and tests a = 0 at
+ *    level alpha (interval from the WLS covariance, inflated by the reduced chi-square when
+ *    the fit is poor). On 3 Monte Carlo rungs a rejection by the line counts only if the
+ *    parabola through them rejects too; on 2 rungs never (INCONCLUSIVE). When no side carries
+ *    Monte Carlo noise the bound on |a| is derived from the data: twice the change of the
+ *    intercept against the next fit (Richardson-type remainder) plus the exact routes'
+ *    numerical error propagated through the fit (sdv_weak_side.num_err); no fixed floor. It
+ *    is "resolved" only if L is distinguishable from 0 (and, exact, the bounds can tell a = 0
+ *    from a = L). Reported with it: a / L, the relative error of the fluctuation as eta -> 0.
+ *    Every INCONCLUSIVE test says why (sdv_weak_reason), and the summary gives the advice.
  *
  * Built-in negative controls (options.controls): the same study with the SDE's diffusion
  * scaled by 0 (the drift ODE) and by 2. A verdict counts only if the study REJECTS both: a
@@ -60,6 +67,20 @@ typedef enum sdv_verdict {
 
 const char *sdv_verdict_name(sdv_verdict v); /* "PASS", "FAIL", "INCONCLUSIVE" */
 
+/* Why a test is INCONCLUSIVE, so that the advice can say what would help. */
+typedef enum sdv_weak_reason {
+  SDV_WEAK_DECIDED = 0,     /* the test reached PASS or FAIL */
+  SDV_WEAK_MC_NOISE = 1,    /* Monte Carlo error limits it: more paths would help */
+  SDV_WEAK_PREASYMPTOTIC = 2, /* curvature, local slopes still changing, a sign change or too
+                               few rungs to tell pre-asymptotic from wrong: refine the ladder
+                               toward smaller eta */
+  SDV_WEAK_NOTHING = 3      /* the quantity is 0 within the numerical error of the exact route
+                               (e.g. sigma = 0 removes the fluctuation part): nothing to resolve */
+} sdv_weak_reason;
+
+/* "decided", "more paths", "refine the ladder", "nothing to resolve" */
+const char *sdv_weak_reason_name(sdv_weak_reason r);
+
 typedef struct sdv_weak_options {
   const double *eta;          /* ladder of learning rates (>= 2 distinct values, > 0) */
   size_t neta;
@@ -76,15 +97,21 @@ typedef struct sdv_weak_options {
   double order_tol;           /* tolerance on the order (default 0.25) */
   double order_resolution;    /* the order counts as measured only if its confidence interval
                                  has half-width <= this (default 0.5); else INCONCLUSIVE */
-  double fluct_rtol;          /* noise-free data only: the fluctuation statistic passes if
-                                 |a| <= max(2 |a - a'|, fluct_rtol |L|), a' the intercept
-                                 without the coarsest rung (default 0.05) */
+  double fluct_rtol;          /* unused since the tolerance of noise-free data is derived
+                                 from the data (docs/math/weak.md); still validated (>= 0)
+                                 for compatibility (default 0.05) */
   bool exact;                 /* use exact references where they exist (default true) */
   bool controls;              /* run the built-in negative controls (default true) */
   size_t threads;             /* OpenMP threads, 0 = default */
   volatile sig_atomic_t *cancel; /* checked between blocks; SDV_EINTR when set (may be NULL) */
   void (*progress)(void *user, double fraction); /* master thread only; may be NULL */
   void *progress_user;
+  double curvature_alpha;     /* level at which a 3-rung Monte Carlo fluctuation fit counts as
+                                 curved (chi-square of the straight line, 1 dof); a rejection
+                                 on a curved 3-rung ladder is INCONCLUSIVE (default 0.05) */
+  double exact_tol_factor;    /* exact CVODE routes: the values are recomputed with rtol and
+                                 atol multiplied by this, and the difference bounds the
+                                 numerical error (default 100) */
 } sdv_weak_options;
 
 void sdv_weak_options_default(sdv_weak_options *o);
@@ -99,6 +126,8 @@ typedef struct sdv_weak_side {
   bool impossible;    /* the mean is not finite, or a non-negative observable (||x||^2,
                          ||grad f||^2, x_j^2, f of a quadratic) has a mean below 0 beyond its
                          95% interval: no estimate of E g (see sdv_weak_result.impossible) */
+  double num_err;     /* exact sides: bound on the numerical error of mean - ref (ODE
+                         tolerance and round-off, docs/math/weak.md); 0 for Monte Carlo */
 } sdv_weak_side;
 
 typedef struct sdv_weak_row {
@@ -107,7 +136,8 @@ typedef struct sdv_weak_row {
   size_t obs;        /* index into options.obs */
   sdv_weak_side disc, sde;
   double err, err_se, err_lo, err_hi; /* E g(x_k) - E g(X_t), 95% interval */
-  bool resolved;                     /* |err| > z err_se (or exact and nonzero) */
+  bool resolved;                     /* |err| > z err_se (exact: |err| beyond the numerical
+                                        error bound disc.num_err + sde.num_err) */
   double fl_disc, fl_sde, fl_se;     /* F_disc, F_sde and the se of their difference */
 } sdv_weak_row;
 
@@ -126,6 +156,28 @@ typedef struct sdv_weak_test {
   double rel, rel_lo, rel_hi;        /* a / L with interval */
   bool fluct_resolved;
   sdv_verdict diffusion_verdict;     /* INCONCLUSIVE when not resolved */
+  /* Why each test is INCONCLUSIVE (SDV_WEAK_DECIDED otherwise). */
+  sdv_weak_reason order_reason, diffusion_reason;
+  /* Order: local slope of the finest resolved pair of rungs and its standard error (0 when
+   * exact), and the local slopes extrapolated linearly in eta to eta -> 0 (NaN with fewer
+   * than 3 resolved rungs). A FAIL needs the finest pair too low as well (weak.md). */
+  double local_slope, local_slope_se;
+  double slope_limit, slope_limit_se;
+  /* Order statistic against its tolerance: the test passes iff order - slope <= order_stat_tol,
+   * order_stat_tol = order_tol + z slope_se (Monte Carlo) or order_tol + the Richardson
+   * half-width (exact); order_ratio = (order - slope) / order_stat_tol (<= 1 passes). */
+  double order_stat_tol, order_ratio;
+  /* Fluctuation fit: degree 1 (a + b eta) or 2 (+ c eta^2, with >= 4 Monte Carlo rungs or
+   * >= 3 exact rungs); c and its standard error (NaN for degree 1); whether curvature was
+   * detected where it could not be fitted (3 Monte Carlo rungs). */
+  size_t fluct_degree;
+  double curvature, curvature_se;
+  bool curvature_detected;
+  /* The bound |a| is tested against and |a| / that bound (<= 1 passes); for exact data its
+   * two parts, the extrapolation remainder (how a moves with the ladder) and the propagated
+   * numerical error of the exact routes. */
+  double intercept_tol, intercept_ratio;
+  double intercept_rem, intercept_num;
 } sdv_weak_test;
 
 typedef struct sdv_weak_control {
@@ -175,6 +227,24 @@ void sdv_weak_result_free(sdv_weak_result *r); /* NULL is a no-op */
  * SDV_ENUMERIC. */
 int sdv_weak_linfit(const double *x, const double *y, const double *se, size_t n, double *c0,
                     double *c1, double *se0, double *se1, size_t *dof);
+
+/* Fits y = c[0] + c[1] x (+ c[2] x^2) of the given degree (1 or 2) to n >= degree + 1 points.
+ * Weighted (1/se^2, covariance inflated by max(1, chi2/dof)) when se != NULL; otherwise
+ * unweighted with residual-based standard errors (NaN when dof = 0). c and c_se hold
+ * degree + 1 values; *chi2 the weighted residual sum of squares; *dof = n - degree - 1. If w0
+ * is not NULL it receives n weights with c[0] = sum_i w0[i] y[i]. Returns SDV_OK, SDV_EINVAL
+ * (bad degree, too few points), SDV_ENUMERIC, SDV_ENOMEM. */
+int sdv_weak_polyfit(const double *x, const double *y, const double *se, size_t n,
+                     size_t degree, double *c, double *c_se, double *chi2, size_t *dof,
+                     double *w0);
+
+/* The per-(time, observable) tests of the harness from one series of rows, sorted by
+ * decreasing eta (all for the same time and observable; nrows <= 64). alpha_test is the
+ * level of each test (the study's alpha after Bonferroni). Fills *T; its obs field is taken
+ * from rows[0]. Public so that the rules can be checked on synthetic rows. Returns SDV_OK,
+ * SDV_EINVAL (NULL pointers, nrows 0 or > 64), or a fit's error. */
+int sdv_weak_test_rows(const sdv_weak_row *rows, size_t nrows, const sdv_weak_options *o,
+                       double alpha_test, sdv_weak_test *T);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
  * exact references on both sides: (E f(x_k) - E f(X_t))/eta -> -4 e^-4 = -0.073263, so the
  * fitted order is 1 and the fluctuation statistic passes while both controls are rejected.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ void sdv_weak_options_default(sdv_weak_options *o) {
   o->fluct_rtol = 0.05;
   o->exact = true;
   o->controls = true;
+  o->curvature_alpha = 0.05;
+  o->exact_tol_factor = 100.0;
+}
+
+const char *sdv_weak_reason_name(sdv_weak_reason r) {
+  switch (r) {
+  case SDV_WEAK_DECIDED: return "decided";
+  case SDV_WEAK_MC_NOISE: return "more paths";
+  case SDV_WEAK_PREASYMPTOTIC: return "refine the ladder";
+  case SDV_WEAK_NOTHING: return "nothing to resolve";
+  }
+  return "unknown";
 }
 
 void sdv_weak_result_free(sdv_weak_result *r) {
@@ -103,7 +116,7 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
   const size_t nt = s->ntimes, nobs = s->nobs, ncell = nt * nobs;
   sdv_model *m = NULL, *m0 = NULL;
   sdv_mc_result *res = NULL, *res0 = NULL;
-  double *vals = malloc(2 * ncell * sizeof *vals);
+  double *vals = malloc(4 * ncell * sizeof *vals);
   int rc = vals ? SDV_OK : SDV_ERROR(SDV_ENOMEM, "out of memory");
   if (rc) goto done;
   if ((rc = model_at(&m, base, eta, dscale))) goto done;
@@ -112,12 +125,33 @@ static int estimate_side(const study *s, const sdv_model_options *base, double e
   xo.cancel = s->o->cancel;
   const sdv_side kind = sde ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE;
   if (s->o->exact && exact_all(m, kind, s)) {
-    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, &xo, NULL))) goto done;
-    if ((rc = sdv_exact_eval(m, sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs,
-                             vals + ncell, &xo, NULL)))
+    const sdv_side ref_side = sde ? SDV_SIDE_ODE : SDV_SIDE_NOISEFREE;
+    sdv_exact_info info = {0}, info0 = {0};
+    if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals, &xo, &info))) goto done;
+    if ((rc = sdv_exact_eval(m, ref_side, steps, nt, s->obs, nobs, vals + ncell, &xo, &info0)))
       goto done;
-    for (size_t c = 0; c < ncell; c++)
-      side[c] = (sdv_weak_side){.mean = vals[c], .se = 0, .exact = true, .ref = vals[ncell + c]};
+    /* Numerical error of mean - ref (docs/math/weak.md, "Numerical error of the exact
+     * routes"): round-off, at most a few units of DBL_EPSILON per step of a contractive
+     * recursion, and for CVODE the change when both tolerances are loosened by
+     * exact_tol_factor (the error of the tight solve is about 1/(factor - 1) of that). */
+    const bool cvode = (info.route && !strcmp(info.route, "cvode")) ||
+                       (info0.route && !strcmp(info0.route, "cvode"));
+    if (cvode) {
+      sdv_exact_options lo = xo;
+      lo.rtol *= s->o->exact_tol_factor;
+      lo.atol *= s->o->exact_tol_factor;
+      if ((rc = sdv_exact_eval(m, kind, steps, nt, s->obs, nobs, vals + 2 * ncell, &lo, NULL)))
+        goto done;
+      if ((rc = sdv_exact_eval(m, ref_side, steps, nt, s->obs, nobs, vals + 3 * ncell, &lo,
+                               NULL)))
+        goto done;
+    }
+    for (size_t c = 0; c < ncell; c++) {
+      const double mean = vals[c], ref = vals[ncell + c];
+      double num = 4.0 * DBL_EPSILON * (double)(steps[c / nobs] + 1) * (fabs(mean) + fabs(ref));
+      if (cvode) num += fabs(mean - vals[2 * ncell + c]) + fabs(ref - vals[3 * ncell + c]);
+      side[c] = (sdv_weak_side){.mean = mean, .se = 0, .exact = true, .ref = ref, .num_err = num};
+    }
     goto done;
   }
   sdv_process_options po;
@@ -202,132 +236,298 @@ static void make_row(sdv_weak_row *r, double z) {
   r->err_se = sqrt(r->disc.se * r->disc.se + r->sde.se * r->sde.se);
   r->err_lo = r->err - z * r->err_se;
   r->err_hi = r->err + z * r->err_se;
-  r->resolved = (r->err_se == 0) ? (r->err != 0) : (fabs(r->err) > z * r->err_se);
+  r->resolved = (r->err_se == 0) ? (fabs(r->err) > r->disc.num_err + r->sde.num_err)
+                                 : (fabs(r->err) > z * r->err_se);
   r->fl_disc = (r->disc.mean - r->disc.ref) / r->eta;
   r->fl_sde = (r->sde.mean - r->sde.ref) / r->eta;
   r->fl_se = r->err_se / r->eta;
 }
 
-/* Fills test (obs i, time index t) from rows[rung][t][i]; rows are for one SDE variant. */
-static int make_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t neta, size_t ntimes,
-                     size_t nobs, size_t t, size_t i, const sdv_weak_options *o, double a_test) {
-  double x[64], y[64], se[64], y2[64], se2[64], xe[64];
-  bool all_exact = true;
+/* Order test (docs/math/weak.md, "The order fit"). */
+static int order_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
+                      const sdv_weak_options *o, double a_test) {
+  double x[64], y[64], s[64], dy[64], eta[64];
+  bool all_exact = true, any_mc = false;
   size_t n = 0;
   double y_sign = 0;
-  memset(T, 0, sizeof *T);
-  T->obs = i;
-  /* Order fit over the resolved rungs. */
-  for (size_t r = 0; r < neta && r < 64; r++) {
-    const sdv_weak_row *w = &rows[(r * ntimes + t) * nobs + i];
-    T->t = w->t;
+  for (size_t r = 0; r < nrows; r++) {
+    const sdv_weak_row *w = &rows[r];
+    any_mc |= w->err_se > 0;
     if (!w->resolved || !isfinite(w->err)) continue;
     if (n > 0 && (w->err > 0) != (y_sign > 0)) T->sign_change = true;
     y_sign = w->err;
+    eta[n] = w->eta;
     x[n] = log(w->eta);
     y[n] = log(fabs(w->err));
-    se[n] = w->err_se / fabs(w->err);
+    s[n] = w->err_se / fabs(w->err);
+    dy[n] = (w->disc.num_err + w->sde.num_err) / fabs(w->err);
     if (w->err_se > 0) all_exact = false;
     n++;
   }
   T->fit_points = n;
   T->slope = T->slope_se = T->slope_lo = T->slope_hi = NAN;
+  T->local_slope = T->local_slope_se = T->slope_limit = T->slope_limit_se = NAN;
+  T->order_stat_tol = T->order_ratio = NAN;
   T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
-  if (n >= 2 && all_exact) {
-    /* Exact errors carry no noise: the observed order of convergence is the local slope of the
-     * finest pair of rungs, and its change from the previous pair bounds how far it still is
-     * from the asymptotic order (the usual estimate in numerical analysis). */
-    const double p_last = (y[n - 2] - y[n - 1]) / (x[n - 2] - x[n - 1]);
-    const double half = n >= 3 ? fabs(p_last - (y[n - 3] - y[n - 2]) / (x[n - 3] - x[n - 2])) : 0;
-    T->slope = p_last;
-    T->slope_se = half;
-    T->slope_lo = p_last - half;
-    T->slope_hi = p_last + half;
-    if (T->sign_change || half > o->order_resolution)
-      T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
-    else
-      T->order_verdict =
-          (T->slope_hi >= o->order - o->order_tol) ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
-  } else if (n >= 2) {
-    double c0, c1, s0, s1;
-    size_t dof;
-    int rc = sdv_weak_linfit(x, y, se, n, &c0, &c1, &s0, &s1, &dof);
-    if (rc) return rc;
-    const double z = crit(a_test, dof, false);
-    T->slope = c1;
-    T->slope_se = s1;
-    T->slope_lo = c1 - z * s1;
-    T->slope_hi = c1 + z * s1;
-    if (T->sign_change || z * s1 > o->order_resolution)
-      T->order_verdict = SDV_VERDICT_INCONCLUSIVE;
-    else
-      T->order_verdict =
-          (T->slope_hi >= o->order - o->order_tol) ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
+  if (n < 2) {
+    T->order_reason = any_mc ? SDV_WEAK_MC_NOISE : SDV_WEAK_NOTHING;
+    return SDV_OK;
   }
-  /* Fluctuation statistic: D = F_disc - F_sde = a + b eta, and L = lim F_disc. */
-  n = 0;
-  all_exact = true;
-  for (size_t r = 0; r < neta && r < 64; r++) {
-    const sdv_weak_row *w = &rows[(r * ntimes + t) * nobs + i];
+  if (!all_exact) /* an exact rung among Monte Carlo ones: keep the weights finite */
+    for (size_t k = 0; k < n; k++) s[k] = fmax(s[k], 1e-12);
+  const double thr = o->order - o->order_tol;
+  /* Local slopes of the two finest pairs. For e = C eta^p (1 + k eta + ...) the local slope of
+   * a pair is p + k m + O(m^2), m the pair's logarithmic mean (eta_a - eta_b)/log(eta_a/eta_b):
+   * extrapolating the two finest local slopes linearly in m to m = 0 removes the leading
+   * pre-asymptotic term. */
+  const double dxf = x[n - 2] - x[n - 1];
+  const double pf = (y[n - 2] - y[n - 1]) / dxf;
+  const double sf = hypot(s[n - 2], s[n - 1]) / dxf;
+  const double nf = (dy[n - 2] + dy[n - 1]) / dxf;
+  T->local_slope = pf;
+  T->local_slope_se = sf;
+  double pp = NAN, pinf = NAN, sinf = NAN, ninf = 0, rise = NAN, srise = NAN;
+  if (n >= 3) {
+    const double dxp = x[n - 3] - x[n - 2];
+    pp = (y[n - 3] - y[n - 2]) / dxp;
+    const double mf = (eta[n - 2] - eta[n - 1]) / dxf, mp = (eta[n - 3] - eta[n - 2]) / dxp;
+    const double g = mf / (mp - mf);
+    /* pinf = (1 + g) pf - g pp as a combination of y[n-3], y[n-2], y[n-1]. */
+    const double k3 = -g / dxp, k2 = (1 + g) / dxf + g / dxp, k1 = -(1 + g) / dxf;
+    pinf = pf + g * (pf - pp);
+    sinf = sqrt(k3 * k3 * s[n - 3] * s[n - 3] + k2 * k2 * s[n - 2] * s[n - 2] +
+                k1 * k1 * s[n - 1] * s[n - 1]);
+    ninf = fabs(k3) * dy[n - 3] + fabs(k2) * dy[n - 2] + fabs(k1) * dy[n - 1];
+    rise = pf - pp;
+    const double r3 = -1 / dxp, r2 = 1 / dxf + 1 / dxp, r1 = -1 / dxf;
+    srise = sqrt(r3 * r3 * s[n - 3] * s[n - 3] + r2 * r2 * s[n - 2] * s[n - 2] +
+                 r1 * r1 * s[n - 1] * s[n - 1]);
+    T->slope_limit = pinf;
+    T->slope_limit_se = sinf;
+  }
+  if (all_exact) {
+    /* Exact errors carry no noise. With three or more rungs the order is the extrapolated local
+     * slope and its uncertainty how far the extrapolation moved it (the usual Richardson error
+     * estimate) plus the propagated numerical error. Two rungs cannot separate a pre-asymptotic
+     * ladder from a wrong model. */
+    double half;
+    if (n >= 3) {
+      half = fabs(pinf - pf) + ninf;
+      T->slope = pinf;
+    } else {
+      half = nf;
+      T->slope = pf;
+    }
+    T->slope_se = half;
+    T->slope_lo = T->slope - half;
+    T->slope_hi = T->slope + half;
+    T->order_stat_tol = o->order_tol + half;
+    T->order_ratio = (o->order - T->slope) / T->order_stat_tol;
+    if (n < 3 || T->sign_change || half > o->order_resolution) {
+      T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+    } else if (T->slope_hi >= thr) {
+      T->order_verdict = SDV_VERDICT_PASS;
+    } else if (pf + nf < thr) {
+      T->order_verdict = SDV_VERDICT_FAIL;
+    } else {
+      T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+    }
+    return SDV_OK;
+  }
+  double c0, c1, s0, s1;
+  size_t dof;
+  int rc = sdv_weak_linfit(x, y, s, n, &c0, &c1, &s0, &s1, &dof);
+  if (rc) return rc;
+  const double z = crit(a_test, dof, false);
+  T->slope = c1;
+  T->slope_se = s1;
+  T->slope_lo = c1 - z * s1;
+  T->slope_hi = c1 + z * s1;
+  T->order_stat_tol = o->order_tol + z * s1;
+  T->order_ratio = (o->order - c1) / T->order_stat_tol;
+  if (T->sign_change) {
+    T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+  } else if (z * s1 > o->order_resolution) {
+    T->order_reason = SDV_WEAK_MC_NOISE;
+  } else if (T->slope_hi >= thr) {
+    T->order_verdict = SDV_VERDICT_PASS;
+  } else if (n < 3) {
+    T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+  } else {
+    /* The fit over the whole ladder is too low. FAIL only if that holds on its asymptotic end:
+     * the finest pair is too low as well, and, if the local slopes are still rising towards
+     * the fine end beyond their noise, so is their extrapolation to eta -> 0. Each condition
+     * is a test at level a_test; their conjunction keeps the false-failure rate <= a_test. */
+    const bool finest_low = pf + z * sf < thr;
+    const bool rising = rise > z * srise;
+    const bool limit_low = pinf + z * sinf < thr;
+    if (finest_low && (!rising || limit_low))
+      T->order_verdict = SDV_VERDICT_FAIL;
+    else
+      T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+  }
+  return SDV_OK;
+}
+
+/* Intercept of a polynomial fit of degree deg to (x, y[, se]) with its standard error and the
+ * sum over points of |w0_i| num_i (the propagated numerical error bound). */
+static int intercept_fit(const double *x, const double *y, const double *se, const double *num,
+                         size_t n, size_t deg, double *a, double *sa, double *anum, double *c2,
+                         double *sc2, double *chi2, size_t *dof) {
+  double c[3], cs[3], w0[64];
+  int rc = sdv_weak_polyfit(x, y, se, n, deg, c, cs, chi2, dof, w0);
+  if (rc) return rc;
+  *a = c[0];
+  *sa = cs[0];
+  *anum = 0;
+  for (size_t k = 0; k < n; k++) *anum += fabs(w0[k]) * num[k];
+  if (c2) *c2 = deg == 2 ? c[2] : NAN;
+  if (sc2) *sc2 = deg == 2 ? cs[2] : NAN;
+  return SDV_OK;
+}
+
+/* Fluctuation test (docs/math/weak.md, "Extrapolation and test"). */
+static int fluct_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
+                      const sdv_weak_options *o, double a_test) {
+  double xe[64], y[64], se[64], y2[64], se2[64], nd[64], nl[64];
+  bool all_exact = true;
+  size_t n = 0;
+  for (size_t r = 0; r < nrows; r++) {
+    const sdv_weak_row *w = &rows[r];
     if (!isfinite(w->fl_disc) || !isfinite(w->fl_sde)) continue;
     xe[n] = w->eta;
     y[n] = w->fl_disc - w->fl_sde;
     se[n] = w->fl_se;
     y2[n] = w->fl_disc;
     se2[n] = w->disc.se / w->eta;
+    nd[n] = (w->disc.num_err + w->sde.num_err) / w->eta;
+    nl[n] = w->disc.num_err / w->eta;
     if (w->fl_se > 0) all_exact = false;
     n++;
   }
-  T->intercept = T->intercept_se = T->limit = T->limit_se = NAN;
+  T->intercept = T->intercept_se = T->intercept_lo = T->intercept_hi = NAN;
+  T->limit = T->limit_se = NAN;
   T->rel = T->rel_lo = T->rel_hi = NAN;
+  T->curvature = T->curvature_se = NAN;
+  T->intercept_tol = T->intercept_ratio = T->intercept_rem = T->intercept_num = NAN;
   T->diffusion_verdict = SDV_VERDICT_INCONCLUSIVE;
-  if (n < 2) return SDV_OK;
-  double a, b, sa, sb, l0, l1, sl0, sl1;
-  size_t dof;
-  /* Exact data have zero se: fit unweighted. A side that is exact contributes no noise, so
-   * floor the weights at a tiny multiple of the values to keep WLS defined. */
-  if (!all_exact)
+  if (n < 2) {
+    T->diffusion_reason = all_exact ? SDV_WEAK_NOTHING : SDV_WEAK_MC_NOISE;
+    return SDV_OK;
+  }
+  double a, sa, anum, l0, sl0, lnum, chi2, chi2l;
+  size_t dof, dofl;
+  int rc;
+  if (!all_exact) {
+    /* A side that is exact contributes no noise: floor the weights at a tiny multiple of the
+     * values to keep WLS defined. */
     for (size_t k = 0; k < n; k++) {
       const double floor_se = 1e-12 * (fabs(y[k]) + fabs(y2[k]) + 1e-300);
       if (se[k] < floor_se) se[k] = floor_se;
       if (se2[k] < floor_se) se2[k] = floor_se;
     }
-  int rc = sdv_weak_linfit(xe, y, all_exact ? NULL : se, n, &a, &b, &sa, &sb, &dof);
-  if (rc) return rc;
-  rc = sdv_weak_linfit(xe, y2, all_exact ? NULL : se2, n, &l0, &l1, &sl0, &sl1, &dof);
-  if (rc) return rc;
-  T->intercept = a;
-  T->limit = l0;
-  if (all_exact) {
-    /* Noise-free data: the scatter about the line is the O(eta^2) remainder, not noise, so a
-     * t-interval at the family level would be meaningless. The intercept's uncertainty is how
-     * much it moves when the coarsest rung is dropped; the test also allows the stated
-     * practical-equivalence margin fluct_rtol |L|. */
-    double half = 0;
-    if (n >= 3) {
-      double a2, b2, sa2, sb2;
-      size_t dof2;
-      rc = sdv_weak_linfit(xe + 1, y + 1, NULL, n - 1, &a2, &b2, &sa2, &sb2, &dof2);
-      if (rc) return rc;
-      half = 2.0 * fabs(a - a2);
-    }
-    const double tol = fmax(half, o->fluct_rtol * fabs(l0));
-    T->intercept_se = tol;
-    T->intercept_lo = a - tol;
-    T->intercept_hi = a + tol;
-    T->limit_se = 0;
-    T->fluct_resolved = l0 != 0;
-    if (T->fluct_resolved)
-      T->diffusion_verdict = fabs(a) <= tol ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
-  } else {
+    const size_t deg = n >= 4 ? 2 : 1;
+    T->fluct_degree = deg;
+    if ((rc = intercept_fit(xe, y, se, nd, n, deg, &a, &sa, &anum, &T->curvature,
+                            &T->curvature_se, &chi2, &dof)))
+      return rc;
+    if ((rc = intercept_fit(xe, y2, se2, nl, n, deg, &l0, &sl0, &lnum, NULL, NULL, &chi2l,
+                            &dofl)))
+      return rc;
     const double z = crit(a_test, dof, false);
+    T->intercept = a;
     T->intercept_se = sa;
-    T->intercept_lo = a - z * sa;
-    T->intercept_hi = a + z * sa;
+    T->intercept_num = anum;
+    T->intercept_rem = 0;
+    T->intercept_tol = z * sa + anum;
+    T->intercept_lo = a - T->intercept_tol;
+    T->intercept_hi = a + T->intercept_tol;
+    T->intercept_ratio = fabs(a) / T->intercept_tol;
+    T->limit = l0;
     T->limit_se = sl0;
-    T->fluct_resolved = fabs(l0) > z * sl0;
-    if (T->fluct_resolved)
-      T->diffusion_verdict = fabs(a) <= z * sa ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
+    T->fluct_resolved = fabs(l0) > z * sl0 + lnum;
+    if (!T->fluct_resolved) {
+      T->diffusion_reason = SDV_WEAK_MC_NOISE;
+    } else if (fabs(a) <= T->intercept_tol) {
+      T->diffusion_verdict = SDV_VERDICT_PASS;
+    } else if (n == 2) {
+      /* A line through two rungs has no check of its own curvature. */
+      T->diffusion_reason = SDV_WEAK_PREASYMPTOTIC;
+    } else if (n == 3) {
+      /* Three rungs: the straight line is tested; a parabola fits the three rungs exactly but
+       * leaves nothing to test it by. A rejection by the line counts only if the parabola's
+       * intercept rejects as well (at the same level); if not, the verdict depends on the
+       * curvature, which three rungs cannot settle: INCONCLUSIVE, refine the ladder. The
+       * line's chi-square (1 dof, level curvature_alpha) is reported as curvature_detected. */
+      double aq, saq, aqnum, cq, scq, chi2q;
+      size_t dofq;
+      if ((rc = intercept_fit(xe, y, se, nd, n, 2, &aq, &saq, &aqnum, &cq, &scq, &chi2q,
+                              &dofq)))
+        return rc;
+      T->curvature = cq;
+      T->curvature_se = scq;
+      T->curvature_detected = chi2 > gsl_cdf_chisq_Qinv(o->curvature_alpha, 1.0);
+      if (fabs(aq) <= z * saq + aqnum)
+        T->diffusion_reason = SDV_WEAK_PREASYMPTOTIC;
+      else
+        T->diffusion_verdict = SDV_VERDICT_FAIL;
+    } else {
+      T->diffusion_verdict = SDV_VERDICT_FAIL;
+    }
+  } else {
+    /* Noise-free data: the departure from the fitted polynomial is the remainder of the
+     * expansion in eta, not noise. Fit the parabola with >= 3 rungs (interpolation with 3) and
+     * bound its intercept's error by twice its change against the next fit (docs: the
+     * Richardson-type remainder), plus the propagated numerical error of the exact routes. */
+    const size_t deg = n >= 3 ? 2 : 1;
+    T->fluct_degree = deg;
+    if ((rc = intercept_fit(xe, y, NULL, nd, n, deg, &a, &sa, &anum, &T->curvature,
+                            &T->curvature_se, &chi2, &dof)))
+      return rc;
+    if ((rc = intercept_fit(xe, y2, NULL, nl, n, deg, &l0, &sl0, &lnum, NULL, NULL, &chi2l,
+                            &dofl)))
+      return rc;
+    double arem = NAN, lrem = NAN;
+    if (n >= 3) {
+      /* n >= 4: the parabola without the coarsest rung; n = 3: the line through the two
+       * finest rungs. */
+      const size_t deg2 = n >= 4 ? 2 : 1;
+      double a2, sa2, a2num, l2, sl2, l2num, c2chi;
+      size_t c2dof;
+      if ((rc = intercept_fit(xe + 1, y + 1, NULL, nd + 1, n - 1, deg2, &a2, &sa2, &a2num, NULL,
+                              NULL, &c2chi, &c2dof)))
+        return rc;
+      if ((rc = intercept_fit(xe + 1, y2 + 1, NULL, nl + 1, n - 1, deg2, &l2, &sl2, &l2num,
+                              NULL, NULL, &c2chi, &c2dof)))
+        return rc;
+      arem = 2.0 * fabs(a - a2);
+      lrem = 2.0 * fabs(l0 - l2);
+    }
+    T->intercept = a;
+    T->intercept_rem = arem;
+    T->intercept_num = anum;
+    T->intercept_tol = arem + anum; /* NaN with 2 rungs: no remainder estimate */
+    T->intercept_se = T->intercept_tol;
+    T->intercept_lo = a - T->intercept_tol;
+    T->intercept_hi = a + T->intercept_tol;
+    T->intercept_ratio = fabs(a) / T->intercept_tol;
+    T->limit = l0;
+    T->limit_se = 0;
+    const double ltol = (n >= 3 ? lrem : 0) + lnum;
+    if (!(fabs(l0) > ltol)) {
+      /* L is 0 within what the data can tell: nothing to compare. */
+      T->diffusion_reason = (n >= 3 && lrem > lnum) ? SDV_WEAK_PREASYMPTOTIC : SDV_WEAK_NOTHING;
+    } else if (!(anum < fabs(l0))) {
+      /* The numerical error alone cannot tell the right diffusion (a = 0) from none (a = L). */
+      T->diffusion_reason = SDV_WEAK_NOTHING;
+    } else if (n < 3 || !(T->intercept_tol < fabs(l0))) {
+      /* No remainder estimate, or one too large to tell a = 0 from a = L. */
+      T->diffusion_reason = SDV_WEAK_PREASYMPTOTIC;
+    } else {
+      T->fluct_resolved = true;
+      T->diffusion_verdict =
+          fabs(a) <= T->intercept_tol ? SDV_VERDICT_PASS : SDV_VERDICT_FAIL;
+    }
   }
   if (l0 != 0) {
     T->rel = a / l0;
@@ -432,6 +632,31 @@ static void flag_estimates(sdv_weak_result *res, const study *s, const sdv_model
   snprintf(res->summary, sizeof res->summary, "%s%s", why, old);
 }
 
+int sdv_weak_test_rows(const sdv_weak_row *rows, size_t nrows, const sdv_weak_options *o,
+                       double alpha_test, sdv_weak_test *T) {
+  if (!rows || !o || !T) return SDV_ERROR(SDV_EINVAL, "weak test: NULL argument");
+  if (nrows == 0 || nrows > 64)
+    return SDV_ERROR(SDV_EINVAL, "weak test: nrows = %zu must be in 1..64", nrows);
+  if (!(alpha_test > 0 && alpha_test < 1))
+    return SDV_ERROR(SDV_EINVAL, "weak test: alpha_test = %g must be in (0, 1)", alpha_test);
+  memset(T, 0, sizeof *T);
+  T->obs = rows[0].obs;
+  T->t = rows[0].t;
+  int rc = order_test(T, rows, nrows, o, alpha_test);
+  if (rc) return rc;
+  return fluct_test(T, rows, nrows, o, alpha_test);
+}
+
+/* Fills test (obs i, time index t) from rows[rung][t][i]; rows are for one SDE variant. */
+static int make_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t neta, size_t ntimes,
+                     size_t nobs, size_t t, size_t i, const sdv_weak_options *o, double a_test) {
+  sdv_weak_row series[64];
+  for (size_t r = 0; r < neta && r < 64; r++) series[r] = rows[(r * ntimes + t) * nobs + i];
+  int rc = sdv_weak_test_rows(series, neta < 64 ? neta : 64, o, a_test, T);
+  T->obs = i;
+  return rc;
+}
+
 /* ---- validation ---- */
 
 static int validate(const sdv_weak_options *o) {
@@ -477,6 +702,11 @@ static int validate(const sdv_weak_options *o) {
     return SDV_ERROR(SDV_EINVAL, "fluctuation tolerance = %g must be >= 0", o->fluct_rtol);
   if (!(o->order_resolution > 0) || !isfinite(o->order_resolution))
     return SDV_ERROR(SDV_EINVAL, "order resolution = %g must be > 0", o->order_resolution);
+  if (!(o->curvature_alpha > 0 && o->curvature_alpha < 1))
+    return SDV_ERROR(SDV_EINVAL, "curvature alpha = %g must be in (0, 1)", o->curvature_alpha);
+  if (!(o->exact_tol_factor > 1) || !isfinite(o->exact_tol_factor))
+    return SDV_ERROR(SDV_EINVAL, "exact tolerance factor = %g must be finite and > 1",
+                     o->exact_tol_factor);
   if (o->obs && o->nobs == 0) return SDV_ERROR(SDV_EINVAL, "observables: empty list");
   return SDV_OK;
 }
@@ -591,16 +821,36 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   }
 
   /* Overall verdict. */
-  bool order_fail = false, order_unres = false, diff_fail = false, any_resolved = false;
+  bool order_fail = false, diff_fail = false, any_resolved = false, undecided = false;
+  bool need_ladder = false, need_paths = false, nothing = false, sign_change = false;
   for (size_t k = 0; k < ncell; k++) {
     const sdv_weak_test *T = &res->tests[k];
     order_fail |= T->order_verdict == SDV_VERDICT_FAIL;
-    order_unres |= T->order_verdict == SDV_VERDICT_INCONCLUSIVE;
     any_resolved |= T->fluct_resolved;
     diff_fail |= T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_FAIL;
+    sign_change |= T->sign_change;
+    const sdv_weak_reason why[2] = {
+        T->order_verdict == SDV_VERDICT_INCONCLUSIVE ? T->order_reason : SDV_WEAK_DECIDED,
+        T->diffusion_verdict == SDV_VERDICT_INCONCLUSIVE ? T->diffusion_reason
+                                                         : SDV_WEAK_DECIDED};
+    for (size_t j = 0; j < 2; j++) {
+      need_ladder |= why[j] == SDV_WEAK_PREASYMPTOTIC;
+      need_paths |= why[j] == SDV_WEAK_MC_NOISE;
+      nothing |= why[j] == SDV_WEAK_NOTHING;
+    }
+    undecided |= T->order_verdict == SDV_VERDICT_INCONCLUSIVE ||
+                 (T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_INCONCLUSIVE);
   }
-  bool controls_ok = true;
-  for (size_t c = 0; c < res->ncontrols; c++) controls_ok &= res->controls[c].rejected;
+  bool controls_ok = true, ctrl_paths = false, ctrl_ladder = false;
+  for (size_t c = 0; c < res->ncontrols; c++) {
+    const sdv_weak_control *C = &res->controls[c];
+    controls_ok &= C->rejected;
+    if (C->rejected) continue;
+    for (size_t k = 0; k < C->ntests; k++) {
+      ctrl_paths |= C->tests[k].diffusion_reason == SDV_WEAK_MC_NOISE;
+      ctrl_ladder |= C->tests[k].diffusion_reason == SDV_WEAK_PREASYMPTOTIC;
+    }
+  }
   if (order_fail || diff_fail) {
     res->verdict = SDV_VERDICT_FAIL;
     snprintf(res->summary, sizeof res->summary, "%s%s",
@@ -608,23 +858,31 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
                                     : "weak error does not decay at the claimed order"
                         : "",
              diff_fail ? "fluctuation part of the SDE does not match the optimizer" : "");
-  } else if (order_unres || !any_resolved) {
-    bool sign_change = false;
-    for (size_t k = 0; k < ncell; k++) sign_change |= res->tests[k].sign_change;
+  } else if (undecided || !any_resolved) {
+    /* Say what would help, and only that: more paths where Monte Carlo limits the result, a
+     * finer ladder where it is pre-asymptotic, nothing where the quantity is zero. */
     res->verdict = SDV_VERDICT_INCONCLUSIVE;
-    snprintf(res->summary, sizeof res->summary, "%s",
-             sign_change ? "the weak error changes sign along the ladder (not yet asymptotic): "
-                           "use smaller eta"
-             : order_unres ? "weak order not resolved (errors within Monte Carlo noise, or "
-                             "an interval wider than the resolution): increase --paths or "
-                             "refine the eta ladder"
-                           : "fluctuation part not resolved from Monte Carlo noise: increase "
-                             "--paths or choose another observable");
+    snprintf(res->summary, sizeof res->summary, "%s%s%s%s",
+             sign_change ? "the weak error changes sign along the ladder; " : "",
+             need_ladder ? "not yet asymptotic (curvature, local slopes still changing, or too "
+                           "few rungs to tell pre-asymptotic from wrong): refine the ladder "
+                           "toward smaller eta; "
+                         : "",
+             need_paths ? "Monte Carlo error hides the result: increase --paths; " : "",
+             nothing ? "the fluctuation part is 0 within the numerical error of the exact "
+                       "routes (e.g. sigma = 0, or an observable the noise does not move): "
+                       "nothing to resolve, choose another observable"
+                     : "");
+    size_t len = strlen(res->summary);
+    while (len > 0 && (res->summary[len - 1] == ' ' || res->summary[len - 1] == ';'))
+      res->summary[--len] = '\0';
   } else if (!controls_ok) {
     res->verdict = SDV_VERDICT_INCONCLUSIVE;
     snprintf(res->summary, sizeof res->summary,
              "the study could not reject a deliberately wrong diffusion (negative control): "
-             "it lacks the power to validate the SDE");
+             "it lacks the power to validate the SDE%s%s",
+             ctrl_paths ? "; increase --paths" : "",
+             ctrl_ladder ? "; refine the ladder toward smaller eta" : "");
   } else {
     res->verdict = SDV_VERDICT_PASS;
     snprintf(res->summary, sizeof res->summary,
