@@ -335,8 +335,9 @@ static int run_dsgd_diffusion(const sdv_check_ctx *ctx, sdv_check_result *res) {
   snprintf(res->control, sizeof res->control,
            "same studies with the SDE diffusion x0 (drift ODE) and x2");
   sdv_check_note(res,
-                 "exact data: a tested with the line fit's residual interval (Student t); "
-                 "L tol 4 (lambda eta_max)^2");
+                 "exact data: |a| tested against the fit's Richardson-type remainder plus the "
+                 "exact routes' propagated numerical error (docs/math/weak.md); L tol 4 "
+                 "(lambda eta_max)^2");
   return SDV_OK;
 }
 
@@ -637,9 +638,9 @@ static int euler_bias(const sdv_model_options *base, double t, double *out) {
 static int dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res, const char *id,
                     const char *noise, const char *wrong_noise, const char *what) {
   /* The fluctuation ladder has 5 rungs because its ODE control is deterministic (x0 = 0 stays
-   * 0) against an exact lattice: the harness then tests with residual intervals and Student t,
-   * whose critical value at level 5e-5 is 12700 with 1 degree of freedom, 35 with 3. Its line
-   * fit has an O(eta^2) remainder: a Fokker-Planck solution of the SDE against the lattice
+   * 0) against an exact lattice: the harness then treats that study as exact and bounds its
+   * intercept by the fit's remainder estimate (docs/math/weak.md), which needs enough rungs to
+   * be small. Its line fit has an O(eta^2) remainder: a Fokker-Planck solution of the SDE against the lattice
    * gives a/L = -0.0038 on this ladder (-0.0072 on 0.3 ... 0.05), a quarter of the quick
    * tier's standard error. The order ladder is in the asymptotic regime: the same
    * Fokker-Planck solution gives e/eta = -0.2128, -0.2073, -0.2054, -0.2046 (Gaussian) and
