@@ -510,8 +510,12 @@ static int run_dcsgd_channel(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * fluctuations swamp it). Euler-Maruyama: on the sampled route Richardson's replicas get
  * independent increments (5x the variance), and the O(h) integrator bias is linear in eta,
  * so the line fit of the statistic absorbs it. */
+/* nochan_required: whether the no-channel SDE must be rejected too (it always runs and is
+ * reported); where the channel is too small for this study to resolve, the moments family
+ * (onestep-dcsgd-nonlinear) tests it against an exact reference instead. */
 static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char *id,
-                    const char *compressor, const char *what, size_t paths, size_t ctrl_paths) {
+                    const char *compressor, const char *what, size_t paths, size_t ctrl_paths,
+                    bool nochan_required) {
   /* Four rungs: the reduced chi-square that inflates the line fit's interval has 2 degrees
    * of freedom, so an unlucky draw cannot widen it enough to hide the controls. */
   static const double eta[] = {0.2, 0.15, 0.1, 0.05}, t = 1.2;
@@ -567,10 +571,13 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
     if ((rc = sdv_check_weak(ctx, "control-no-channel", &disc, &nochan, &woc, &wc))) goto done;
     const sdv_weak_test *C = &wc->tests[0];
     const bool rej = C->fluct_resolved && C->diffusion_verdict == SDV_VERDICT_FAIL;
-    res->control_rejected = res->control_rejected && rej;
-    sdv_check_note(res, "no-channel SDE (DSGD's): a/L = %.3g [%.3g, %.3g] (%s, %.1f se)", C->rel,
-                   C->rel_lo, C->rel_hi, rej ? "rejected" : "NOT rejected",
-                   fabs(C->intercept) / C->intercept_se);
+    if (nochan_required) res->control_rejected = res->control_rejected && rej;
+    sdv_check_note(res, "no-channel SDE (DSGD's): a/L = %.3g [%.3g, %.3g] (%s, %.1f se%s)",
+                   C->rel, C->rel_lo, C->rel_hi, rej ? "rejected" : "NOT rejected",
+                   fabs(C->intercept) / C->intercept_se,
+                   nochan_required ? ""
+                                   : "; reported, not required: onestep-dcsgd-nonlinear tests "
+                                     "this channel against an exact reference");
   }
   res->exact = false;
   res->predicted = 0.0;
@@ -582,7 +589,9 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
            "a/L = 0: the SDE's diffusion (with E Phi_C(grad f + Z)) reproduces the optimizer's "
            "fluctuations to O(eta)");
   snprintf(res->control, sizeof res->control,
-           "SDE diffusion x0 (drift ODE) and x2; DSGD's SDE (no compression channel)");
+           nochan_required ? "SDE diffusion x0 (drift ODE) and x2; DSGD's SDE (no compression "
+                             "channel)"
+                           : "SDE diffusion x0 (drift ODE) and x2 (DSGD's SDE reported)");
   sdv_check_note(res,
                  "test: |a| <= z se(a) at level %g/2 (Bonferroni over order and "
                  "fluctuation), WLS interval inflated by the reduced chi-square",
@@ -597,14 +606,18 @@ done:
 static int run_dcsgd_qsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* The channel adds about 70% to the noise variance (d = 4, s = 1): a/L = 0.41 for DSGD's
    * SDE, resolved at 30 standard errors with 6000 paths. */
-  return dcsgd_mc(ctx, res, "dcsgd-qsgd", "qsgd:s=1", "QSGD s = 1", 6000, 6000);
+  return dcsgd_mc(ctx, res, "dcsgd-qsgd", "qsgd:s=1", "QSGD s = 1", 6000, 6000, true);
 }
 
 static int run_dcsgd_natural(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* Natural compression adds at most omega = 1/8 (8.2% for Gaussian noise) to the noise
-   * variance, so DSGD's SDE gives a/L = 1 - 1/1.082 = 0.076: 32000 paths put that at about
-   * 11 standard errors (0.0068 L each; 14-19 were seen at 48000). */
-  return dcsgd_mc(ctx, res, "dcsgd-natural", "natural", "natural compression", 32000, 4000);
+   * variance, so DSGD's SDE gives a/L = 1 - 1/1.082 = 0.076. With the harness's curvature term
+   * on four Monte Carlo rungs, 32000 paths put that at only 3-5 standard errors (it was
+   * rejected in 18 of 20 calibration seeds): the no-channel control is reported here and
+   * required in onestep-dcsgd-nonlinear, whose exact reference of E Phi_C(g + Z) rejects even a
+   * 10% error of the whole diffusion variance. */
+  return dcsgd_mc(ctx, res, "dcsgd-natural", "natural", "natural compression", 32000, 4000,
+                  false);
 }
 
 /* ---- claim 3: DSignSGD ---- */

@@ -36,7 +36,7 @@ static void usage(FILE *out) {
 }
 
 static const char *verdict_name(const sdv_conformance_report *r) {
-  return r->pass ? "PASS" : r->stuck ? "INCONCLUSIVE" : "FAIL";
+  return r->pass ? "PASS" : r->inconclusive ? "INCONCLUSIVE" : "FAIL";
 }
 
 static int write_json(sdv_outfile *f, const char *path, const sdv_compressor *c,
@@ -70,9 +70,9 @@ static int write_json(sdv_outfile *f, const char *path, const sdv_compressor *c,
   json_object_set_new(root, "note", json_string(r->note));
   json_object_set_new(root, "stuck_coordinates", json_integer((json_int_t)r->stuck));
   json_object_set_new(root, "verdict",
-                      json_string(r->pass    ? "pass"
-                                  : r->stuck ? "inconclusive"
-                                             : "fail"));
+                      json_string(r->pass           ? "pass"
+                                  : r->inconclusive ? "inconclusive"
+                                                    : "fail"));
 
   if (json_dumpf(root, f->fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) ||
       fputc('\n', f->fp) == EOF) {

@@ -118,7 +118,10 @@ typedef struct sdv_conformance_report {
   int pass;                  /* every row passed, and nothing was untestable */
   char note[256];            /* e.g. "covariance: sampled only (no closed form declared)" */
   size_t stuck;              /* coordinates never changed by any draw of their vector (a rare
-                                outcome never seen): the check is then inconclusive, pass = 0 */
+                                outcome never seen; their tests rest on the declared variance) */
+  int inconclusive;          /* some test vector had at least half of its coordinates stuck:
+                                its law was hardly sampled, so pass = 0 without a failed row
+                                (e.g. bernoulli:p=1e-300); 0 otherwise */
 } sdv_conformance_report;
 
 void sdv_conformance_options_default(sdv_conformance_options *o);
