@@ -567,6 +567,18 @@ static int threads_for(const sdv_mc_options *o, size_t nrange) {
   return threads;
 }
 
+/* The run configuration of options o for ntimes x nobs cells (options already checked). */
+static mc_config config_of(const sdv_mc_options *o, size_t ntimes, size_t nobs) {
+  mc_config c = {.paths = o->paths,
+                 .block = block_size(o),
+                 .nblocks = sdv_mc_blocks(o),
+                 .ntimes = ntimes,
+                 .nobs = nobs,
+                 .tail_c = o->tail_c};
+  c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
+  return c;
+}
+
 /* The memory of a run: accumulators per cell and group, the merge stack, the chunk buffers
  * and per-thread state vectors. In double so that absurd requests cannot overflow the
  * arithmetic that is meant to refuse them. */
@@ -586,13 +598,7 @@ int sdv_mc_memory(const sdv_model *m, size_t ntimes, size_t nobs, const sdv_mc_o
   if (!m || !bytes) return SDV_ERROR(SDV_EINVAL, "mc memory: NULL model or bytes");
   int rc = check_options(o);
   if (rc) return rc;
-  mc_config c = {.paths = o->paths,
-                 .block = block_size(o),
-                 .nblocks = sdv_mc_blocks(o),
-                 .ntimes = ntimes,
-                 .nobs = nobs,
-                 .tail_c = o->tail_c};
-  c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
+  mc_config c = config_of(o, ntimes, nobs);
   *bytes = mc_bytes(&c, threads_for(o, c.nblocks), m->dim);
   return SDV_OK;
 }
@@ -608,13 +614,7 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
   int rc;
   if ((rc = check_options(o))) return rc;
   if ((rc = check_problem(m, po, steps, ntimes, obs, nobs))) return rc;
-  mc_config c = {.paths = o->paths,
-                 .block = block_size(o),
-                 .nblocks = sdv_mc_blocks(o),
-                 .ntimes = ntimes,
-                 .nobs = nobs,
-                 .tail_c = o->tail_c};
-  c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
+  mc_config c = config_of(o, ntimes, nobs);
   if (b0 > b1 || b1 > c.nblocks)
     return SDV_ERROR(SDV_EINVAL, "mc: block range [b0, b1) = [%zu, %zu) must lie in [0, %zu]", b0,
                      b1, c.nblocks);
