@@ -103,6 +103,8 @@ static void tally_result(const tally *t, sdv_check_result *res, const char *what
   res->pass = t->pass && t->rows > 0;
   res->control_value = t->ctrl_best_r;
   res->control_rejected = t->ctrl_rejected && t->ctrl_rows > 0;
+  res->ratio = t->rows > 0 ? t->worst : NAN;
+  res->control_ratio = t->ctrl_rows > 0 ? t->ctrl_best : NAN;
 }
 
 /* ---- DSGD: linear rule eta' = kappa_B kappa_N eta ---- */

@@ -66,6 +66,7 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->predicted = 1.0;
     snprintf(res->prediction, sizeof res->prediction, "order 1 (pass: upper CI bound >= 0.75)");
     res->pass = T->order_verdict == SDV_VERDICT_PASS;
+    res->ratio = T->order_ratio;
   } else {
     snprintf(res->measured, sizeof res->measured,
              "fluctuation part: relative error a/L of [E g - g(noise-free)]/eta as eta -> 0");
@@ -75,10 +76,15 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->predicted = 0.0;
     snprintf(res->prediction, sizeof res->prediction, "0 (L = %.4g ± %.2g)", T->limit, T->limit_se);
     res->pass = T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_PASS;
+    res->ratio = T->intercept_ratio;
   }
   res->control_rejected = w->ncontrols > 0;
-  for (size_t c = 0; c < w->ncontrols; c++)
+  for (size_t c = 0; c < w->ncontrols; c++) {
     res->control_rejected = res->control_rejected && w->controls[c].rejected;
+    /* The weakest rejection: the control's |a| over its own tolerance (rejected iff > 1). */
+    const double cr = w->controls[c].tests[0].intercept_ratio;
+    if (isfinite(cr) && !(res->control_ratio <= cr)) res->control_ratio = cr;
+  }
   if (w->ncontrols > 0) {
     snprintf(res->control, sizeof res->control,
              "same study with the SDE diffusion x0 (drift ODE) and x2");

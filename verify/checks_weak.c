@@ -180,7 +180,10 @@ static int run_order(const sdv_check_ctx *ctx, sdv_check_result *res, const orde
   const bool c_order_fail = C->order_verdict == SDV_VERDICT_FAIL;
   const bool c_lim_ok = limit_agrees(clim, ctol, sp->predicted);
   res->control_rejected = c_order_fail || !c_lim_ok;
+  /* The control is rejected by whichever test is further beyond its tolerance. */
   res->control_ratio = limit_distance(clim, ctol, sp->predicted);
+  if (c_order_fail && isfinite(C->order_ratio) && C->order_ratio > res->control_ratio)
+    res->control_ratio = C->order_ratio;
   if (exact)
     sdv_check_note(res,
                    "limit test: |lim - pred| <= %.3g (exact sides: the change of the second "
@@ -256,7 +259,16 @@ static void fold_fluct(sdv_check_result *res, const sdv_weak_result *w, const ch
   bool ok = T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_PASS;
   if (isfinite(L_pred)) ok = ok && sdv_check_close(T->limit, L_pred, L_rtol);
   bool rej = w->ncontrols > 0;
-  for (size_t c = 0; c < w->ncontrols; c++) rej = rej && w->controls[c].rejected;
+  double cratio = NAN;
+  for (size_t c = 0; c < w->ncontrols; c++) {
+    rej = rej && w->controls[c].rejected;
+    const double cr = w->controls[c].tests[0].intercept_ratio;
+    if (isfinite(cr) && !(cratio <= cr)) cratio = cr;
+  }
+  /* measured/tol: the worst study's |a|/tol; control/tol: the weakest built-in control. */
+  if (isfinite(T->intercept_ratio) && !(res->ratio >= T->intercept_ratio))
+    res->ratio = T->intercept_ratio;
+  if (isfinite(cratio) && !(res->control_ratio <= cratio)) res->control_ratio = cratio;
   if (first) {
     res->pass = ok;
     res->control_rejected = rej;
@@ -557,6 +569,8 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
     for (size_t c = 0; c < wb->ncontrols; c++) {
       const sdv_weak_test *C = &wb->controls[c].tests[0];
       rej = rej && wb->controls[c].rejected;
+      if (isfinite(C->intercept_ratio) && !(res->control_ratio <= C->intercept_ratio))
+        res->control_ratio = C->intercept_ratio;
       sdv_check_note(res, "x%g (%zu paths): a/L = %.3g (%s, %.1f se)",
                      wb->controls[c].diffusion_scale, wob.paths, C->rel,
                      wb->controls[c].rejected ? "rejected" : "NOT rejected",
@@ -571,7 +585,11 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
     if ((rc = sdv_check_weak(ctx, "control-no-channel", &disc, &nochan, &woc, &wc))) goto done;
     const sdv_weak_test *C = &wc->tests[0];
     const bool rej = C->fluct_resolved && C->diffusion_verdict == SDV_VERDICT_FAIL;
-    if (nochan_required) res->control_rejected = res->control_rejected && rej;
+    if (nochan_required) {
+      res->control_rejected = res->control_rejected && rej;
+      if (isfinite(C->intercept_ratio) && !(res->control_ratio <= C->intercept_ratio))
+        res->control_ratio = C->intercept_ratio;
+    }
     sdv_check_note(res, "no-channel SDE (DSGD's): a/L = %.3g [%.3g, %.3g] (%s, %.1f se%s)",
                    C->rel, C->rel_lo, C->rel_hi, rej ? "rejected" : "NOT rejected",
                    fabs(C->intercept) / C->intercept_se,
