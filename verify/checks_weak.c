@@ -126,9 +126,7 @@ static bool limit_agrees(double lim, double tol, double pred) {
 }
 
 /* Size of a disagreement in tolerances. */
-static double limit_distance(double lim, double tol, double pred) {
-  return fabs(lim - pred) / tol;
-}
+static double limit_distance(double lim, double tol, double pred) { return fabs(lim - pred) / tol; }
 
 /* ---- the order measurement, shared by claims 1, 2 and 3 ---- */
 
@@ -590,8 +588,8 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
       if (isfinite(C->intercept_ratio) && !(res->control_ratio <= C->intercept_ratio))
         res->control_ratio = C->intercept_ratio;
     }
-    sdv_check_note(res, "no-channel SDE (DSGD's): a/L = %.3g [%.3g, %.3g] (%s, %.1f se%s)",
-                   C->rel, C->rel_lo, C->rel_hi, rej ? "rejected" : "NOT rejected",
+    sdv_check_note(res, "no-channel SDE (DSGD's): a/L = %.3g [%.3g, %.3g] (%s, %.1f se%s)", C->rel,
+                   C->rel_lo, C->rel_hi, rej ? "rejected" : "NOT rejected",
                    fabs(C->intercept) / C->intercept_se,
                    nochan_required ? ""
                                    : "; reported, not required: onestep-dcsgd-nonlinear tests "
@@ -634,8 +632,7 @@ static int run_dcsgd_natural(const sdv_check_ctx *ctx, sdv_check_result *res) {
    * rejected in 18 of 20 calibration seeds): the no-channel control is reported here and
    * required in onestep-dcsgd-nonlinear, whose exact reference of E Phi_C(g + Z) rejects even a
    * 10% error of the whole diffusion variance. */
-  return dcsgd_mc(ctx, res, "dcsgd-natural", "natural", "natural compression", 32000, 4000,
-                  false);
+  return dcsgd_mc(ctx, res, "dcsgd-natural", "natural", "natural compression", 32000, 4000, false);
 }
 
 /* ---- claim 3: DSignSGD ---- */
@@ -671,9 +668,9 @@ static int dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
   /* The fluctuation ladder has 5 rungs because its ODE control is deterministic (x0 = 0 stays
    * 0) against an exact lattice: the harness then treats that study as exact and bounds its
    * intercept by the fit's remainder estimate (docs/math/weak.md), which needs enough rungs to
-   * be small. Its line fit has an O(eta^2) remainder: a Fokker-Planck solution of the SDE against the lattice
-   * gives a/L = -0.0038 on this ladder (-0.0072 on 0.3 ... 0.05), a quarter of the quick
-   * tier's standard error. The order ladder is in the asymptotic regime: the same
+   * be small. Its line fit has an O(eta^2) remainder: a Fokker-Planck solution of the SDE against
+   * the lattice gives a/L = -0.0038 on this ladder (-0.0072 on 0.3 ... 0.05), a quarter of the
+   * quick tier's standard error. The order ladder is in the asymptotic regime: the same
    * Fokker-Planck solution gives e/eta = -0.2128, -0.2073, -0.2054, -0.2046 (Gaussian) and
    * -0.2005, -0.1977, -0.1969, -0.1966 (t3), a straight line in eta to 1e-3. */
   static const double eta[] = {0.4, 0.2, 0.1, 0.05}, eta_fl[] = {0.2, 0.15, 0.1, 0.075, 0.05},
