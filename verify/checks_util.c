@@ -117,6 +117,7 @@ void sdv_ledger_stat(sdv_ledger *L, double est, double se_est, double ref, doubl
   e->diff = est - ref;
   e->se = sqrt(se_est * se_est + se_ref * se_ref);
   e->tol = 0.0;
+  e->det = false;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e->what, sizeof e->what, fmt, ap);
@@ -129,6 +130,7 @@ void sdv_ledger_det(sdv_ledger *L, double est, double ref, double tol, const cha
   e->diff = est - ref;
   e->se = 0.0;
   e->tol = tol;
+  e->det = true;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e->what, sizeof e->what, fmt, ap);
@@ -138,11 +140,11 @@ void sdv_ledger_det(sdv_ledger *L, double est, double ref, double tol, const cha
 int sdv_ledger_close(const sdv_ledger *L, double alpha, sdv_ledger_summary *s) {
   memset(s, 0, sizeof *s);
   if (L->oom) return SDV_ERROR(SDV_ENOMEM, "ledger: out of memory");
-  for (size_t k = 0; k < L->n; k++) L->e[k].tol > 0.0 ? s->ndet++ : s->nstat++;
+  for (size_t k = 0; k < L->n; k++) L->e[k].det ? s->ndet++ : s->nstat++;
   s->z = s->nstat ? gsl_cdf_ugaussian_Qinv(alpha / (2.0 * (double)s->nstat)) : 0.0;
   for (size_t k = 0; k < L->n; k++) {
     const sdv_ledger_entry *e = &L->e[k];
-    const double tol = e->tol > 0.0 ? e->tol : s->z * e->se;
+    const double tol = e->det ? e->tol : s->z * e->se;
     const double r = fabs(e->diff) == 0.0 ? 0.0 : (tol > 0.0 ? fabs(e->diff) / tol : INFINITY);
     if (isnan(r) || isnan(e->diff)) {
       s->worst = NAN;
@@ -173,7 +175,8 @@ bool sdv_ledger_passes(const sdv_ledger_summary *s) { return s->worst <= 1.0; }
 double sdv_ledger_worst_at(const sdv_ledger *L, double z) {
   double w = 0.0;
   for (size_t k = 0; k < L->n; k++)
-    if (L->e[k].tol == 0.0) w = fmax(w, fabs(L->e[k].diff) / (z * L->e[k].se));
+    if (!L->e[k].det && L->e[k].diff != 0.0)
+      w = fmax(w, L->e[k].se > 0.0 ? fabs(L->e[k].diff) / (z * L->e[k].se) : INFINITY);
   return w;
 }
 
@@ -181,7 +184,7 @@ void sdv_ledger_write_csv(const sdv_ledger *L, const sdv_ledger_summary *s, FILE
   fprintf(f, "comparison,difference,se,tolerance,ratio\n");
   for (size_t k = 0; k < L->n; k++) {
     const sdv_ledger_entry *e = &L->e[k];
-    const double tol = e->tol > 0.0 ? e->tol : s->z * e->se;
+    const double tol = e->det ? e->tol : s->z * e->se;
     fprintf(f, "\"%s\",%.17g,%.17g,%.17g,%.17g\n", e->what, e->diff, e->se, tol,
             fabs(e->diff) / tol);
   }

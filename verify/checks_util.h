@@ -37,6 +37,7 @@ typedef struct sdv_ledger_entry {
   double diff; /* estimate - reference */
   double se;   /* statistical: se of the difference; deterministic: 0 */
   double tol;  /* deterministic: the tolerance; statistical: 0 (set by the ledger) */
+  bool det;    /* deterministic entry (its tolerance may be 0: then any difference fails) */
   char what[80];
 } sdv_ledger_entry;
 
