@@ -88,6 +88,10 @@ typedef struct sdv_mc_result sdv_mc_result;
 
 /* Runs paths 0..M-1 of the process (m, po) and observes obs[0..nobs) after steps[t]
  * optimizer steps, t = 0..ntimes-1 (steps strictly increasing; steps[0] = 0 observes x0).
+ * A COUPLED process (sdv/process.h) gives the result 3 nobs columns: o < nobs the per-path
+ * difference g(optimizer) - g(SDE) (its mean and standard error are those of the coupled
+ * estimator of the weak error), nobs + o the optimizer's values and 2 nobs + o the SDE's,
+ * each column counting its own non-finite values; sdv_mc_memory then needs 3 nobs.
  * The observables are copied (their fn/user/label pointers are borrowed for the call).
  * Returns SDV_OK with *out a complete result (free with sdv_mc_result_free), or
  *   SDV_EINVAL  an invalid argument or option, the message naming it;

@@ -61,6 +61,15 @@ typedef struct sdv_method_type {
    * used when model->literal. */
   int (*em_step)(const sdv_model *m, sdv_work *w, double h, double c, double *x, const double *xi,
                  double *scratch, bool *done);
+  /* Optional (may be NULL): step() with common random numbers for the SDE
+   * (docs/math/coupling.md). Makes exactly step()'s update, with the same draws from noise
+   * and comp (so the optimizer's path is the uncoupled one, bit for bit), and writes xi: d
+   * standard normals that are N(0, I) exactly given the past and independent of it, chosen
+   * to move with the step's fluctuation, so that eta S(x) xi is close to
+   * x_{k+1} - E[x_{k+1} | x_k]. Any extra randomness comes from aux only. Without it the
+   * model has no coupling (SDV_ENOTSUP from sdv_model_step_coupled). */
+  int (*step_coupled)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                      sdv_stream *comp, sdv_stream *aux, double *xi);
 } sdv_method_type;
 
 extern const sdv_method_type *const sdv_method_dsgd;
@@ -157,6 +166,15 @@ int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x, 
  * (B draws for coordinate 0, then B for coordinate 1, ...). sigma_i = 0 gives exact zeros
  * and still consumes its d draws. */
 void sdv_model_draw_noise(const sdv_model *m, size_t agent, sdv_stream *s, double *z);
+/* As sdv_model_draw_noise (the same z, the same stream use), and zn: d standard normals
+ * coupled with the draws (sdv_noise_sample_coupled; the mean of B draws gets the normalised
+ * sum of their normals, sum_b n_b / sqrt(B)), N(0, I) exactly. */
+void sdv_model_draw_noise_coupled(const sdv_model *m, size_t agent, sdv_stream *s, double *z,
+                                  double *zn);
+/* One discrete step with the coupled normals xi (sdv_method_type.step_coupled). SDV_ENOTSUP
+ * when the method has no coupled step. */
+int sdv_model_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                           sdv_stream *comp, sdv_stream *aux, double *xi);
 
 /* ---- Observables g(x) whose expectations the harness compares ---- */
 

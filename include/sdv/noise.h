@@ -41,6 +41,13 @@ typedef struct sdv_noise_type {
   double (*density0)(const void *state);            /* p(0); ell = 2 p(0) is m'(0) */
   double (*variance)(const void *state);            /* Var T, INFINITY if infinite */
   double (*batch_scale)(const void *state, size_t batch); /* c_B, or NAN (see above) */
+  /* Optional (may be NULL), for coupled estimators (docs/math/coupling.md): n draws with
+   * exactly the values and stream use of sample_n, and normal[i], a standard normal that is
+   * a function of the same draws as out[i], increasing with out[i] (or nearly so), exactly
+   * N(0, 1) and independent across i. NULL means the quantile transform
+   * Phi^-1(F(out[i])) (computed from the lower tail on both sides, since T is symmetric). */
+  void (*sample_coupled)(const void *state, sdv_stream *s, double *out, double *normal,
+                         size_t n);
 } sdv_noise_type;
 
 typedef struct sdv_noise {
@@ -65,6 +72,15 @@ static inline double sdv_noise_sample(const sdv_noise *n, sdv_stream *s) {
   return n->type->sample(n->state, s);
 }
 void sdv_noise_sample_n(const sdv_noise *n, sdv_stream *s, double *out, size_t count);
+/* count draws as sdv_noise_sample_n (the same values, the same stream use) and, in normal,
+ * their coupled standard normals (sdv_noise_type.sample_coupled, or the quantile transform
+ * Phi^-1(F(T)) when the type has none). normal may not alias out. */
+void sdv_noise_sample_coupled(const sdv_noise *n, sdv_stream *s, double *out, double *normal,
+                              size_t count);
+/* The quantile transform Phi^-1(F(t)) of one draw t of law n, computed as
+ * -sign(t) Phi^-1(F(-|t|)) so that neither tail loses digits (T is symmetric); clamped to
+ * +-38.5 where F(-|t|) underflows. A standard normal when t has law n. */
+double sdv_noise_normal_score(const sdv_noise *n, double t);
 static inline double sdv_noise_sign_mean(const sdv_noise *n, double y) {
   return n->type->sign_mean(n->state, y);
 }

@@ -93,14 +93,32 @@ int sdv_integrator_em_step(const sdv_model *m, sdv_work *w, double h, double *x,
 
 typedef enum sdv_process_kind {
   SDV_PROCESS_DISCRETE = 0, /* the optimizer itself */
-  SDV_PROCESS_SDE = 1       /* its SDE, integrated with step h = eta / substeps */
+  SDV_PROCESS_SDE = 1,      /* its SDE, integrated with step h = eta / substeps */
+  SDV_PROCESS_COUPLED = 2   /* both on common random numbers (below) */
 } sdv_process_kind;
 
+/* COUPLED (docs/math/coupling.md). The optimizer of the process's model and the SDE of
+ * sde_model (the same model when NULL; same dimension) are simulated side by side on one
+ * path. The optimizer makes exactly the DISCRETE process's steps, on the same streams
+ * (seed, path, NOISE/COMPRESSOR, sub), so its values are those of DISCRETE bit for bit.
+ * Each optimizer step k also yields d standard normals xi_k (the method's step_coupled),
+ * N(0, I) and independent of the past, that move with the step's noise. The SDE's Brownian
+ * increment over [k eta, (k+1) eta] is sqrt(eta) xi_k: the substeps' normals are a Brownian
+ * bridge pinned to that sum. With n = substeps x integrator normals vectors per optimizer
+ * step (each the increment over an equal share of it, as for both built-in integrators),
+ *     xi_(l) = z_l - mean_l(z) + xi_k / sqrt(n),   z_1..z_n i.i.d. N(0, I),
+ * which are again i.i.d. N(0, I), with sum sqrt(n) xi_k. So the SDE's law is exactly the SDE
+ * process's law; only the joint law of the two changes. The z come from the stream
+ * (sde_model->seed, path, BROWNIAN, sde_sub), after whatever step_coupled draws there.
+ * Needs a method with step_coupled and, unless the SDE's diffusion_scale is 0, a structured
+ * diffusion route (SDV_ENOTSUP otherwise, at alloc). */
 typedef struct sdv_process_options {
   sdv_process_kind kind;                 /* default DISCRETE */
-  const sdv_integrator_type *integrator; /* SDE only; NULL means euler (default NULL) */
+  const sdv_integrator_type *integrator; /* SDE, COUPLED; NULL means euler (default NULL) */
   size_t substeps;                       /* m >= 1 integrator steps per optimizer step (1) */
   uint32_t sub;                          /* stream sub-index (default 0) */
+  const sdv_model *sde_model;            /* COUPLED: the SDE's model (default NULL: the same) */
+  uint32_t sde_sub;                      /* COUPLED: the SDE side's stream sub-index (1) */
 } sdv_process_options;
 
 /* Fills o with the defaults above. */
@@ -128,17 +146,24 @@ void sdv_process_start(sdv_process *p, uint64_t path);
 int sdv_process_advance(sdv_process *p, size_t steps);
 
 /* sum_r weight[r] g(x_r) over the replicas (g(x) for DISCRETE and euler); NAN once the path
- * has diverged. Never allocates. */
+ * has diverged. COUPLED: the difference g(optimizer) - (the SDE's value). Never allocates. */
 double sdv_process_observe(sdv_process *p, const sdv_observable *g);
+/* COUPLED: the optimizer's value into *disc and the SDE's into *sde (each NAN once its side
+ * has diverged). Other kinds: the process's value into the matching side, NAN into the
+ * other. Never allocates. */
+void sdv_process_observe_pair(sdv_process *p, const sdv_observable *g, double *disc,
+                              double *sde);
+/* COUPLED: the optimizer's state (dim doubles, owned by p); NULL for the other kinds. */
+const double *sdv_process_discrete_state(const sdv_process *p);
 
 /* Replica r's state (dim doubles, owned by p, valid until the next call on p); r = 0 is the
- * primary (the fine path of richardson). NULL if r >= sdv_process_replicas(p). */
+ * primary (the fine path of richardson). COUPLED: the SDE's replicas. NULL if r >= sdv_process_replicas(p). */
 const double *sdv_process_state(const sdv_process *p, size_t r);
 size_t sdv_process_replicas(const sdv_process *p);
 /* Optimizer steps made since start, and the time steps * eta. */
 size_t sdv_process_steps(const sdv_process *p);
 double sdv_process_time(const sdv_process *p);
-/* True once the path has become non-finite. */
+/* True once the path has become non-finite (COUPLED: either side). */
 bool sdv_process_diverged(const sdv_process *p);
 /* The options in use (integrator filled in), and whether the SDE uses the sampled route. */
 const sdv_process_options *sdv_process_get_options(const sdv_process *p);

@@ -59,6 +59,7 @@ typedef struct mc_node {
 typedef struct mc_config {
   size_t paths, block, groups, nblocks;
   size_t ntimes, nobs, ncell; /* ncell = ntimes * nobs */
+  size_t channels;            /* 1, or 3 for a COUPLED process: nobs = 3 x observables */
   double tail_c;
 } mc_config;
 
@@ -275,7 +276,7 @@ int sdv_mc_merge(sdv_mc_result *into, const sdv_mc_result *part) {
   if (!into || !part) return SDV_ERROR(SDV_EINVAL, "mc merge: result is NULL");
   const mc_config *a = &into->c, *b = &part->c;
   if (a->paths != b->paths || a->block != b->block || a->groups != b->groups ||
-      a->ntimes != b->ntimes || a->nobs != b->nobs)
+      a->ntimes != b->ntimes || a->nobs != b->nobs || a->channels != b->channels)
     return SDV_ERROR(SDV_EINVAL,
                      "mc merge: configurations differ (paths %zu/%zu, block %zu/%zu, groups "
                      "%zu/%zu, times %zu/%zu, observables %zu/%zu)",
@@ -423,7 +424,8 @@ int sdv_mc_result_unpack(sdv_mc_result **out, const void *buf, size_t len) {
   if (len < sizeof h) return SDV_ERROR(SDV_EINVAL, "mc unpack: len = %zu is too short", len);
   memcpy(&h, buf, sizeof h);
   if (h.magic != PACK_MAGIC || h.c.groups < 1 || h.c.groups > SDV_MC_GROUPS_MAX ||
-      h.c.ncell != h.c.ntimes * h.c.nobs || h.cap != stack_cap(&h.c) || h.depth > h.cap ||
+      h.c.ncell != h.c.ntimes * h.c.nobs || (h.c.channels != 1 && h.c.channels != 3) ||
+      h.cap != stack_cap(&h.c) || h.depth > h.cap ||
       h.ndone > h.c.groups)
     return SDV_ERROR(SDV_EINVAL, "mc unpack: not an sdv mc result image");
   /* result_alloc copies steps and observables: point it at the image's own copies, whose
@@ -491,27 +493,43 @@ static int thread_id(void) {
 
 /* Simulates the paths of block b into cells[ncell] (reset first). The hot loop: no
  * allocation, no lookup; one process call per step count and observable. */
+static void cell_add(mc_cell *cell, double v) {
+  if (isfinite(v)) {
+    sdv_acc_add(&cell->acc, v);
+    if (fabs(v) > cell->maxabs) cell->maxabs = fabs(v);
+  } else {
+    cell->nonfinite++;
+  }
+}
+
+/* Simulates the paths of block b into cells[ncell] (reset first). The hot loop: no
+ * allocation, no lookup; one process call per step count and observable. A COUPLED process
+ * fills three columns per observable o of n: o the difference, n + o the optimizer, 2n + o
+ * the SDE (sdv/mc.h). */
 static int run_block(sdv_process *p, const mc_config *c, const size_t *steps,
                      const sdv_observable *obs, size_t b, mc_cell *cells) {
   for (size_t k = 0; k < c->ncell; k++) cell_reset(&cells[k]);
   const size_t first = b * c->block;
   const size_t last = first + c->block < c->paths ? first + c->block : c->paths;
+  const size_t n = c->nobs / c->channels;
   for (size_t path = first; path < last; path++) {
     sdv_process_start(p, path);
     size_t prev = 0;
-    mc_cell *cell = cells;
     for (size_t t = 0; t < c->ntimes; t++) {
       const int rc = sdv_process_advance(p, steps[t] - prev);
       if (rc) return rc;
       prev = steps[t];
-      for (size_t o = 0; o < c->nobs; o++, cell++) {
-        const double v = sdv_process_observe(p, &obs[o]);
-        if (isfinite(v)) {
-          sdv_acc_add(&cell->acc, v);
-          if (fabs(v) > cell->maxabs) cell->maxabs = fabs(v);
-        } else {
-          cell->nonfinite++;
-        }
+      mc_cell *row = cells + t * c->nobs;
+      if (c->channels == 1) {
+        for (size_t o = 0; o < n; o++) cell_add(&row[o], sdv_process_observe(p, &obs[o]));
+        continue;
+      }
+      for (size_t o = 0; o < n; o++) {
+        double vd, vs;
+        sdv_process_observe_pair(p, &obs[o], &vd, &vs);
+        cell_add(&row[o], vd - vs);
+        cell_add(&row[n + o], vd);
+        cell_add(&row[2 * n + o], vs);
       }
     }
   }
@@ -522,8 +540,10 @@ static int check_problem(const sdv_model *m, const sdv_process_options *po, cons
                          size_t ntimes, const sdv_observable *obs, size_t nobs) {
   if (!m) return SDV_ERROR(SDV_EINVAL, "mc: model is NULL");
   if (!po) return SDV_ERROR(SDV_EINVAL, "mc: process options is NULL");
-  if (po->kind != SDV_PROCESS_DISCRETE && po->kind != SDV_PROCESS_SDE)
-    return SDV_ERROR(SDV_EINVAL, "mc: process kind = %d must be DISCRETE (0) or SDE (1)",
+  if (po->kind != SDV_PROCESS_DISCRETE && po->kind != SDV_PROCESS_SDE &&
+      po->kind != SDV_PROCESS_COUPLED)
+    return SDV_ERROR(SDV_EINVAL,
+                     "mc: process kind = %d must be DISCRETE (0), SDE (1) or COUPLED (2)",
                      (int)po->kind);
   if (po->substeps < 1)
     return SDV_ERROR(SDV_EINVAL, "mc: substeps = %zu must be >= 1", po->substeps);
@@ -557,7 +577,8 @@ static double step_cost(const sdv_model *m, const sdv_process_options *po) {
   if (po->kind == SDV_PROCESS_DISCRETE) return n * d;
   const sdv_integrator_type *t = po->integrator ? po->integrator : sdv_integrator_euler;
   const double evals = (double)(t->replicas + (t->normals ? t->normals - 1 : 0));
-  return (double)po->substeps * evals * d * n;
+  const double sde = (double)po->substeps * evals * d * n;
+  return po->kind == SDV_PROCESS_COUPLED ? sde + n * d : sde;
 }
 
 static int threads_for(const sdv_mc_options *o, size_t nrange) {
@@ -574,6 +595,7 @@ static mc_config config_of(const sdv_mc_options *o, size_t ntimes, size_t nobs) 
                  .nblocks = sdv_mc_blocks(o),
                  .ntimes = ntimes,
                  .nobs = nobs,
+                 .channels = 1,
                  .tail_c = o->tail_c};
   c.groups = o->groups < c.nblocks ? o->groups : c.nblocks;
   return c;
@@ -614,7 +636,9 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
   int rc;
   if ((rc = check_options(o))) return rc;
   if ((rc = check_problem(m, po, steps, ntimes, obs, nobs))) return rc;
-  mc_config c = config_of(o, ntimes, nobs);
+  const size_t channels = po->kind == SDV_PROCESS_COUPLED ? 3 : 1;
+  mc_config c = config_of(o, ntimes, channels * nobs);
+  c.channels = channels;
   if (b0 > b1 || b1 > c.nblocks)
     return SDV_ERROR(SDV_EINVAL, "mc: block range [b0, b1) = [%zu, %zu) must lie in [0, %zu]", b0,
                      b1, c.nblocks);
@@ -629,7 +653,7 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
                      "mc: needs about %.3g MiB (%zu times x %zu observables, dim %zu, %d "
                      "threads), above max_bytes = %zu; use a coarser grid (--every), fewer "
                      "observables or a smaller --dim (library: sdv_mc_options.max_bytes)",
-                     bytes / 1048576.0, ntimes, nobs, m->dim, threads, o->max_bytes);
+                     bytes / 1048576.0, ntimes, c.nobs, m->dim, threads, o->max_bytes);
   /* b * block can wrap for M near SIZE_MAX (b * block >= M there anyway): compare by division. */
   const size_t first = whole || b0 == 0 ? 0 : b0 > c.paths / c.block ? c.paths : b0 * c.block;
   const size_t last = whole || b1 > c.paths / c.block ? c.paths : b1 * c.block;
@@ -640,15 +664,21 @@ static int run_range(sdv_mc_result **out, const sdv_model *m, const sdv_process_
                      "step), above max_work = %.3g; use fewer --paths, or fewer steps (a larger "
                      "--eta, a shorter --T) (library: sdv_mc_options.max_work)",
                      work, last - first, steps[ntimes - 1], step_cost(m, po), o->max_work);
-  c.ncell = ntimes * nobs;
+  c.ncell = ntimes * c.nobs;
 
   sdv_mc_result *r = NULL;
+  sdv_observable *cols = NULL; /* the observables of the result's columns */
   sdv_process **procs = NULL;
   mc_cell *buf = NULL;
   int *status = NULL;
   char *msg = NULL;
   const size_t nchunk = (size_t)chunk;
-  if ((rc = result_alloc(&r, &c, steps, obs, b0))) goto fail;
+  if (!(cols = malloc(c.nobs * sizeof *cols))) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory (mc columns)");
+    goto fail;
+  }
+  for (size_t k = 0; k < c.nobs; k++) cols[k] = obs[k % nobs];
+  if ((rc = result_alloc(&r, &c, steps, cols, b0))) goto fail;
   if (nrange == 0) goto done;
   procs = calloc((size_t)threads, sizeof *procs);
   buf = malloc(nchunk * c.ncell * sizeof *buf);
@@ -706,6 +736,7 @@ fail:
   free(buf);
   free(status);
   free(msg);
+  free(cols);
   sdv_mc_result_free(r);
   return rc;
 }

@@ -497,6 +497,41 @@ void sdv_model_free(sdv_model *m) {
   free(m);
 }
 
+void sdv_model_draw_noise_coupled(const sdv_model *m, size_t agent, sdv_stream *s, double *z,
+                                  double *zn) {
+  const sdv_noise *law = m->noise[agent];
+  const size_t d = m->dim;
+  const double scale = m->scale[agent];
+  if (!isnan(scale)) { /* as sdv_model_draw_noise */
+    sdv_noise_sample_coupled(law, s, z, zn, d);
+    if (scale == 0.0)
+      for (size_t j = 0; j < d; j++) z[j] = 0.0;
+    else
+      for (size_t j = 0; j < d; j++) z[j] *= scale;
+    return;
+  }
+  const double f = m->sigma[agent] / (double)m->batch, c = 1.0 / sqrt((double)m->batch);
+  for (size_t j = 0; j < d; j++) {
+    double sum = 0.0, nsum = 0.0;
+    for (size_t b = 0; b < m->batch; b++) {
+      double t, n;
+      sdv_noise_sample_coupled(law, s, &t, &n, 1);
+      sum += t;
+      nsum += n;
+    }
+    z[j] = f * sum;
+    zn[j] = c * nsum;
+  }
+}
+
+int sdv_model_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                           sdv_stream *comp, sdv_stream *aux, double *xi) {
+  if (!m->method->step_coupled)
+    return SDV_ERROR(SDV_ENOTSUP, "method '%s' has no coupled step (step_coupled)",
+                     m->method->name);
+  return m->method->step_coupled(m, w, x, noise, comp, aux, xi);
+}
+
 void sdv_model_draw_noise(const sdv_model *m, size_t agent, sdv_stream *s, double *z) {
   const sdv_noise *law = m->noise[agent];
   const size_t d = m->dim;

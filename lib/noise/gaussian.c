@@ -15,6 +15,7 @@
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <string.h>
 
 static int gaussian_init(void *state, sdv_params *params) {
   (void)state;
@@ -30,6 +31,14 @@ static double gaussian_sample(const void *state, sdv_stream *s) {
 static void gaussian_sample_n(const void *state, sdv_stream *s, double *out, size_t n) {
   (void)state;
   sdv_stream_normals(s, out, n);
+}
+
+/* The coupled normal of a Gaussian draw is the draw itself. */
+static void gaussian_sample_coupled(const void *state, sdv_stream *s, double *out,
+                                    double *normal, size_t n) {
+  (void)state;
+  sdv_stream_normals(s, out, n);
+  memcpy(normal, out, n * sizeof *out);
 }
 
 /* GSL evaluates the lower tail directly for y < 0 and 1 - Q(y) for y > 0. */
@@ -77,6 +86,7 @@ static const sdv_noise_type gaussian_type = {
     .density0 = gaussian_density0,
     .variance = gaussian_variance,
     .batch_scale = gaussian_batch_scale,
+    .sample_coupled = gaussian_sample_coupled,
 };
 
 const sdv_noise_type *const sdv_noise_gaussian = &gaussian_type;

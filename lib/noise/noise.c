@@ -5,6 +5,8 @@
 
 #include "core/registry.h"
 
+#include <gsl/gsl_cdf.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +126,24 @@ void sdv_noise_sample_n(const sdv_noise *n, sdv_stream *s, double *out, size_t c
     return;
   }
   for (size_t i = 0; i < count; i++) out[i] = n->type->sample(n->state, s);
+}
+
+double sdv_noise_normal_score(const sdv_noise *n, double t) {
+  if (isnan(t)) return t;
+  const double lower = n->type->cdf(n->state, -fabs(t)); /* P(T <= -|t|) <= 1/2 */
+  /* Phi^-1(DBL_MIN) is about -37.5: where the tail underflows, the score is beyond it. */
+  const double z = lower > 0.0 ? gsl_cdf_ugaussian_Pinv(lower) : -38.5;
+  return t > 0.0 ? -z : t < 0.0 ? z : 0.0;
+}
+
+void sdv_noise_sample_coupled(const sdv_noise *n, sdv_stream *s, double *out, double *normal,
+                              size_t count) {
+  if (n->type->sample_coupled) {
+    n->type->sample_coupled(n->state, s, out, normal, count);
+    return;
+  }
+  sdv_noise_sample_n(n, s, out, count);
+  for (size_t i = 0; i < count; i++) normal[i] = sdv_noise_normal_score(n, out[i]);
 }
 
 /* 1 - m^2 = (1 - |m|)(1 + |m|) = t (2 - t) with t = 1 - |m| from the type, so the factor that

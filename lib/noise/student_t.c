@@ -35,6 +35,7 @@
 #include "core/clones.h"
 #include "noise/student_t.h"
 
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
@@ -149,6 +150,38 @@ static void t_sample_n(const void *state, sdv_stream *s, double *out, size_t n) 
     for (size_t i = 0; i < n; i++) out[i] = cauchy_draw(s);
   else
     for (size_t i = 0; i < n; i++) out[i] = bailey_draw(st, s);
+}
+
+/* Coupled draws (sdv/noise.h, docs/math/coupling.md). Cauchy: |T| = cot(pi V) with
+ * P(|T| > |t|) = 2V, so Z = +-Phi^-1(1 - V) with T's sign is the exact quantile coupling.
+ * Bailey: the accepted point (u1, u2) of the unit disc gives T = u1 sqrt(nu (w^(-2/nu) - 1)/w)
+ * and, by Marsaglia's polar method, Z = u1 sqrt(-2 log(w) / w) ~ N(0, 1) exactly; both are
+ * u1/sqrt(w) times a decreasing function of w, so they share the sign and move together.
+ * The values out[i] and the stream use are those of t_sample_n. */
+static void t_sample_coupled(const void *state, sdv_stream *s, double *out, double *normal,
+                             size_t n) {
+  const t_state *st = state;
+  for (size_t i = 0; i < n; i++) {
+    if (st->form == T_NU1) {
+      const uint64_t w = sdv_stream_u64(s);
+      const double v = ((double)((w >> 11) & ((UINT64_C(1) << 52) - 1)) + 0.5) * 0x1p-53;
+      const double t = 1.0 / tan(M_PI * v), z = gsl_cdf_ugaussian_Qinv(v);
+      out[i] = (w >> 63) ? -t : t;
+      normal[i] = (w >> 63) ? -z : z;
+      continue;
+    }
+    for (;;) {
+      const double u1 = 2.0 * sdv_stream_uniform(s) - 1.0;
+      const double u2 = 2.0 * sdv_stream_uniform(s) - 1.0;
+      const double w = u1 * u1 + u2 * u2;
+      if (w < 1.0 && w > 0.0) {
+        const double lw = log(w);
+        out[i] = u1 * sqrt(st->nu * expm1(st->bailey_exp * lw) / w);
+        normal[i] = u1 * sqrt(-2.0 * lw / w);
+        break;
+      }
+    }
+  }
 }
 
 /* ---- incomplete beta ---- */
@@ -459,6 +492,7 @@ static const sdv_noise_type student_t_type = {
     .density0 = t_density0,
     .variance = t_variance,
     .batch_scale = t_batch_scale,
+    .sample_coupled = t_sample_coupled,
 };
 
 static const sdv_noise_type cauchy_type = {
@@ -474,6 +508,7 @@ static const sdv_noise_type cauchy_type = {
     .density0 = t_density0,
     .variance = t_variance,
     .batch_scale = t_batch_scale,
+    .sample_coupled = t_sample_coupled,
 };
 
 const sdv_noise_type *const sdv_noise_student_t = &student_t_type;

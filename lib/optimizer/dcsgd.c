@@ -66,13 +66,48 @@ static inline double noise_one(const sdv_model *m, size_t i, sdv_stream *s) {
   return m->sigma[i] / (double)m->batch * sum;
 }
 
+/* One coordinate's noise as noise_one, and its coupled standard normal in *zn (the
+ * normalised sum of the B draws' normals; a fresh normal from aux when sigma_i = 0). */
+static inline double noise_one_coupled(const sdv_model *m, size_t i, sdv_stream *s,
+                                       sdv_stream *aux, double *zn) {
+  const double scale = m->scale[i];
+  if (scale == 0.0) {
+    *zn = sdv_stream_normal(aux);
+    return 0.0;
+  }
+  double t, n;
+  if (!isnan(scale)) {
+    sdv_noise_sample_coupled(m->noise[i], s, &t, &n, 1);
+    *zn = n;
+    return scale * t;
+  }
+  double sum = 0.0, nsum = 0.0;
+  for (size_t b = 0; b < m->batch; b++) {
+    sdv_noise_sample_coupled(m->noise[i], s, &t, &n, 1);
+    sum += t;
+    nsum += n;
+  }
+  *zn = nsum / sqrt((double)m->batch);
+  return m->sigma[i] / (double)m->batch * sum;
+}
+
+/* Agent i's weight in the coupled normals: its noise standard deviation (0 without noise). */
+static inline double coupled_weight(const sdv_model *m, size_t i) {
+  const double a = m->sigma[i] > 0.0 ? sqrt(m->var[i]) : 0.0;
+  return isfinite(a) ? a : 0.0;
+}
+
 /* Shortcut for rand-k agents: C_i(g + Z_i) is (d/k)(g_j + Z_ij) on the kept set and 0
  * elsewhere, so only the k kept coordinates need noise. The subsets come from `comp`
  * exactly as in the literal step; the noise of the kept coordinates, in kept order, from
  * `noise`. Same law as the literal step (the Z_ij are i.i.d. and independent of the subset),
  * with k instead of d noise draws per agent and no d-vector per agent. Gaussian agents draw
- * every agent's normals in one call (a zero scale then multiplies its draws by 0). */
-static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp) {
+ * every agent's normals in one call (a zero scale then multiplies its draws by 0).
+ * Coupled (sh != NULL): agent i's normal for coordinate j is the coupled normal of Z_ij where
+ * it was drawn (kept) and a fresh normal from aux elsewhere; independent of the subset, so
+ * still N(0, I). sh accumulates them weighted by coupled_weight, *a2 the squared weights. */
+static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp,
+                        sdv_stream *aux, double *sh, double *a2) {
   const size_t d = m->dim, n = m->agents;
   if (w->all_gaussian) {
     /* All subsets first (compressor stream, one call for the N agents), then all agents'
@@ -87,47 +122,91 @@ static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_
         const size_t j = w->kept[o + t];
         w->acc[j] += sc * (w->grad[j] + scale * w->knoise[o + t]);
       }
+      const double a = sh ? coupled_weight(m, i) : 0.0;
+      if (a > 0.0) {
+        sdv_stream_normals(aux, w->tmp, d);
+        for (size_t t = 0; t < k; t++) w->tmp[w->kept[o + t]] = w->knoise[o + t];
+        for (size_t j = 0; j < d; j++) sh[j] += a * w->tmp[j];
+        *a2 += a * a;
+      }
     }
     return;
   }
   for (size_t i = 0; i < n; i++) {
     const size_t k = sdv_rand_k_subset(w->comp[i], comp, w->kept);
     const double sc = (double)d / (double)k, scale = m->scale[i];
+    const double a = sh ? coupled_weight(m, i) : 0.0;
+    if (a > 0.0) sdv_stream_normals(aux, w->tmp, d);
     if (isnan(scale)) {
       for (size_t t = 0; t < k; t++) {
         const size_t j = w->kept[t];
-        w->acc[j] += sc * (w->grad[j] + noise_one(m, i, noise));
+        const double z = a > 0.0 ? noise_one_coupled(m, i, noise, aux, &w->tmp[j])
+                                 : noise_one(m, i, noise);
+        w->acc[j] += sc * (w->grad[j] + z);
       }
-      continue;
+    } else {
+      if (scale != 0.0) { /* the k draws at once (noise_one's values, in the same order) */
+        if (a > 0.0) {
+          sdv_noise_sample_coupled(m->noise[i], noise, w->noise, w->gi, k);
+          for (size_t t = 0; t < k; t++) w->tmp[w->kept[t]] = w->gi[t];
+        } else {
+          sdv_noise_sample_n(m->noise[i], noise, w->noise, k);
+        }
+      }
+      for (size_t t = 0; t < k; t++) {
+        const size_t j = w->kept[t];
+        w->acc[j] += sc * (w->grad[j] + (scale == 0.0 ? 0.0 : scale * w->noise[t]));
+      }
     }
-    if (scale != 0.0) /* the k draws at once (noise_one's values, in the same order) */
-      sdv_noise_sample_n(m->noise[i], noise, w->noise, k);
-    for (size_t t = 0; t < k; t++) {
-      const size_t j = w->kept[t];
-      w->acc[j] += sc * (w->grad[j] + (scale == 0.0 ? 0.0 : scale * w->noise[t]));
+    if (a > 0.0) {
+      for (size_t j = 0; j < d; j++) sh[j] += a * w->tmp[j];
+      *a2 += a * a;
     }
   }
 }
 
-static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-                      sdv_stream *comp) {
+/* step() and, when xi != NULL, its coupled normals (docs/math/coupling.md): the agents'
+ * coupled normals of their gradient noise weighted by its standard deviation; the
+ * compressor's randomness stays independent. The update and the draws from noise and comp
+ * are the same either way. */
+static int dcsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                         sdv_stream *comp, sdv_stream *aux, double *xi) {
   const size_t d = m->dim, n = m->agents;
+  double a2 = 0.0;
   sdv_objective_gradient(m->objective, x, w->grad);
-  if (!m->literal && w->all_rand_k) {
-    for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
-    step_rand_k(m, w, noise, comp);
-    for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
-    return SDV_OK;
-  }
+  if (xi)
+    for (size_t j = 0; j < d; j++) xi[j] = 0.0;
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    sdv_model_draw_noise(m, i, noise, w->noise);
-    for (size_t j = 0; j < d; j++) w->gi[j] = w->grad[j] + w->noise[j];
-    sdv_compressor_apply(w->comp[i], w->gi, w->ci, comp);
-    for (size_t j = 0; j < d; j++) w->acc[j] += w->ci[j];
+  if (!m->literal && w->all_rand_k) {
+    step_rand_k(m, w, noise, comp, aux, xi, &a2);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      const double a = xi ? coupled_weight(m, i) : 0.0;
+      if (a > 0.0) {
+        sdv_model_draw_noise_coupled(m, i, noise, w->noise, w->tmp);
+        for (size_t j = 0; j < d; j++) xi[j] += a * w->tmp[j];
+        a2 += a * a;
+      } else {
+        sdv_model_draw_noise(m, i, noise, w->noise);
+      }
+      for (size_t j = 0; j < d; j++) w->gi[j] = w->grad[j] + w->noise[j];
+      sdv_compressor_apply(w->comp[i], w->gi, w->ci, comp);
+      for (size_t j = 0; j < d; j++) w->acc[j] += w->ci[j];
+    }
   }
   for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  if (xi) sdv_coupled_finish(d, xi, a2, aux, xi);
   return SDV_OK;
+}
+
+static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                      sdv_stream *comp) {
+  return dcsgd_advance(m, w, x, noise, comp, NULL, NULL);
+}
+
+static int dcsgd_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                              sdv_stream *comp, sdv_stream *aux, double *xi) {
+  return dcsgd_advance(m, w, x, noise, comp, aux, xi);
 }
 
 /* b = -g (b may be g's input x, never g itself). */
@@ -320,6 +399,7 @@ static const sdv_method_type dcsgd_type = {
     .diffusion = dcsgd_diffusion,
     .increment = dcsgd_increment,
     .em_step = dcsgd_em_step,
+    .step_coupled = dcsgd_step_coupled,
 };
 
 const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

@@ -27,8 +27,12 @@
 
 static int dsgd_validate(const sdv_model *m) { return SDV_OK; }
 
-static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-                     sdv_stream *comp) {
+/* step() and, when xi != NULL, its coupled normals (docs/math/coupling.md): the Gaussian
+ * shortcut's normals themselves (the step's noise is c times them), else the per-agent
+ * coupled normals of the draws weighted by the agents' noise standard deviations. The
+ * update and the draws from noise are the same either way. */
+static int dsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                        sdv_stream *aux, double *xi) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (!m->literal && w->all_gaussian && n > 1) {
@@ -39,15 +43,46 @@ static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noi
     const double c = sqrt(s2) / (double)n;
     sdv_stream_normals(noise, w->noise, d);
     for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->grad[j] + c * w->noise[j]);
+    if (xi) {
+      if (s2 > 0.0)
+        for (size_t j = 0; j < d; j++) xi[j] = -w->noise[j];
+      else
+        sdv_stream_normals(aux, xi, d);
+    }
     return SDV_OK;
   }
+  double a2 = 0.0;
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  if (xi)
+    for (size_t j = 0; j < d; j++) w->ci[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
-    sdv_model_draw_noise(m, i, noise, w->noise);
+    if (!xi) {
+      sdv_model_draw_noise(m, i, noise, w->noise);
+    } else {
+      sdv_model_draw_noise_coupled(m, i, noise, w->noise, w->tmp);
+      const double a = m->sigma[i] > 0.0 ? sqrt(m->var[i]) : 0.0;
+      if (a > 0.0 && isfinite(a)) {
+        a2 += a * a;
+        for (size_t j = 0; j < d; j++) w->ci[j] += a * w->tmp[j];
+      }
+    }
     for (size_t j = 0; j < d; j++) w->acc[j] += w->grad[j] + w->noise[j];
   }
   for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  if (xi) sdv_coupled_finish(d, w->ci, a2, aux, xi);
   return SDV_OK;
+}
+
+static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                     sdv_stream *comp) {
+  (void)comp;
+  return dsgd_advance(m, w, x, noise, NULL, NULL);
+}
+
+static int dsgd_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                             sdv_stream *comp, sdv_stream *aux, double *xi) {
+  (void)comp;
+  return dsgd_advance(m, w, x, noise, aux, xi);
 }
 
 static void dsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
@@ -80,6 +115,7 @@ static const sdv_method_type dsgd_type = {
     .drift = dsgd_drift,
     .diffusion = dsgd_diffusion,
     .increment = NULL,
+    .step_coupled = dsgd_step_coupled,
 };
 
 const sdv_method_type *const sdv_method_dsgd = &dsgd_type;

@@ -26,6 +26,8 @@
  * Reference value (tests/test-optimizer.c): Gaussian, N = 2, sigma = (0.5, 2), B = 1,
  * d_j f = 0.75: b_j = -0.5793625654038657, D_j = 0.29097839843832185.
  */
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
 
@@ -115,21 +117,92 @@ static void step_binomial(const sdv_model *m, sdv_work *w, double *x, sdv_stream
   sign_update(d, y, b, (double)n, m->eta, x);
 }
 
-static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-                         sdv_stream *comp) {
+/* A standard normal comonotone with the count b ~ Binomial(n, q): the randomised
+ * probability integral transform u = P(B < b) + v P(B = b), v uniform on (0, 1), is uniform
+ * on (0, 1) exactly, so Phi^-1(u) is N(0, 1); it is taken from whichever of u and 1 - u is
+ * smaller, both summed from the pmf, so neither tail loses digits. The pmf comes from the
+ * recurrence p_{k+1} = p_k (n - k) q / ((k + 1)(1 - q)) for n <= 512 (p_0 = (1 - q)^n
+ * >= 2^-512 since q <= 1/2), from GSL's binomial distribution functions beyond. */
+static double binomial_score(size_t n, double q, double b, double v) {
+  double lower = 0.0, upper = 0.0, pb;
+  if (!(q > 0.0)) {
+    pb = 1.0; /* b = 0 surely */
+  } else if (n <= 512) {
+    const double r = q / (1.0 - q);
+    double p = exp((double)n * log1p(-q));
+    pb = 0.0;
+    for (size_t k = 0; k <= n; k++) {
+      if ((double)k < b)
+        lower += p;
+      else if ((double)k == b)
+        pb = p;
+      else
+        upper += p;
+      p *= (double)(n - k) / (double)(k + 1) * r;
+    }
+  } else {
+    const unsigned bk = (unsigned)b;
+    pb = gsl_ran_binomial_pdf(bk, q, (unsigned)n);
+    lower = bk > 0 ? gsl_cdf_binomial_P(bk - 1, q, (unsigned)n) : 0.0;
+    upper = gsl_cdf_binomial_Q(bk, q, (unsigned)n);
+  }
+  const double lo = lower + v * pb, hi = upper + (1.0 - v) * pb;
+  return lo <= hi ? gsl_cdf_ugaussian_Pinv(lo) : gsl_cdf_ugaussian_Qinv(hi);
+}
+
+/* step() and, when xi != NULL, its coupled normals (docs/math/coupling.md). Shortcut: per
+ * coordinate, sign(y) times the binomial score of the count of signs against y (a larger
+ * count moves x toward +sign(y)), with v from aux; a NaN gradient gets a fresh normal.
+ * Literal: the agents' coupled normals of their noise, equally weighted over the agents
+ * with noise. The update and the draws from noise are the same either way. */
+static int dsignsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                            sdv_stream *aux, double *xi) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (!m->literal && w->same_law) {
     step_binomial(m, w, x, noise);
+    if (xi) { /* step_binomial left y in tmp, q in gi and the counts in noise */
+      for (size_t j = 0; j < d; j++) {
+        const double y = w->tmp[j], v = sdv_stream_uniform(aux);
+        if (isnan(y)) {
+          xi[j] = sdv_stream_normal(aux);
+          continue;
+        }
+        const double z = binomial_score(n, w->gi[j], w->noise[j], v);
+        xi[j] = y < 0.0 ? -z : z;
+      }
+    }
     return SDV_OK;
   }
+  double a2 = 0.0;
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+  if (xi)
+    for (size_t j = 0; j < d; j++) xi[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
-    sdv_model_draw_noise(m, i, noise, w->noise);
+    if (xi && m->sigma[i] > 0.0) {
+      sdv_model_draw_noise_coupled(m, i, noise, w->noise, w->tmp);
+      for (size_t j = 0; j < d; j++) xi[j] += w->tmp[j];
+      a2 += 1.0;
+    } else {
+      sdv_model_draw_noise(m, i, noise, w->noise);
+    }
     for (size_t j = 0; j < d; j++) w->acc[j] += sign0(w->grad[j] + w->noise[j]);
   }
   for (size_t j = 0; j < d; j++) x[j] -= m->eta * (w->acc[j] / (double)n);
+  if (xi) sdv_coupled_finish(d, xi, a2, aux, xi);
   return SDV_OK;
+}
+
+static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                         sdv_stream *comp) {
+  (void)comp;
+  return dsignsgd_advance(m, w, x, noise, NULL, NULL);
+}
+
+static int dsignsgd_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                                 sdv_stream *comp, sdv_stream *aux, double *xi) {
+  (void)comp;
+  return dsignsgd_advance(m, w, x, noise, aux, xi);
 }
 
 static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
@@ -199,6 +272,7 @@ static const sdv_method_type dsignsgd_type = {
     .drift = dsignsgd_drift,
     .diffusion = dsignsgd_diffusion,
     .increment = NULL,
+    .step_coupled = dsignsgd_step_coupled,
 };
 
 const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;
