@@ -25,10 +25,14 @@ static void usage(FILE *out) {
       "usage: sdv weak <model options> --eta E1,E2,... (--T T | --times t1,t2,...)\n"
       "                [--substeps M] [--paths P] [--observable f|norm2|grad2|x:J|x2:J[,...]]\n"
       "                [--integrator euler|richardson] [--alpha A] [--order Q]\n"
-      "                [--no-exact] [--no-controls] [--threads T] [--json FILE] [--csv FILE]\n\n"
+      "                [--no-exact] [--no-controls] [--coupling crn|none] [--threads T]\n"
+      "                [--json FILE] [--csv FILE]\n\n"
       "Compares E g(x_k) of the optimizer with E g(X_{k eta}) of its SDE on every rung of\n"
       "the eta ladder, fits the weak order, tests the fluctuation part (diffusion-sensitive)\n"
       "and runs the negative controls (diffusion x0 = drift ODE, diffusion x2).\n"
+      "--coupling crn (default): each path runs the optimizer and its SDE on common random\n"
+      "numbers where a coupling exists (both laws exact; docs/math/coupling.md); the error is\n"
+      "the mean of the per-path differences and VR its variance reduction. none: independent.\n"
       "--json/--csv FILE: - writes to standard output.\n"
       "Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 bad input, 3 runtime error,\n"
       "4 interrupted (nothing written).\n\n",
@@ -51,7 +55,7 @@ static int parse_list(const char *text, const char *what, double **out, size_t *
 
 static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
   char name[64];
-  printf("%-9s %-7s %-8s %-25s %-25s %s\n", "eta", "t", "g", "discrete", "SDE",
+  printf("%-9s %-7s %-8s %-25s %-25s %-7s %s\n", "eta", "t", "g", "discrete", "SDE", "VR",
          "error [95% CI]");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
@@ -75,8 +79,10 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
       snprintf(e + used, sizeof e - used, " (diverged: %llu disc, %llu sde)",
                (unsigned long long)w->disc.nonfinite, (unsigned long long)w->sde.nonfinite);
     }
-    printf("%-9.4g %-7.4g %-8s %-25s %-25s %s\n", w->eta, w->t,
-           sdv_observable_name(&obs[w->obs], name, sizeof name), d, s, e);
+    char vr[16] = "-";
+    if (w->coupled) snprintf(vr, sizeof vr, "%.3g", w->vr);
+    printf("%-9.4g %-7.4g %-8s %-25s %-25s %-7s %s\n", w->eta, w->t,
+           sdv_observable_name(&obs[w->obs], name, sizeof name), d, s, vr, e);
   }
   printf("\n");
   for (size_t k = 0; k < r->ntests; k++) {
@@ -117,6 +123,9 @@ static void print_table(const sdv_weak_result *r, const sdv_observable *obs) {
                                                                            : "NOT rejected");
     }
   }
+  printf("\ncoupling: %s", r->coupled ? "crn (common random numbers; VR = variance reduction)"
+                                       : "none");
+  if (r->coupling_note[0]) printf(" — some rungs uncoupled: %s", r->coupling_note);
   printf("\nverdict: %s — %s\n", sdv_verdict_name(r->verdict), r->summary);
 }
 
@@ -151,12 +160,13 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
     json_array_append_new(
-        rows, json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:{s:o, s:o, s:[o,o], s:b}}", "eta",
-                        num(w->eta), "t", num(w->t), "step", (json_int_t)w->step, "observable",
-                        sdv_observable_name(&wo->obs[w->obs], name, sizeof name), "discrete",
-                        side_json(&w->disc), "sde", side_json(&w->sde), "error", "value",
-                        num(w->err), "se", num(w->err_se), "ci", num(w->err_lo),
-                        num(w->err_hi), "resolved", w->resolved));
+        rows, json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:{s:o, s:o, s:[o,o], s:b, s:b, s:o}}",
+                        "eta", num(w->eta), "t", num(w->t), "step", (json_int_t)w->step,
+                        "observable", sdv_observable_name(&wo->obs[w->obs], name, sizeof name),
+                        "discrete", side_json(&w->disc), "sde", side_json(&w->sde), "error",
+                        "value", num(w->err), "se", num(w->err_se), "ci", num(w->err_lo),
+                        num(w->err_hi), "resolved", w->resolved, "coupled", w->coupled, "vr",
+                        w->coupled ? num(w->vr) : json_null()));
   }
   for (size_t k = 0; k < r->ntests; k++) json_array_append_new(tests, test_json(&r->tests[k], wo->obs));
   for (size_t c = 0; c < r->ncontrols; c++) {
@@ -193,6 +203,9 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
                                 (json_int_t)r->impossible_rows[1]));
   json_object_set_new(root, "unstable_eta",
                       r->unstable_eta > 0 ? num(r->unstable_eta) : json_null());
+  json_object_set_new(root, "coupling",
+                      json_pack("{s:s, s:b, s:s}", "requested", sdv_weak_coupling_name(wo->coupling),
+                                "used", r->coupled, "note", r->coupling_note));
   json_object_set_new(root, "verdict", json_string(sdv_verdict_name(r->verdict)));
   json_object_set_new(root, "summary", json_string(r->summary));
   return root;
@@ -203,17 +216,17 @@ static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *
   fprintf(fp,
           "eta,t,step,observable,disc_mean,disc_se,disc_exact,disc_noise_free,sde_mean,"
           "sde_se,sde_exact,sde_noise_free,error,error_lo,error_hi,fl_disc,fl_sde,fl_se,"
-          "disc_nonfinite,sde_nonfinite,disc_impossible,sde_impossible\n");
+          "disc_nonfinite,sde_nonfinite,disc_impossible,sde_impossible,coupled,error_se,vr\n");
   for (size_t k = 0; k < r->nrows; k++) {
     const sdv_weak_row *w = &r->rows[k];
     fprintf(fp,
             "%.17g,%.17g,%zu,%s,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,"
-            "%.17g,%.17g,%.17g,%llu,%llu,%d,%d\n",
+            "%.17g,%.17g,%.17g,%llu,%llu,%d,%d,%d,%.17g,%.17g\n",
             w->eta, w->t, w->step, sdv_observable_name(&obs[w->obs], name, sizeof name),
             w->disc.mean, w->disc.se, w->disc.exact, w->disc.ref, w->sde.mean, w->sde.se,
             w->sde.exact, w->sde.ref, w->err, w->err_lo, w->err_hi, w->fl_disc, w->fl_sde, w->fl_se,
             (unsigned long long)w->disc.nonfinite, (unsigned long long)w->sde.nonfinite,
-            w->disc.impossible, w->sde.impossible);
+            w->disc.impossible, w->sde.impossible, w->coupled, w->err_se, w->vr);
   }
 }
 
@@ -278,6 +291,16 @@ int sdv_cmd_weak(int argc, char **argv) {
       json_path = v;
     } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
       csv_path = v;
+    } else if ((v = sdv_cli_value(CMD, "coupling", argc, argv, &i, &bad))) {
+      if (strcmp(v, "crn") == 0) {
+        wo.coupling = SDV_WEAK_COUPLING_CRN;
+      } else if (strcmp(v, "none") == 0) {
+        wo.coupling = SDV_WEAK_COUPLING_NONE;
+      } else {
+        sdv_cli_error(CMD, "--coupling '%s' must be crn or none", v);
+        code = SDV_EXIT_USAGE;
+        goto done;
+      }
     } else if (strcmp(argv[i], "--no-exact") == 0) {
       wo.exact = false;
     } else if (strcmp(argv[i], "--no-controls") == 0) {

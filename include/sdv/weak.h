@@ -81,6 +81,15 @@ typedef enum sdv_weak_reason {
 /* "decided", "more paths", "refine the ladder", "nothing to resolve" */
 const char *sdv_weak_reason_name(sdv_weak_reason r);
 
+/* Coupling of the two sides' Monte Carlo (docs/math/coupling.md). */
+typedef enum sdv_weak_coupling {
+  SDV_WEAK_COUPLING_CRN = 0, /* common random numbers where a coupling exists (default) */
+  SDV_WEAK_COUPLING_NONE = 1 /* independent samples on the two sides */
+} sdv_weak_coupling;
+
+/* "crn", "none" */
+const char *sdv_weak_coupling_name(sdv_weak_coupling c);
+
 typedef struct sdv_weak_options {
   const double *eta;          /* ladder of learning rates (>= 2 distinct values, > 0) */
   size_t neta;
@@ -112,6 +121,14 @@ typedef struct sdv_weak_options {
   double exact_tol_factor;    /* exact CVODE routes: the values are recomputed with rtol and
                                  atol multiplied by this, and the difference bounds the
                                  numerical error (default 100) */
+  /* CRN (default): where both sides of a rung are Monte Carlo and the model has a coupling
+   * (the method's step_coupled and a structured diffusion route), each path runs the
+   * optimizer and the SDE on common random numbers (sdv/process.h, COUPLED): each side keeps
+   * its law exactly, the optimizer's paths are the uncoupled ones bit for bit, and the error
+   * is the mean of the per-path differences with their standard error. Controls are coupled
+   * too. Where no coupling exists the rung runs uncoupled and the result says why. NONE:
+   * independent sides, as before couplings existed. */
+  sdv_weak_coupling coupling;
 } sdv_weak_options;
 
 void sdv_weak_options_default(sdv_weak_options *o);
@@ -139,6 +156,13 @@ typedef struct sdv_weak_row {
   bool resolved;                     /* |err| > z err_se (exact: |err| beyond the numerical
                                         error bound disc.num_err + sde.num_err) */
   double fl_disc, fl_sde, fl_se;     /* F_disc, F_sde and the se of their difference */
+  /* Coupled rows: err and err_se are the mean and standard error of the per-path
+   * differences, fl_sde = fl_disc - (err - (disc.ref - sde.ref)) / eta (the same as
+   * (sde.mean - sde.ref) / eta when no path diverged), and vr is the variance-reduction
+   * factor (disc.se^2 + sde.se^2) / err_se^2: the variance of the uncoupled estimate of err
+   * over that of the coupled one, both from the same paths. NAN when not coupled. */
+  bool coupled;
+  double vr;
 } sdv_weak_row;
 
 typedef struct sdv_weak_test {
@@ -208,6 +232,11 @@ typedef struct sdv_weak_result {
                                 (spectral radius of its mean map > 1, e.g. eta lambda > 2
                                 for DSGD), else 0; quadratic objectives only */
   double unstable_growth;    /* that spectral radius */
+  /* Coupling actually used: true if some row (of the study or a control) was coupled, and,
+   * when options.coupling asked for CRN but some Monte Carlo rung ran uncoupled, why (else
+   * empty). */
+  bool coupled;
+  char coupling_note[256];
 } sdv_weak_result;
 
 /* Runs a study. disc and sde are the model options of the two sides (sde may be NULL: the

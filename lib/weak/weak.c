@@ -58,6 +58,14 @@ void sdv_weak_options_default(sdv_weak_options *o) {
   o->exact_tol_factor = 100.0;
 }
 
+const char *sdv_weak_coupling_name(sdv_weak_coupling c) {
+  switch (c) {
+  case SDV_WEAK_COUPLING_CRN: return "crn";
+  case SDV_WEAK_COUPLING_NONE: return "none";
+  }
+  return "unknown";
+}
+
 const char *sdv_weak_reason_name(sdv_weak_reason r) {
   switch (r) {
   case SDV_WEAK_DECIDED: return "decided";
@@ -84,6 +92,8 @@ typedef struct study {
   const sdv_observable *obs;
   size_t nobs, ntimes;
   const sdv_integrator_type *integrator;
+  const sdv_model_options *disc; /* the optimizer's options (coupled runs) */
+  char *note;                    /* [256] why a rung ran uncoupled (first reason) */
 } study;
 
 /* Builds a model from options with eta and diffusion_scale replaced. */
@@ -222,6 +232,80 @@ done:
   return rc;
 }
 
+/* One rung's SDE side with diffusion scale dscale on common random numbers with the optimizer
+ * (sdv/process.h, COUPLED): side[c] from the SDE column, err/se[c] from the difference
+ * column. The optimizer's streams are those of its uncoupled run (sub_d), so its column is
+ * that run bit for bit. *used is false, with nothing computed, where the rung does not
+ * couple: an exact SDE side, or no coupling for this model (the reason goes to s->note). */
+static int estimate_coupled(const study *s, const sdv_model_options *base, double eta,
+                            double dscale, uint32_t sub_d, uint32_t sub_s, const size_t *steps,
+                            sdv_weak_side *side, double *err, double *se, bool *used) {
+  const size_t nt = s->ntimes, nobs = s->nobs;
+  sdv_model *md = NULL, *m = NULL, *m0 = NULL;
+  sdv_mc_result *res = NULL, *res0 = NULL;
+  sdv_process *probe = NULL;
+  *used = false;
+  int rc;
+  if ((rc = model_at(&m, base, eta, dscale))) goto done;
+  if (s->o->exact && exact_all(m, SDV_SIDE_SDE, s)) goto done;
+  if ((rc = model_at(&md, s->disc, eta, s->disc->diffusion_scale))) goto done;
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = SDV_PROCESS_COUPLED;
+  po.integrator = s->integrator;
+  po.substeps = s->o->substeps;
+  po.sub = sub_d;
+  po.sde_model = m;
+  po.sde_sub = sub_s;
+  rc = sdv_process_alloc(&probe, md, &po);
+  if (rc == SDV_ENOTSUP) {
+    if (!s->note[0]) snprintf(s->note, 256, "%s", sdv_last_error());
+    rc = SDV_OK;
+    goto done;
+  }
+  if (rc) goto done;
+  sdv_mc_options mo;
+  mc_options(s, &mo);
+  if ((rc = sdv_mc_run(&res, md, &po, steps, nt, s->obs, nobs, &mo))) goto done;
+  /* Noise-free reference on the same integrator: one deterministic path. */
+  sdv_process_options p0;
+  sdv_process_options_default(&p0);
+  p0.kind = SDV_PROCESS_SDE;
+  p0.integrator = s->integrator;
+  p0.substeps = s->o->substeps;
+  p0.sub = sub_s;
+  if ((rc = model_at(&m0, base, eta, 0.0))) goto done;
+  mo.paths = 1;
+  mo.progress = NULL;
+  if ((rc = sdv_mc_run(&res0, m0, &p0, steps, nt, s->obs, nobs, &mo))) goto done;
+  for (size_t t = 0; t < nt; t++)
+    for (size_t i = 0; i < nobs; i++) {
+      sdv_mc_summary dd, ss, s0;
+      if ((rc = sdv_mc_result_get(res, t, i, &dd)) ||
+          (rc = sdv_mc_result_get(res, t, 2 * nobs + i, &ss)) ||
+          (rc = sdv_mc_result_get(res0, t, i, &s0)))
+        goto done;
+      const size_t c = t * nobs + i;
+      side[c] = (sdv_weak_side){.mean = ss.mean,
+                                .se = ss.se,
+                                .exact = false,
+                                .ref = s0.mean,
+                                .nonfinite = ss.nonfinite,
+                                .unstable = ss.unstable};
+      err[c] = dd.mean;
+      se[c] = dd.se;
+    }
+  *used = true;
+done:
+  sdv_process_free(probe);
+  sdv_mc_result_free(res);
+  sdv_mc_result_free(res0);
+  sdv_model_free(md);
+  sdv_model_free(m);
+  sdv_model_free(m0);
+  return rc;
+}
+
 /* ---- statistics over the ladder ---- */
 
 /* Two-sided critical value at level a with dof degrees of freedom (normal when dof == 0
@@ -231,15 +315,24 @@ static double crit(double a, size_t dof, bool exact_fit) {
   return sdv_z_critical(a);
 }
 
+/* Fills the derived fields of a row whose sides are set (and, when r->coupled, whose err
+ * and err_se hold the coupled difference's mean and standard error). */
 static void make_row(sdv_weak_row *r, double z) {
-  r->err = r->disc.mean - r->sde.mean;
-  r->err_se = sqrt(r->disc.se * r->disc.se + r->sde.se * r->sde.se);
+  const double unc2 = r->disc.se * r->disc.se + r->sde.se * r->sde.se;
+  r->vr = NAN;
+  if (r->coupled) {
+    r->vr = unc2 / (r->err_se * r->err_se);
+  } else {
+    r->err = r->disc.mean - r->sde.mean;
+    r->err_se = sqrt(unc2);
+  }
   r->err_lo = r->err - z * r->err_se;
   r->err_hi = r->err + z * r->err_se;
   r->resolved = (r->err_se == 0) ? (fabs(r->err) > r->disc.num_err + r->sde.num_err)
                                  : (fabs(r->err) > z * r->err_se);
   r->fl_disc = (r->disc.mean - r->disc.ref) / r->eta;
-  r->fl_sde = (r->sde.mean - r->sde.ref) / r->eta;
+  r->fl_sde = r->coupled ? r->fl_disc - (r->err - (r->disc.ref - r->sde.ref)) / r->eta
+                         : (r->sde.mean - r->sde.ref) / r->eta;
   r->fl_se = r->err_se / r->eta;
 }
 
@@ -708,6 +801,8 @@ static int validate(const sdv_weak_options *o) {
     return SDV_ERROR(SDV_EINVAL, "exact tolerance factor = %g must be finite and > 1",
                      o->exact_tol_factor);
   if (o->obs && o->nobs == 0) return SDV_ERROR(SDV_EINVAL, "observables: empty list");
+  if (o->coupling != SDV_WEAK_COUPLING_CRN && o->coupling != SDV_WEAK_COUPLING_NONE)
+    return SDV_ERROR(SDV_EINVAL, "coupling = %d must be CRN (0) or NONE (1)", (int)o->coupling);
   return SDV_OK;
 }
 
@@ -716,19 +811,36 @@ static int cmp_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-/* Runs the SDE side of every rung with diffusion scale dscale into rows (disc already set). */
+/* Runs the SDE side of every rung with diffusion scale dscale into rows (disc already set):
+ * coupled with the optimizer where options and model allow (estimate_coupled), else
+ * independently. err/se are scratch of nt * nobs doubles. */
 static int run_sde_sides(const study *s, const sdv_model_options *sde, const double *eta,
                          double dscale, sdv_weak_row *rows, size_t *steps, sdv_weak_side *buf,
-                         double z_row, size_t *done, size_t total) {
+                         double *err, double *se, double z_row, size_t *done, size_t total) {
   const sdv_weak_options *o = s->o;
   const size_t nt = s->ntimes, nobs = s->nobs;
   for (size_t r = 0; r < o->neta; r++) {
     for (size_t t = 0; t < nt; t++) steps[t] = (size_t)nearbyint(o->times[t] / eta[r]);
-    int rc = estimate_side(s, sde, eta[r], dscale, true, (uint32_t)(2 * r + 1), steps, buf);
-    if (rc) return rc;
+    sdv_weak_row *rr = &rows[r * nt * nobs];
+    bool disc_mc = true;
+    for (size_t c = 0; c < nt * nobs; c++) disc_mc &= !rr[c].disc.exact;
+    bool coupled = false;
+    int rc;
+    if (o->coupling == SDV_WEAK_COUPLING_CRN && dscale != 0.0 && disc_mc &&
+        (rc = estimate_coupled(s, sde, eta[r], dscale, (uint32_t)(2 * r), (uint32_t)(2 * r + 1),
+                               steps, buf, err, se, &coupled)))
+      return rc;
+    if (!coupled &&
+        (rc = estimate_side(s, sde, eta[r], dscale, true, (uint32_t)(2 * r + 1), steps, buf)))
+      return rc;
     for (size_t c = 0; c < nt * nobs; c++) {
-      sdv_weak_row *w = &rows[r * nt * nobs + c];
+      sdv_weak_row *w = &rr[c];
       w->sde = buf[c];
+      w->coupled = coupled;
+      if (coupled) {
+        w->err = err[c];
+        w->err_se = se[c];
+      }
       make_row(w, z_row);
     }
     if (o->progress) o->progress(o->progress_user, (double)++*done / (double)total);
@@ -748,7 +860,8 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
              .obs = o->obs ? o->obs : &f_only,
              .nobs = o->obs ? o->nobs : 1,
              .ntimes = o->ntimes,
-             .integrator = o->integrator ? o->integrator : sdv_integrator_richardson};
+             .integrator = o->integrator ? o->integrator : sdv_integrator_richardson,
+             .disc = disc};
   const size_t nt = s.ntimes, nobs = s.nobs, neta = o->neta, ncell = nt * nobs;
   double eta[64];
   memcpy(eta, o->eta, neta * sizeof *eta);
@@ -757,10 +870,12 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   sdv_weak_result *res = calloc(1, sizeof *res);
   size_t *steps = malloc(nt * sizeof *steps);
   sdv_weak_side *buf = malloc(ncell * sizeof *buf);
+  double *cerr = malloc(2 * ncell * sizeof *cerr), *cse = cerr ? cerr + ncell : NULL;
   sdv_weak_row *crow = NULL;
   const double controls[2] = {0.0, 2.0};
   const size_t ncontrols = o->controls ? 2 : 0;
-  if (!res || !steps || !buf) goto nomem;
+  if (!res || !steps || !buf || !cerr) goto nomem;
+  s.note = res->coupling_note;
   res->nrows = neta * ncell;
   res->rows = calloc(res->nrows, sizeof *res->rows);
   res->ntests = ncell;
@@ -788,9 +903,10 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
       }
     if (o->progress) o->progress(o->progress_user, (double)++done / (double)total);
   }
-  if ((rc = run_sde_sides(&s, sde, eta, sde->diffusion_scale, res->rows, steps, buf,
+  if ((rc = run_sde_sides(&s, sde, eta, sde->diffusion_scale, res->rows, steps, buf, cerr, cse,
                           res->z_row, &done, total)))
     goto fail;
+  for (size_t k = 0; k < res->nrows; k++) res->coupled |= res->rows[k].coupled;
   for (size_t t = 0; t < nt; t++)
     for (size_t i = 0; i < nobs; i++)
       if ((rc = make_test(&res->tests[t * nobs + i], res->rows, neta, nt, nobs, t, i, o,
@@ -806,11 +922,12 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
       sdv_weak_control *C = &res->controls[c];
       C->diffusion_scale = controls[c] * sde->diffusion_scale;
       memcpy(crow, res->rows, res->nrows * sizeof *crow);
-      if ((rc = run_sde_sides(&s, sde, eta, C->diffusion_scale, crow, steps, buf, res->z_row,
-                              &done, total)))
+      if ((rc = run_sde_sides(&s, sde, eta, C->diffusion_scale, crow, steps, buf, cerr, cse,
+                              res->z_row, &done, total)))
         goto fail;
       C->ntests = ncell;
       if (!(C->tests = calloc(ncell, sizeof *C->tests))) goto nomem;
+      for (size_t k = 0; k < res->nrows; k++) res->coupled |= crow[k].coupled;
       for (size_t t = 0; t < nt; t++)
         for (size_t i = 0; i < nobs; i++) {
           sdv_weak_test *T = &C->tests[t * nobs + i];
@@ -912,6 +1029,7 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   }
   free(steps);
   free(buf);
+  free(cerr);
   free(crow);
   *out = res;
   return SDV_OK;
@@ -920,6 +1038,7 @@ nomem:
 fail:
   free(steps);
   free(buf);
+  free(cerr);
   free(crow);
   sdv_weak_result_free(res);
   return rc;
