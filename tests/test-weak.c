@@ -439,9 +439,10 @@ START_TEST(threads_same_digits) {
     const sdv_weak_row *x = &a->rows[k], *y = &b->rows[k];
     /* Bitwise on every number (not on the struct: it has padding). */
     const double xa[] = {x->disc.mean, x->disc.se, x->disc.ref, x->sde.mean, x->sde.se,
-                         x->sde.ref,   x->err,     x->err_se,   x->fl_disc,  x->fl_sde};
+                         x->sde.ref,   x->err,     x->err_se,   x->fl_disc,  x->fl_sde, x->vr};
     const double ya[] = {y->disc.mean, y->disc.se, y->disc.ref, y->sde.mean, y->sde.se,
-                         y->sde.ref,   y->err,     y->err_se,   y->fl_disc,  y->fl_sde};
+                         y->sde.ref,   y->err,     y->err_se,   y->fl_disc,  y->fl_sde, y->vr};
+    ck_assert(x->coupled && y->coupled); /* rand-k with Gaussian noise: coupled by default */
     ck_assert_mem_eq(xa, ya, sizeof xa);
   }
   ck_assert_mem_eq(&a->tests[0].slope, &b->tests[0].slope, sizeof(double));
@@ -451,6 +452,116 @@ START_TEST(threads_same_digits) {
   ck_assert_int_eq(a->verdict, b->verdict);
   sdv_weak_result_free(a);
   sdv_weak_result_free(b);
+}
+END_TEST
+
+/* ================= coupling ================= */
+
+/* A DSGD study on the quartic (no exact route: both sides Monte Carlo), 4 rungs: with
+ * coupled precision a 3-rung line resolves the fluctuation fit's curvature bias (about 1% of
+ * L here) and the harness rightly says INCONCLUSIVE; 4 rungs fit it. */
+static void quartic_study(sdv_model_options *mo, sdv_weak_options *wo, const double *eta,
+                          const double *t) {
+  sdv_model_options_default(mo);
+  mo->method = "dsgd";
+  mo->dim = 2;
+  mo->agents = 2;
+  mo->objective = "quartic";
+  mo->sigma = "2,3";
+  mo->seed = 77;
+  sdv_weak_options_default(wo);
+  wo->eta = eta;
+  wo->neta = 4;
+  wo->times = t;
+  wo->ntimes = 1;
+  wo->paths = 4000;
+  wo->substeps = 2;
+  wo->integrator = sdv_integrator_euler;
+}
+
+/* Default CRN: every row coupled, its error the coupled difference with a variance reduction
+ * > 1 (theory for additive Gaussian noise: growing like 1/eta); NONE: no row coupled, vr NAN,
+ * and the optimizer's estimates identical bit for bit (its paths do not change). */
+START_TEST(coupling_default_and_none) {
+  static const double eta[4] = {0.1, 0.05, 0.025, 0.0125}, t = 0.5;
+  sdv_model_options mo;
+  sdv_weak_options wo;
+  quartic_study(&mo, &wo, eta, &t);
+  sdv_weak_result *c = run(&mo, NULL, &wo);
+  wo.coupling = SDV_WEAK_COUPLING_NONE;
+  sdv_weak_result *u = run(&mo, NULL, &wo);
+  ck_assert(c->coupled);
+  ck_assert(!u->coupled);
+  ck_assert_str_eq(c->coupling_note, "");
+  for (size_t k = 0; k < c->nrows; k++) {
+    const sdv_weak_row *a = &c->rows[k], *b = &u->rows[k];
+    ck_assert(a->coupled && !b->coupled);
+    ck_assert(isnan(b->vr));
+    ck_assert_msg(a->vr > 5.0, "row %zu: vr = %g", k, a->vr);
+    ck_assert(a->err_se < b->err_se);
+    ck_assert_mem_eq(&a->disc.mean, &b->disc.mean, sizeof(double));
+    ck_assert_mem_eq(&a->disc.se, &b->disc.se, sizeof(double));
+    /* The coupled error is the difference of the two columns' means (no path diverged). */
+    ck_assert_double_eq_tol(a->err, a->disc.mean - a->sde.mean, 1e-12);
+    if (k > 0) ck_assert(a->vr > c->rows[k - 1].vr); /* smaller eta, larger reduction */
+  }
+  /* Both reject the controls; the coupled one with a much tighter intercept. */
+  ck_assert_int_eq(c->verdict, SDV_VERDICT_PASS);
+  for (size_t i = 0; i < c->ncontrols; i++) ck_assert(c->controls[i].rejected);
+  ck_assert(c->tests[0].intercept_se < u->tests[0].intercept_se / 3.0);
+  sdv_weak_result_free(c);
+  sdv_weak_result_free(u);
+}
+END_TEST
+
+/* A realistic wrong SDE (20% too much diffusion variance) is rejected by the coupled study at
+ * a size where the uncoupled one cannot tell (INCONCLUSIVE or PASS, never a FAIL of the
+ * right model). */
+START_TEST(coupling_rejects_realistic_error) {
+  static const double eta[4] = {0.1, 0.05, 0.025, 0.0125}, t = 0.5;
+  sdv_model_options mo;
+  sdv_weak_options wo;
+  quartic_study(&mo, &wo, eta, &t);
+  wo.controls = false;
+  sdv_model_options wrong = mo;
+  wrong.diffusion_scale = sqrt(1.2);
+  sdv_weak_result *c = run(&mo, &wrong, &wo);
+  ck_assert(c->tests[0].fluct_resolved);
+  ck_assert_int_eq(c->tests[0].diffusion_verdict, SDV_VERDICT_FAIL);
+  sdv_weak_result_free(c);
+}
+END_TEST
+
+/* No coupling for the sampled route (qsgd): the rungs run uncoupled and the result says why;
+ * an invalid coupling value is refused, naming the field. */
+START_TEST(coupling_fallback_and_validation) {
+  static const double eta[2] = {0.1, 0.05}, t = 0.5;
+  sdv_model_options mo;
+  sdv_model_options_default(&mo);
+  mo.method = "dcsgd";
+  mo.dim = 3;
+  mo.compressor = "qsgd:s=2";
+  mo.objective = "quartic";
+  sdv_weak_options wo;
+  sdv_weak_options_default(&wo);
+  wo.eta = eta;
+  wo.neta = 2;
+  wo.times = &t;
+  wo.ntimes = 1;
+  wo.paths = 500;
+  wo.controls = false;
+  sdv_weak_result *r = run(&mo, NULL, &wo);
+  ck_assert(!r->coupled);
+  ck_assert_ptr_nonnull(strstr(r->coupling_note, "sampled"));
+  for (size_t k = 0; k < r->nrows; k++) ck_assert(!r->rows[k].coupled && isnan(r->rows[k].vr));
+  sdv_weak_result_free(r);
+  wo.coupling = (sdv_weak_coupling)5;
+  sdv_weak_result *bad = NULL;
+  ck_assert_int_eq(sdv_weak_run(&mo, NULL, &wo, &bad), SDV_EINVAL);
+  ck_assert_ptr_null(bad);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "coupling"));
+  ck_assert_str_eq(sdv_weak_coupling_name(SDV_WEAK_COUPLING_CRN), "crn");
+  ck_assert_str_eq(sdv_weak_coupling_name(SDV_WEAK_COUPLING_NONE), "none");
 }
 END_TEST
 
@@ -1008,6 +1119,12 @@ static Suite *weak_suite(void) {
   tcase_add_test(tc, unstable_optimizer_not_pass);
   tcase_add_test(tc, nonfinite_rows_counted);
   tcase_add_test(tc, clean_study_not_flagged);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("coupling");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, coupling_default_and_none);
+  tcase_add_test(tc, coupling_rejects_realistic_error);
+  tcase_add_test(tc, coupling_fallback_and_validation);
   suite_add_tcase(s, tc);
   tc = tcase_create("validation");
   tcase_add_test(tc, validation);
