@@ -42,7 +42,8 @@ typedef struct sdv_method_type {
   const char *name; /* "dsgd", "dcsgd", "dsignsgd" */
   const char *help; /* one line for `sdv list` */
   bool uses_compressor;
-  /* Method-specific validation of a built model (SDV_EINVAL/ENOTSUP with a message). */
+  /* Method-specific validation of a built model (SDV_EINVAL/ENOTSUP with a message); may be
+   * NULL. */
   int (*validate)(const sdv_model *m);
   /* One discrete step, in place. */
   int (*step)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, sdv_stream *comp);
@@ -70,6 +71,11 @@ typedef struct sdv_method_type {
    * model has no coupling (SDV_ENOTSUP from sdv_model_step_coupled). */
   int (*step_coupled)(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                       sdv_stream *comp, sdv_stream *aux, double *xi);
+  /* Optional (may be NULL): bytes of private scratch the method needs per sdv_work for model
+   * m (e.g. a few d-vectors). sdv_work_alloc allocates it zeroed, aligned for any type, and
+   * sdv_work_scratch returns it to the method's functions; 0 or NULL means none. This is how
+   * a method outside the library (a plugin) gets scratch without knowing sdv_work. */
+  size_t (*scratch)(const sdv_model *m);
 } sdv_method_type;
 
 extern const sdv_method_type *const sdv_method_dsgd;
@@ -78,6 +84,11 @@ extern const sdv_method_type *const sdv_method_dsignsgd;
 
 const sdv_method_type *sdv_method_type_from_name(const char *name);
 size_t sdv_method_types(const sdv_method_type **list, size_t max);
+/* Adds a user method (e.g. from a plugin, sdv/plugin.h): usable by name everywhere
+ * (sdv_model_options.method, `sdv weak --method NAME`). SDV_EINVAL for NULL, a missing name,
+ * step, drift or diffusion, or a taken name; SDV_ELIMIT when full. The table is borrowed for
+ * good. Not thread-safe: register before starting threads. */
+int sdv_method_register(const sdv_method_type *type);
 
 /* The model's fields are public for reading; build and change models only through the
  * functions below. Per-agent arrays have `agents` entries. */
@@ -145,6 +156,8 @@ void sdv_model_free(sdv_model *m); /* NULL is a no-op */
 /* Per-thread scratch. */
 int sdv_work_alloc(sdv_work **out, const sdv_model *m);
 void sdv_work_free(sdv_work *w); /* NULL is a no-op */
+/* The method's private scratch in w (sdv_method_type.scratch bytes), NULL if it has none. */
+void *sdv_work_scratch(sdv_work *w);
 
 /* Thin wrappers over the method table. */
 int sdv_model_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, sdv_stream *comp);

@@ -4,7 +4,7 @@
  *
  *     int sdv_plugin_init(void);
  *
- * which registers the plugin's types (sdv_compressor_register, sdv_noise_register,
+ * which registers the plugin's types (sdv_method_register, sdv_compressor_register, sdv_noise_register,
  * sdv_objective_register, sdv_integrator_register) and returns SDV_OK, or an sdv status with
  * a message (SDV_ERROR) on failure. `sdv --plugin ./libmine.so COMMAND ...` (repeatable, or
  * the colon-separated list in the SDV_PLUGINS environment variable) loads plugins before the

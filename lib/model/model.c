@@ -468,7 +468,7 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
     rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
     goto fail;
   }
-  if ((rc = m->method->validate(m))) goto fail;
+  if (m->method->validate && (rc = m->method->validate(m))) goto fail;
   spec_list_clear(&noise);
   *out = m;
   return SDV_OK;

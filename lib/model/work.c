@@ -74,6 +74,14 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
     rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
     goto fail;
   }
+  if (m->method->scratch) {
+    const size_t bytes = m->method->scratch(m);
+    if (bytes && !(w->method_scratch = calloc(1, bytes))) {
+      rc = SDV_ERROR(SDV_ENOMEM, "out of memory (%zu bytes of scratch for method '%s')", bytes,
+                     m->method->name);
+      goto fail;
+    }
+  }
   set_shortcuts(w, m);
   /* No built-in method produces a DENSE Sigma (SCALAR, DIAGONAL, DIAG_RANK1 or SAMPLED), so
    * the d x d storage is never reserved. */
@@ -96,8 +104,11 @@ void sdv_work_free(sdv_work *w) {
   free(w->nkept);
   free(w->knoise);
   free(w->grad);
+  free(w->method_scratch);
   free(w);
 }
+
+void *sdv_work_scratch(sdv_work *w) { return w ? w->method_scratch : NULL; }
 
 /* Writes xi_j = -sum_i a_i zn_ij / sqrt(sum_i a_i^2) for the per-agent coupled normals
  * accumulated (with their weights a_i) in acc and sum a_i^2 in a2: a standard normal vector,

@@ -49,6 +49,7 @@ struct sdv_work {
   double *memo_x; /* [d] the x of the memo */
   double *memo_d; /* [d] Sigma's diagonal there */
   bool memo_valid;
+  void *method_scratch; /* sdv_method_type.scratch bytes, or NULL */
 };
 
 /* The coupled steps' last stage (lib/model/work.c, docs/math/coupling.md): xi_j =

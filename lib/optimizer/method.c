@@ -18,15 +18,28 @@ static void builtins(const void **list) {
   list[3] = NULL;
 }
 
-/* The built-in methods (lib/core/registry.h); users do not register methods. */
-static const sdv_registry registry = {.what = "method", .builtins = builtins};
+/* Built-in and user-registered methods (lib/core/registry.h). */
+static sdv_registry registry = {.what = "method", .builtins = builtins};
 
 const sdv_method_type *sdv_method_type_from_name(const char *name) {
   return sdv_registry_find(&registry, name);
 }
 
+int sdv_method_register(const sdv_method_type *t) {
+  if (!t) return SDV_ERROR(SDV_EINVAL, "method type: type = NULL");
+  if (!t->name || !*t->name) return SDV_ERROR(SDV_EINVAL, "method type: missing name");
+  const char *missing = !t->step        ? "step"
+                        : !t->drift     ? "drift"
+                        : !t->diffusion ? "diffusion"
+                                        : NULL;
+  if (missing)
+    return SDV_ERROR(SDV_EINVAL, "method type '%s': required function '%s' is NULL", t->name,
+                     missing);
+  return sdv_registry_add(&registry, t); /* documented as not thread-safe */
+}
+
 size_t sdv_method_types(const sdv_method_type **list, size_t max) {
-  const void *all[SDV_REGISTRY_BUILTIN_MAX];
+  const void *all[SDV_REGISTRY_BUILTIN_MAX + SDV_REGISTRY_USER_MAX];
   const size_t n = sdv_registry_list(&registry, all, sizeof all / sizeof all[0]);
   for (size_t i = 0; i < n && i < max; i++) list[i] = all[i];
   return n;
