@@ -24,11 +24,13 @@
 #include <sdv/model.h>
 
 #include "model/work.h"
+#include "optimizer/minibatch.h"
 
-static int dsgd_validate(const sdv_model *m) { return SDV_OK; }
+static int dsgd_validate(const sdv_model *m) { return m->minibatch ? sdv_mb_validate(m) : SDV_OK; }
 
 static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                      sdv_stream *comp) {
+  if (m->minibatch) return sdv_mb_step(m, w, x, noise, comp);
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (!m->literal && w->all_gaussian && n > 1) {
@@ -51,11 +53,16 @@ static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noi
 }
 
 static void dsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  if (m->minibatch) {
+    sdv_mb_drift(m, w, x, b);
+    return;
+  }
   sdv_objective_gradient(m->objective, x, b);
   for (size_t j = 0; j < m->dim; j++) b[j] = -b[j];
 }
 
 static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
   const size_t n = m->agents;
   double sum = 0.0;
   for (size_t i = 0; i < n; i++) {
@@ -66,8 +73,25 @@ static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_
                        i + 1);
     sum += m->var[i];
   }
-  D->structure = SDV_DIFFUSION_SCALAR;
+  D->structure = m->sde_route == SDV_SDE_SAMPLED ? SDV_DIFFUSION_SAMPLED : SDV_DIFFUSION_SCALAR;
   D->scalar = sum / ((double)n * (double)n);
+  return SDV_OK;
+}
+
+/* The sampled route: (1/N) sum_i Z_i, the centred update itself (mean 0, covariance Sigma,
+ * symmetric since every law is), the agents' noise drawn from s in agent order; under
+ * minibatch noise the Gaussian draw of lib/optimizer/minibatch.c. */
+static int dsgd_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                          double *out) {
+  if (m->minibatch) return sdv_mb_increment(m, w, x, s, out);
+  const size_t d = m->dim, n = m->agents;
+  (void)x;
+  for (size_t j = 0; j < d; j++) out[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, s, w->noise);
+    for (size_t j = 0; j < d; j++) out[j] += w->noise[j];
+  }
+  for (size_t j = 0; j < d; j++) out[j] /= (double)n;
   return SDV_OK;
 }
 
@@ -79,7 +103,7 @@ static const sdv_method_type dsgd_type = {
     .step = dsgd_step,
     .drift = dsgd_drift,
     .diffusion = dsgd_diffusion,
-    .increment = NULL,
+    .increment = dsgd_increment,
 };
 
 const sdv_method_type *const sdv_method_dsgd = &dsgd_type;

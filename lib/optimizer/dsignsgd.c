@@ -35,9 +35,11 @@
 #include "core/clones.h"
 #include "core/rng_blocks.h"
 #include "model/work.h"
+#include "optimizer/minibatch.h"
 #include "noise/student_t.h"
 
 static int dsignsgd_validate(const sdv_model *m) {
+  if (m->minibatch) return sdv_mb_validate(m);
   for (size_t i = 0; i < m->agents; i++)
     if (m->sigma[i] > 0.0 && isnan(m->scale[i]))
       return SDV_ERROR(SDV_ENOTSUP,
@@ -117,6 +119,7 @@ static void step_binomial(const sdv_model *m, sdv_work *w, double *x, sdv_stream
 
 static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                          sdv_stream *comp) {
+  if (m->minibatch) return sdv_mb_step(m, w, x, noise, comp);
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (!m->literal && w->same_law) {
@@ -133,6 +136,10 @@ static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream 
 }
 
 static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  if (m->minibatch) {
+    sdv_mb_sign_drift(m, w, x, b);
+    return;
+  }
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (w->same_law) {
@@ -164,6 +171,7 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
 }
 
 static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_sign_diffusion(m, w, x, D);
   const size_t d = m->dim, n = m->agents;
   const double n2 = (double)n * (double)n;
   D->structure = SDV_DIFFUSION_DIAGONAL;
