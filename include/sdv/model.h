@@ -137,8 +137,8 @@ void sdv_model_options_default(sdv_model_options *o);
 
 /* Sets one option from its command-line name without dashes ("method", "dim", "agents",
  * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",
- * "diffusion-scale", "literal" with yes|no|1|0, "shards"). value is borrowed. SDV_EINVAL naming the option
- * for unknown names and unparsable numbers. */
+ * "diffusion-scale", "literal" with yes|no|1|0, "shards"). value is borrowed. SDV_EINVAL naming the
+ * option for unknown names and unparsable numbers. */
 int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value);
 
 /* Builds and validates a model. Every field is checked: SDV_EINVAL with a message naming

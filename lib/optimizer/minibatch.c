@@ -97,8 +97,7 @@ int sdv_mb_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffu
   return SDV_OK;
 }
 
-int sdv_mb_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
-                     double *out) {
+int sdv_mb_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s, double *out) {
   const size_t d = m->dim, n = m->agents;
   const bool comp_ = m->method == sdv_method_dcsgd;
   const double r = comp_ ? sdv_stream_sign(s) : 1.0;

@@ -13,8 +13,7 @@ int sdv_mb_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, s
  * added variance); increment as documented in minibatch.c. */
 void sdv_mb_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
 int sdv_mb_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D);
-int sdv_mb_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
-                     double *out);
+int sdv_mb_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s, double *out);
 /* DSignSGD: the Gaussian (CLT) drift and diagonal diffusion. */
 void sdv_mb_sign_drift(const sdv_model *m, sdv_work *w, const double *x, double *b);
 int sdv_mb_sign_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D);
