@@ -535,6 +535,28 @@ START_TEST(test_reproducible) {
 }
 END_TEST
 
+/* DSGD gained increment() for minibatch noise; it also serves --sde sampled with synthetic
+ * noise: (1/N) sum_i Z_i, covariance (1/N^2) sum_i v_i I. Reference of lib/optimizer/dsgd.c:
+ * N = 2, B = 2, Gaussian sigma = (0.5, 1.5): 0.3125 per coordinate. Same K_SE test. */
+START_TEST(test_dsgd_sampled_route) {
+  const char *const kv[] = {"dim", "3",       "agents", "2",       "batch", "2",
+                            "sde", "sampled", "sigma",  "0.5,1.5", NULL};
+  sdv_model *m = build(kv);
+  const double x[3] = {0.4, -1.1, 2.385}, zero[3] = {0};
+  double S[9] = {0};
+  for (size_t j = 0; j < 3; j++) S[j * 3 + j] = 0.3125;
+  sdv_work *w = work(m);
+  sdv_diffusion *D;
+  ck_assert_int_eq(sdv_model_diffusion(m, w, x, &D), SDV_OK);
+  ck_assert_int_eq(D->structure, SDV_DIFFUSION_SAMPLED);
+  sdv_work_free(w);
+  double *u = sample_increments(m, x, M_DRAWS, 61);
+  ck_assert_int_eq(check_moments("dsgd-sampled", u, M_DRAWS, 3, zero, S, NULL, K_SE, 1), 0);
+  free(u);
+  sdv_model_free(m);
+}
+END_TEST
+
 static Suite *suite(void) {
   (void)step_moments, (void)phi_reference; /* shared helpers this suite does not need */
   Suite *s = suite_create("minibatch");
@@ -557,6 +579,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_dsignsgd_formulas);
   tcase_add_test(tc, test_dsignsgd_step);
   tcase_add_test(tc, test_reproducible);
+  tcase_add_test(tc, test_dsgd_sampled_route);
   suite_add_tcase(s, tc);
   return s;
 }
