@@ -22,6 +22,7 @@
  * 44; label-skew puts all of class 0 (59 samples) in shards 1 and 2.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,14 @@ done:
   return rc;
 }
 
+/* Re-raises a parameter error with the option in front; the component's message is copied
+ * first, since raising rewrites the buffer it lives in. */
+static int wrap_error(int rc, const char *spec) {
+  char inner[768];
+  snprintf(inner, sizeof inner, "%s", sdv_last_error());
+  return SDV_ERROR(rc, "--shards = '%s': %s", spec, inner);
+}
+
 int sdv_shards_build(sdv_model *m, const char *spec) {
   const size_t n = m->samples, N = m->agents;
   sdv_params par = {0};
@@ -130,10 +139,7 @@ int sdv_shards_build(sdv_model *m, const char *spec) {
   keyed *key = NULL;
   gsl_rng *r = NULL;
   int rc = sdv_params_parse(&par, spec);
-  if (rc) {
-    rc = SDV_ERROR(rc, "--shards = '%s': %s", spec, sdv_last_error());
-    goto done;
-  }
+  if (rc) goto wrap;
   const bool iid = strcmp(par.name, "iid") == 0, skew = strcmp(par.name, "label-skew") == 0,
              dir = strcmp(par.name, "dirichlet") == 0;
   if (!iid && !skew && !dir) {
@@ -211,7 +217,7 @@ int sdv_shards_build(sdv_model *m, const char *spec) {
   for (size_t s = 0; s < n; s++) m->shard_index[pi[owner[s]]++] = s;
   goto done;
 wrap:
-  rc = SDV_ERROR(rc, "--shards = '%s': %s", spec, sdv_last_error());
+  rc = wrap_error(rc, spec);
 done:
   sdv_params_clear(&par);
   if (r) gsl_rng_free(r);
