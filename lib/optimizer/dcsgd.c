@@ -285,8 +285,8 @@ static SDV_CLONES bool rank1_em_kernel(size_t d, const double *restrict g, doubl
 static int dcsgd_em_step(const sdv_model *m, sdv_work *w, double h, double c, double *x,
                          const double *xi, double *scratch, bool *done) {
   *done = false;
-  if (m->diffusion_scale != 1.0 || m->minibatch)
-    return SDV_OK; /* scale_covariance would change D, beta */
+  /* scale_covariance would change D, beta; minibatch models are on the sampled route. */
+  if (m->diffusion_scale != 1.0 || m->minibatch) return SDV_OK;
   if (!w->lin_ready) {
     const int rc = linear_setup(m, w);
     if (rc) return rc;

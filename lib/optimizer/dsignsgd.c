@@ -35,8 +35,8 @@
 #include "core/clones.h"
 #include "core/rng_blocks.h"
 #include "model/work.h"
-#include "optimizer/minibatch.h"
 #include "noise/student_t.h"
+#include "optimizer/minibatch.h"
 
 static int dsignsgd_validate(const sdv_model *m) {
   if (m->minibatch) return sdv_mb_validate(m);
