@@ -62,7 +62,6 @@ static void dsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double 
 }
 
 static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
-  if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
   const size_t n = m->agents;
   double sum = 0.0;
   for (size_t i = 0; i < n; i++) {
@@ -73,9 +72,18 @@ static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_
                        i + 1);
     sum += m->var[i];
   }
-  D->structure = m->sde_route == SDV_SDE_SAMPLED ? SDV_DIFFUSION_SAMPLED : SDV_DIFFUSION_SCALAR;
+  D->structure = SDV_DIFFUSION_SCALAR;
   D->scalar = sum / ((double)n * (double)n);
   return SDV_OK;
+}
+
+/* The method's diffusion: minibatch models (always sampled), else the scalar one, reported as
+ * SAMPLED on the sampled route (after the same check that an SDE exists). */
+static int dsgd_routes(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
+  const int rc = dsgd_diffusion(m, w, x, D);
+  if (rc == SDV_OK && m->sde_route == SDV_SDE_SAMPLED) D->structure = SDV_DIFFUSION_SAMPLED;
+  return rc;
 }
 
 /* The sampled route: (1/N) sum_i Z_i, the centred update itself (mean 0, covariance Sigma,
@@ -102,7 +110,7 @@ static const sdv_method_type dsgd_type = {
     .validate = dsgd_validate,
     .step = dsgd_step,
     .drift = dsgd_drift,
-    .diffusion = dsgd_diffusion,
+    .diffusion = dsgd_routes,
     .increment = dsgd_increment,
 };
 
