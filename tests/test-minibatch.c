@@ -200,6 +200,45 @@ START_TEST(test_description) {
 }
 END_TEST
 
+/* The sample_label hook of the four data objectives and its wrapper's errors. */
+START_TEST(test_labels) {
+  static const char binary_csv[] = "0.5,-1.2,1\n2.0,0.3,0\n-0.7,1.1,1\n";
+  char bin[64], spec[160];
+  sdv_test_temp_file(bin, sizeof bin, binary_csv);
+  struct {
+    const char *fmt, *path;
+    size_t dim;
+    double want[3];
+  } c[] = {{"softmax:data=%s", small_path, 9, {0, 2, 1}},
+           {"mlp:data=%s:hidden=2", small_path, 2 * 3 + 3 * 3, {0, 2, 1}},
+           {"logistic:data=%s", bin, 3, {1, 0, 1}},
+           {"least-squares:data=%s", real_path, 3, {0.75, -1.5, 2.25}}};
+  for (size_t k = 0; k < 4; k++) {
+    snprintf(spec, sizeof spec, c[k].fmt, c[k].path);
+    sdv_objective *o = NULL;
+    ck_assert_msg(sdv_objective_alloc(&o, spec, c[k].dim) == SDV_OK, "%s: %s", spec,
+                  sdv_last_error());
+    for (size_t s = 0; s < 3; s++) {
+      double y;
+      ck_assert_int_eq(sdv_objective_sample_label(o, s, &y), SDV_OK);
+      ck_assert_double_eq(y, c[k].want[s]);
+    }
+    double y;
+    ck_assert_int_eq(sdv_objective_sample_label(o, 99, &y), SDV_EINVAL);
+    assert_error_names("s = 99", NULL);
+    sdv_objective_free(o);
+  }
+  sdv_objective *q = NULL;
+  ck_assert_int_eq(sdv_objective_alloc(&q, "quadratic:lam=1", 2), SDV_OK);
+  double y;
+  ck_assert_int_eq(sdv_objective_sample_label(q, 0, &y), SDV_ENOTSUP);
+  assert_error_names("quadratic", "sample_label");
+  ck_assert(isnan(y));
+  sdv_objective_free(q);
+  unlink(bin);
+}
+END_TEST
+
 /* ---- shards ---- */
 
 static sdv_model *wine_model(size_t agents, const char *shards) {
@@ -564,6 +603,7 @@ static Suite *suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_option_errors);
   tcase_add_test(tc, test_description);
+  tcase_add_test(tc, test_labels);
   suite_add_tcase(s, tc);
   tc = tcase_create("shards");
   tcase_add_checked_fixture(tc, setup, teardown);
