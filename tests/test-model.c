@@ -270,11 +270,12 @@ START_TEST(test_invalid_method_specific) {
   options(&o, sign);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
   assert_error_names("--compressor", "dsignsgd");
-  /* The sampled route exists only where a method has increment(). */
-  const char *const sampled[] = {"method", "dsgd", "sde", "sampled", NULL};
+  /* The sampled route exists only where a method has increment() (DSGD has one since
+   * minibatch noise; DSignSGD's diffusion is always in closed form). */
+  const char *const sampled[] = {"method", "dsignsgd", "sde", "sampled", NULL};
   options(&o, sampled);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_ENOTSUP);
-  assert_error_names("--sde = sampled", "dsgd");
+  assert_error_names("--sde = sampled", "dsignsgd");
   /* DSignSGD needs the law of the minibatch mean: not known for t_3 with B > 1. */
   const char *const t3[] = {"method", "dsignsgd", "noise", "student-t:nu=3", "batch", "4", NULL};
   options(&o, t3);

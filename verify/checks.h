@@ -48,7 +48,7 @@ typedef struct sdv_check {
   const char *id;     /* stable short id, e.g. "dsgd-order"; NULL terminates a family */
   const char *claim;  /* the claim in one line */
   const char *family; /* "weak", "stationary", "dsignsgd", "heavy-tails", "scaling",
-                         "conformance", "nonquadratic" */
+                         "conformance", "nonquadratic", "minibatch" */
   /* Runs the check. Returns SDV_OK with res filled (a failed claim is NOT an error),
    * SDV_EINTR when cancelled, or another status for a genuine error (with message). */
   int (*run)(const sdv_check_ctx *ctx, sdv_check_result *res);
@@ -63,6 +63,7 @@ extern const sdv_check sdv_checks_conformance[];
 extern const sdv_check sdv_checks_nonquadratic[];
 extern const sdv_check sdv_checks_moments[];
 extern const sdv_check sdv_checks_trajectory[];
+extern const sdv_check sdv_checks_minibatch[];
 
 /* All checks in suite order; returns how many and sets *list (static storage). */
 size_t sdv_checks_all(const sdv_check *const **list);

@@ -99,8 +99,8 @@ const char *sdv_cli_value(const char *cmd, const char *name, int argc, char **ar
 }
 
 static const char *const model_options[] = {
-    "method", "dim", "agents", "eta", "batch", "objective", "noise", "sigma", "compressor",
-    "x0", "seed", "sde", "diffusion-scale", "literal", NULL};
+    "method",     "dim", "agents", "eta", "batch",           "objective", "noise",  "sigma",
+    "compressor", "x0",  "seed",   "sde", "diffusion-scale", "literal",   "shards", NULL};
 
 int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char **argv, int *i) {
   for (const char *const *name = model_options; *name; name++) {
@@ -178,23 +178,28 @@ int sdv_cli_memory_guard(const char *cmd, const sdv_model_options *mo, const dou
 }
 
 void sdv_cli_model_help(FILE *out) {
-  fputs("model options:\n"
-        "  --method dsgd|dcsgd|dsignsgd      optimizer (default dsgd)\n"
-        "  --dim D                           dimension d (default 1)\n"
-        "  --agents N                        number of agents (default 1)\n"
-        "  --eta E                           learning rate > 0 (default 0.1)\n"
-        "  --batch B                         per-agent minibatch size (default 1)\n"
-        "  --objective NAME[:k=v...]         e.g. quadratic:lam=0.5..2 (default quadratic:lam=1)\n"
-        "  --noise LAW[;LAW...]              gaussian | student-t:nu=V | cauchy, 1 or N laws\n"
-        "  --sigma S[,S2,...,SN]             noise scale per agent (default 1)\n"
-        "  --compressor NAME[:k=v][;...]     dcsgd only: identity, bernoulli:p=P, rand-k:k=K,\n"
-        "                                    qsgd:s=S, natural; 1 or N specs\n"
-        "  --x0 V[,V2,...,VD]                start (default 1)\n"
-        "  --seed S                          stream seed (default 1)\n"
-        "  --sde auto|sampled                SDE diffusion route (default auto)\n"
-        "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n"
-        "  --literal yes|no                  simulate every agent, no exact shortcuts (no)\n",
-        out);
+  fputs(
+      "model options:\n"
+      "  --method dsgd|dcsgd|dsignsgd      optimizer (default dsgd)\n"
+      "  --dim D                           dimension d (default 1)\n"
+      "  --agents N                        number of agents (default 1)\n"
+      "  --eta E                           learning rate > 0 (default 0.1)\n"
+      "  --batch B                         per-agent minibatch size (default 1)\n"
+      "  --objective NAME[:k=v...]         e.g. quadratic:lam=0.5..2 (default quadratic:lam=1)\n"
+      "  --noise LAW[;LAW...]              gaussian | student-t:nu=V | cauchy, 1 or N laws;\n"
+      "                                    minibatch[+LAW]: B per-sample gradients of the\n"
+      "                                    agent's shard (objective with data), + LAW noise\n"
+      "  --sigma S[,S2,...,SN]             noise scale per agent (default 1)\n"
+      "  --compressor NAME[:k=v][;...]     dcsgd only: identity, bernoulli:p=P, rand-k:k=K,\n"
+      "                                    qsgd:s=S, natural; 1 or N specs\n"
+      "  --x0 V[,V2,...,VD]                start (default 1)\n"
+      "  --seed S                          stream seed (default 1)\n"
+      "  --sde auto|sampled                SDE diffusion route (default auto)\n"
+      "  --diffusion-scale C               multiply the SDE diffusion (negative controls)\n"
+      "  --literal yes|no                  simulate every agent, no exact shortcuts (no)\n"
+      "  --shards iid|label-skew|dirichlet:alpha=A[:seed=S]\n"
+      "                                    minibatch noise: data split among agents (iid)\n",
+      out);
 }
 
 bool sdv_cli_progress_enabled(void) { return isatty(STDERR_FILENO) == 1; }

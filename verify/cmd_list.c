@@ -42,6 +42,9 @@ int sdv_cmd_list(int argc, char **argv) {
     size_t n = sdv_noise_types(t, LIST_MAX);
     section("noise laws");
     for (size_t i = 0; i < n && i < LIST_MAX; i++) printf("  %-18s %s\n", t[i]->name, t[i]->help);
+    printf("  %-18s %s\n", "minibatch[+LAW]",
+           "mean of B per-sample gradients of the agent's shard (objective with data=FILE; "
+           "--shards iid|label-skew|dirichlet:alpha=A), plus LAW noise if given");
     any = true;
   }
   if (all || strcmp(what, "objectives") == 0) {

@@ -115,6 +115,15 @@ struct sdv_model {
   char *description;      /* canonical one-line spec (owned) */
   bool literal;           /* simulate every agent in step() (no exact shortcuts)
                              and take no fused SDE step (method em_step) */
+  /* Minibatch noise (noise "minibatch" or "minibatch+LAW", docs/math/minibatch.md): agent i's
+   * stochastic gradient is the mean of B per-sample gradients grad f_s(x) drawn with
+   * replacement from its shard, plus, with "+LAW", the minibatch mean of B draws sigma_i T
+   * (noise[i], sigma[i], var[i], scale[i] then describe that added noise; plain "minibatch"
+   * has sigma[i] = 0). false: the synthetic noise above, and the shard fields are empty. */
+  bool minibatch;
+  size_t samples;      /* n, the objective's number of samples (0 without minibatch) */
+  size_t *shard_start; /* [N + 1]: agent i owns shard_index[shard_start[i] .. shard_start[i+1]) */
+  size_t *shard_index; /* [n]: the sample indices, a permutation of 0..n-1 (owned) */
 };
 
 /* Options, as text, exactly as the command line gives them (borrowed strings). */
@@ -125,7 +134,8 @@ typedef struct sdv_model_options {
   size_t batch;           /* default 1 */
   double eta;             /* default 0.1 */
   const char *objective;  /* default "quadratic:lam=1" */
-  const char *noise;      /* default "gaussian"; 1 or N specs separated by ';' */
+  const char *noise;      /* default "gaussian"; 1 or N specs separated by ';'; "minibatch"
+                             or "minibatch+LAW" (all agents or none) samples the data */
   const char *sigma;      /* default "1"; 1 or N comma-separated values */
   const char *compressor; /* default "identity"; 1 or N specs separated by ';' */
   const char *x0;         /* default "1"; 1 or d comma-separated values */
@@ -137,14 +147,18 @@ typedef struct sdv_model_options {
    * DSignSGD agents' sign sum is 2 Binomial(N, p_j) - N, Gaussian DSGD agents' mean noise is
    * one Gaussian. true simulates every agent literally (same law, other draws). */
   bool literal;
+  /* default "iid": how the data samples are split among the agents under minibatch noise,
+   * "iid | label-skew | dirichlet:alpha=A", each with an optional ":seed=S" (default 1)
+   * (docs/math/minibatch.md). Anything but iid without minibatch noise is SDV_EINVAL. */
+  const char *shards;
 } sdv_model_options;
 
 void sdv_model_options_default(sdv_model_options *o);
 
 /* Sets one option from its command-line name without dashes ("method", "dim", "agents",
  * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",
- * "diffusion-scale", "literal" with yes|no|1|0). value is borrowed. SDV_EINVAL naming the option
- * for unknown names and unparsable numbers. */
+ * "diffusion-scale", "literal" with yes|no|1|0, "shards"). value is borrowed. SDV_EINVAL naming the
+ * option for unknown names and unparsable numbers. */
 int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value);
 
 /* Builds and validates a model. Every field is checked: SDV_EINVAL with a message naming
@@ -188,6 +202,14 @@ void sdv_model_draw_noise_coupled(const sdv_model *m, size_t agent, sdv_stream *
  * when the method has no coupled step. */
 int sdv_model_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                            sdv_stream *comp, sdv_stream *aux, double *xi);
+
+/* Minibatch models only: agent i's stochastic gradient g (d values) at x, drawn from s:
+ * B sample indices uniform on the agent's shard (with replacement), then, when the agent has
+ * an added law (sigma[i] > 0), its noise by sdv_model_draw_noise; g = the mean of the B
+ * per-sample gradients + that noise. Uses w's scratch (x and g must not be w's vectors).
+ * SDV_EINVAL for a model without minibatch noise or agent >= N. */
+int sdv_model_minibatch_gradient(const sdv_model *m, sdv_work *w, size_t agent, const double *x,
+                                 sdv_stream *s, double *g);
 
 /* ---- Observables g(x) whose expectations the harness compares ---- */
 

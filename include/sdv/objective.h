@@ -61,6 +61,10 @@ typedef struct sdv_objective_type {
    * which from x = 0 would train nothing but its output biases); NULL if the type suggests
    * none. */
   void (*initial_point)(const void *state, size_t dim, double *x0);
+  /* The label of sample s (a class index 0, 1, ... for classifiers, the real target for
+   * regression), which label-skewed and Dirichlet shards split the data by; NULL if the
+   * samples have no labels. */
+  double (*sample_label)(const void *state, size_t s);
 } sdv_objective_type;
 
 typedef struct sdv_objective {
@@ -144,6 +148,8 @@ int sdv_objective_sample_gradient(const sdv_objective *o, size_t s, const double
 int sdv_objective_hvp(const sdv_objective *o, const double *x, const double *v, double *hv);
 /* x0 = the type's suggested starting point (mlp: seeded Glorot-uniform weights). */
 int sdv_objective_initial_point(const sdv_objective *o, double *x0);
+/* *label = the label of sample s (class index, or the regression target). */
+int sdv_objective_sample_label(const sdv_objective *o, size_t s, double *label);
 
 #ifdef __cplusplus
 }

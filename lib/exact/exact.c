@@ -103,6 +103,13 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
              obs->label ? obs->label : "user", sdv_side_name(side));
     return ROUTE_NONE;
   }
+  if (m->minibatch) {
+    snprintf(why, len,
+             "exact: %s with minibatch noise: the noise covariance is state-dependent through "
+             "the data, so no exact moment route applies; use Monte Carlo",
+             meth);
+    return ROUTE_NONE;
+  }
   if (is_linear_method(m)) {
     if (!is_quadratic(m)) {
       snprintf(why, len,

@@ -20,6 +20,7 @@
 #include <sdv/model.h>
 #include <sdv/params.h>
 
+#include "model/minibatch.h"
 #include "model/work.h"
 
 void sdv_model_options_default(sdv_model_options *o) {
@@ -35,7 +36,8 @@ void sdv_model_options_default(sdv_model_options *o) {
                            .x0 = "1",
                            .seed = 1,
                            .sde_route = SDV_SDE_AUTO,
-                           .diffusion_scale = 1.0};
+                           .diffusion_scale = 1.0,
+                           .shards = "iid"};
 }
 
 int sdv_model_options_set(sdv_model_options *o, const char *name, const char *value) {
@@ -53,6 +55,8 @@ int sdv_model_options_set(sdv_model_options *o, const char *name, const char *va
     o->compressor = value;
   } else if (strcmp(name, "x0") == 0) {
     o->x0 = value;
+  } else if (strcmp(name, "shards") == 0) {
+    o->shards = value;
   } else if (strcmp(name, "dim") == 0) {
     return sdv_parse_size(value, "--dim", &o->dim);
   } else if (strcmp(name, "agents") == 0) {
@@ -86,7 +90,7 @@ int sdv_model_options_set(sdv_model_options *o, const char *name, const char *va
     return SDV_ERROR(SDV_EINVAL,
                      "unknown model option --%s (known: method, dim, agents, batch, eta, "
                      "objective, noise, sigma, compressor, x0, seed, sde, diffusion-scale, "
-                     "literal)",
+                     "literal, shards)",
                      name);
   }
   return SDV_OK;
@@ -200,7 +204,8 @@ static void strbuf_specs(strbuf *b, const char *key, const char *const *s, size_
   for (size_t k = 0; k < (same ? 1 : n); k++) strbuf_printf(b, "%s%s", k ? ";" : "", s[k]);
 }
 
-static char *describe(const sdv_model *m, const char *objective, const spec_list *noise) {
+static char *describe(const sdv_model *m, const char *objective, const spec_list *noise,
+                      const char *shards) {
   strbuf b = {0};
   char num[40];
   strbuf_printf(&b, "%s dim=%zu agents=%zu batch=%zu eta=%s objective=%s", m->method->name, m->dim,
@@ -220,6 +225,7 @@ static char *describe(const sdv_model *m, const char *objective, const spec_list
                 m->sde_route == SDV_SDE_SAMPLED ? "sampled" : "auto",
                 format_double(num, sizeof num, m->diffusion_scale));
   if (m->literal) strbuf_printf(&b, " literal=yes");
+  if (m->minibatch) strbuf_printf(&b, " shards=%s", shards);
   if (b.failed) {
     free(b.s);
     return NULL;
@@ -264,11 +270,60 @@ static int build_noise(sdv_model *m, const char *text, spec_list *specs) {
   if (specs->n != 1 && specs->n != n)
     return SDV_ERROR(SDV_EINVAL, "--noise = '%s' has %zu specs; expected 1 or %zu (--agents)", text,
                      specs->n, n);
+  /* "minibatch" or "minibatch+LAW": every agent samples the data, or none does. */
+  size_t nmb = 0;
+  for (size_t k = 0; k < specs->n; k++) nmb += strncmp(specs->part[k], "minibatch", 9) == 0;
+  if (nmb != 0 && nmb != specs->n)
+    return SDV_ERROR(SDV_EINVAL,
+                     "--noise = '%s': minibatch noise must be given for every agent or for none",
+                     text);
+  m->minibatch = nmb != 0;
   for (size_t i = 0; i < n; i++) {
     const char *spec = specs->part[specs->n == 1 ? 0 : i];
+    if (m->minibatch) {
+      const char *rest = spec + 9;
+      if (*rest == '\0') {
+        /* No added law: a placeholder with sigma_i = 0 (build_sigma). */
+        if ((rc = sdv_noise_alloc(&m->noise[i], "gaussian"))) return rc;
+        continue;
+      }
+      if (*rest != '+' || rest[1] == '\0')
+        return SDV_ERROR(SDV_EINVAL,
+                         "--noise = '%s' must be minibatch or minibatch+LAW (e.g. "
+                         "minibatch+student-t:nu=2.5)",
+                         spec);
+      spec = rest + 1;
+    }
     if ((rc = sdv_noise_alloc(&m->noise[i], spec))) return wrap_error(rc, "noise", spec);
   }
   return SDV_OK;
+}
+
+/* Minibatch noise: the objective must have samples; the agents get their shards. */
+static int build_minibatch(sdv_model *m, const char *noise, const char *shards,
+                           const spec_list *specs) {
+  if (!m->minibatch) {
+    if (strcmp(shards, "iid") != 0)
+      return SDV_ERROR(SDV_EINVAL,
+                       "--shards = '%s' is given, but shards are only used with --noise "
+                       "minibatch (--noise is '%s')",
+                       shards, noise);
+    return SDV_OK;
+  }
+  size_t n = 0;
+  const sdv_objective_type *t = m->objective->type;
+  if (t->samples) n = t->samples(m->objective->state);
+  if (n == 0)
+    return SDV_ERROR(SDV_EINVAL,
+                     "--noise = '%s' needs an objective with data samples (logistic, "
+                     "least-squares, softmax, mlp with data=FILE); objective %s has none",
+                     noise, t->name);
+  m->samples = n;
+  /* Plain "minibatch" agents add nothing: sigma_i = 0 whatever --sigma says. */
+  for (size_t i = 0; i < m->agents; i++)
+    if (strcmp(specs->part[specs->n == 1 ? 0 : i], "minibatch") == 0)
+      m->sigma[i] = m->var[i] = m->scale[i] = 0.0;
+  return sdv_shards_build(m, shards);
 }
 
 static int build_sigma(sdv_model *m, const char *text) {
@@ -462,9 +517,11 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
   }
   if ((rc = build_noise(m, or_default(o->noise, "gaussian"), &noise))) goto fail;
   if ((rc = build_sigma(m, or_default(o->sigma, "1")))) goto fail;
+  const char *shards = or_default(o->shards, "iid");
+  if ((rc = build_minibatch(m, or_default(o->noise, "gaussian"), shards, &noise))) goto fail;
   if ((rc = build_compressor(m, or_default(o->compressor, "identity")))) goto fail;
   if ((rc = build_x0(m, or_default(o->x0, "1")))) goto fail;
-  if (!(m->description = describe(m, objective, &noise))) {
+  if (!(m->description = describe(m, objective, &noise, shards))) {
     rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
     goto fail;
   }
@@ -493,6 +550,8 @@ void sdv_model_free(sdv_model *m) {
   free(m->scale);
   free(m->omega);
   free(m->x0);
+  free(m->shard_start);
+  free(m->shard_index);
   free(m->description);
   free(m);
 }

@@ -147,6 +147,11 @@ static void least_squares_hvp(const void *state, size_t dim, const double *x, co
   for (size_t j = 0; j < dim; j++) hv[j] = hv[j] / (double)s->n + s->mu * v[j];
 }
 
+/* The real target of sample i (label-skewed shards sort by it). */
+static double least_squares_sample_label(const void *state, size_t i) {
+  return ((const least_squares_state *)state)->y[i];
+}
+
 static const sdv_objective_type least_squares_type = {
     .name = "least-squares",
     .help =
@@ -163,6 +168,7 @@ static const sdv_objective_type least_squares_type = {
     .sample_value = least_squares_sample_value,
     .sample_gradient = least_squares_sample_gradient,
     .hvp = least_squares_hvp,
+    .sample_label = least_squares_sample_label,
 };
 
 const sdv_objective_type *const sdv_objective_least_squares = &least_squares_type;

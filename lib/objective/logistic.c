@@ -175,6 +175,11 @@ static void logistic_hvp(const void *state, size_t dim, const double *x, const d
   for (size_t j = 0; j < dim; j++) hv[j] = hv[j] / (double)s->n + s->mu * v[j];
 }
 
+/* The file's label 0 or 1 of sample i (y = 2 label - 1 is stored). */
+static double logistic_sample_label(const void *state, size_t i) {
+  return 0.5 * (((const logistic_state *)state)->y[i] + 1.0);
+}
+
 static const sdv_objective_type logistic_type = {
     .name = "logistic",
     .help =
@@ -191,6 +196,7 @@ static const sdv_objective_type logistic_type = {
     .sample_value = logistic_sample_value,
     .sample_gradient = logistic_sample_gradient,
     .hvp = logistic_hvp,
+    .sample_label = logistic_sample_label,
 };
 
 const sdv_objective_type *const sdv_objective_logistic = &logistic_type;

@@ -270,6 +270,11 @@ static void mlp_initial_point(const void *state, size_t dim, double *x0) {
   memcpy(x0, s->x0, dim * sizeof *x0);
 }
 
+/* The class index of sample i (label-skewed and Dirichlet shards). */
+static double mlp_sample_label(const void *state, size_t i) {
+  return (double)((const mlp_state *)state)->label[i];
+}
+
 static const sdv_objective_type mlp_type = {
     .name = "mlp",
     .help =
@@ -287,6 +292,7 @@ static const sdv_objective_type mlp_type = {
     .sample_gradient = mlp_sample_gradient,
     .hvp = mlp_hvp,
     .initial_point = mlp_initial_point,
+    .sample_label = mlp_sample_label,
 };
 
 const sdv_objective_type *const sdv_objective_mlp = &mlp_type;

@@ -4,6 +4,7 @@
 
 #include "core/registry.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,4 +281,11 @@ int sdv_objective_initial_point(const sdv_objective *o, double *x0) {
   if (rc) return rc;
   o->type->initial_point(o->state, o->dim, x0);
   return SDV_OK;
+}
+
+int sdv_objective_sample_label(const sdv_objective *o, size_t s, double *label) {
+  int rc = need(o, o->type->sample_label != NULL, "sample labels (sample_label)");
+  if (!rc) rc = check_sample(o, s);
+  *label = rc ? NAN : o->type->sample_label(o->state, s);
+  return rc;
 }

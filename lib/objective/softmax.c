@@ -173,6 +173,11 @@ static void softmax_hvp(const void *state, size_t dim, const double *x, const do
   for (size_t j = 0; j < dim; j++) hv[j] = hv[j] / (double)s->n + s->mu * v[j];
 }
 
+/* The class index of sample i (label-skewed and Dirichlet shards). */
+static double softmax_sample_label(const void *state, size_t i) {
+  return (double)((const softmax_state *)state)->label[i];
+}
+
 static const sdv_objective_type softmax_type = {
     .name = "softmax",
     .help =
@@ -189,6 +194,7 @@ static const sdv_objective_type softmax_type = {
     .sample_value = softmax_sample_value,
     .sample_gradient = softmax_sample_gradient,
     .hvp = softmax_hvp,
+    .sample_label = softmax_sample_label,
 };
 
 const sdv_objective_type *const sdv_objective_softmax = &softmax_type;

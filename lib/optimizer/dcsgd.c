@@ -48,10 +48,11 @@
 #include "core/clones.h"
 #include "diffusion/rank1.h"
 #include "model/work.h"
+#include "optimizer/minibatch.h"
 
 static int dcsgd_validate(const sdv_model *m) {
   if (!m->compressor) return SDV_ERROR(SDV_EINVAL, "dcsgd: the model has no compressors");
-  return SDV_OK;
+  return m->minibatch ? sdv_mb_validate(m) : SDV_OK;
 }
 
 /* One coordinate of agent i's minibatch noise, with the law sdv_model_draw_noise gives each
@@ -201,6 +202,7 @@ static int dcsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream 
 
 static int dcsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                       sdv_stream *comp) {
+  if (m->minibatch) return sdv_mb_step(m, w, x, noise, comp);
   return dcsgd_advance(m, w, x, noise, comp, NULL, NULL);
 }
 
@@ -219,6 +221,10 @@ static SDV_CLONES void negate(size_t d, const double *restrict g, double *restri
  * diffusion() is then known to come next at this x. A pure function of x, so the memo gives
  * the same bits. */
 static void dcsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  if (m->minibatch) {
+    sdv_mb_drift(m, w, x, b);
+    return;
+  }
   const size_t d = m->dim;
   w->gmemo_valid = !w->pair_x;
   if (w->gmemo_valid) memcpy(w->gmemo_x, x, d * sizeof *x); /* first: b may be x */
@@ -285,6 +291,7 @@ static SDV_CLONES void linear_diag(size_t d, const double *restrict g, double ba
 }
 
 static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
   const size_t d = m->dim, n = m->agents;
   if (!w->lin_ready) {
     const int rc = linear_setup(m, w);
@@ -357,7 +364,8 @@ static SDV_CLONES bool rank1_em_kernel(size_t d, const double *restrict g, doubl
 static int dcsgd_em_step(const sdv_model *m, sdv_work *w, double h, double c, double *x,
                          const double *xi, double *scratch, bool *done) {
   *done = false;
-  if (m->diffusion_scale != 1.0) return SDV_OK; /* scale_covariance would change D, beta */
+  /* scale_covariance would change D, beta; minibatch models are on the sampled route. */
+  if (m->diffusion_scale != 1.0 || m->minibatch) return SDV_OK;
   if (!w->lin_ready) {
     const int rc = linear_setup(m, w);
     if (rc) return rc;
@@ -374,6 +382,7 @@ static int dcsgd_em_step(const sdv_model *m, sdv_work *w, double h, double c, do
 
 static int dcsgd_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
                            double *out) {
+  if (m->minibatch) return sdv_mb_increment(m, w, x, s, out);
   const size_t d = m->dim, n = m->agents;
   const double sign = sdv_stream_sign(s);
   sdv_objective_gradient(m->objective, x, w->grad);

@@ -24,8 +24,9 @@
 #include <sdv/model.h>
 
 #include "model/work.h"
+#include "optimizer/minibatch.h"
 
-static int dsgd_validate(const sdv_model *m) { return SDV_OK; }
+static int dsgd_validate(const sdv_model *m) { return m->minibatch ? sdv_mb_validate(m) : SDV_OK; }
 
 /* step() and, when xi != NULL, its coupled normals (docs/math/coupling.md): the Gaussian
  * shortcut's normals themselves (the step's noise is c times them), else the per-agent
@@ -75,6 +76,7 @@ static int dsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream *
 
 static int dsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                      sdv_stream *comp) {
+  if (m->minibatch) return sdv_mb_step(m, w, x, noise, comp);
   (void)comp;
   return dsgd_advance(m, w, x, noise, NULL, NULL);
 }
@@ -86,6 +88,10 @@ static int dsgd_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_str
 }
 
 static void dsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  if (m->minibatch) {
+    sdv_mb_drift(m, w, x, b);
+    return;
+  }
   sdv_objective_gradient(m->objective, x, b);
   for (size_t j = 0; j < m->dim; j++) b[j] = -b[j];
 }
@@ -106,6 +112,32 @@ static int dsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_
   return SDV_OK;
 }
 
+/* The method's diffusion: minibatch models (always sampled), else the scalar one, reported as
+ * SAMPLED on the sampled route (after the same check that an SDE exists). */
+static int dsgd_routes(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
+  const int rc = dsgd_diffusion(m, w, x, D);
+  if (rc == SDV_OK && m->sde_route == SDV_SDE_SAMPLED) D->structure = SDV_DIFFUSION_SAMPLED;
+  return rc;
+}
+
+/* The sampled route: (1/N) sum_i Z_i, the centred update itself (mean 0, covariance Sigma,
+ * symmetric since every law is), the agents' noise drawn from s in agent order; under
+ * minibatch noise the Gaussian draw of lib/optimizer/minibatch.c. */
+static int dsgd_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                          double *out) {
+  if (m->minibatch) return sdv_mb_increment(m, w, x, s, out);
+  const size_t d = m->dim, n = m->agents;
+  (void)x;
+  for (size_t j = 0; j < d; j++) out[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    sdv_model_draw_noise(m, i, s, w->noise);
+    for (size_t j = 0; j < d; j++) out[j] += w->noise[j];
+  }
+  for (size_t j = 0; j < d; j++) out[j] /= (double)n;
+  return SDV_OK;
+}
+
 static const sdv_method_type dsgd_type = {
     .name = "dsgd",
     .help = "distributed SGD: x -= eta * mean_i (grad f + Z_i); SDE with scalar diffusion",
@@ -113,8 +145,8 @@ static const sdv_method_type dsgd_type = {
     .validate = dsgd_validate,
     .step = dsgd_step,
     .drift = dsgd_drift,
-    .diffusion = dsgd_diffusion,
-    .increment = NULL,
+    .diffusion = dsgd_routes,
+    .increment = dsgd_increment,
     .step_coupled = dsgd_step_coupled,
 };
 

@@ -38,8 +38,10 @@
 #include "core/rng_blocks.h"
 #include "model/work.h"
 #include "noise/student_t.h"
+#include "optimizer/minibatch.h"
 
 static int dsignsgd_validate(const sdv_model *m) {
+  if (m->minibatch) return sdv_mb_validate(m);
   for (size_t i = 0; i < m->agents; i++)
     if (m->sigma[i] > 0.0 && isnan(m->scale[i]))
       return SDV_ERROR(SDV_ENOTSUP,
@@ -195,6 +197,7 @@ static int dsignsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stre
 
 static int dsignsgd_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                          sdv_stream *comp) {
+  if (m->minibatch) return sdv_mb_step(m, w, x, noise, comp);
   (void)comp;
   return dsignsgd_advance(m, w, x, noise, NULL, NULL);
 }
@@ -206,6 +209,10 @@ static int dsignsgd_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv
 }
 
 static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
+  if (m->minibatch) {
+    sdv_mb_sign_drift(m, w, x, b);
+    return;
+  }
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
   if (w->same_law) {
@@ -237,6 +244,7 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
 }
 
 static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
+  if (m->minibatch) return sdv_mb_sign_diffusion(m, w, x, D);
   const size_t d = m->dim, n = m->agents;
   const double n2 = (double)n * (double)n;
   D->structure = SDV_DIFFUSION_DIAGONAL;

@@ -109,6 +109,10 @@ static int check_coupled(const sdv_model *m, const sdv_model *sde, bool sampled)
   if (sde->eta != m->eta)
     return SDV_ERROR(SDV_EINVAL, "process: coupled sides differ in eta (%g and %g)", m->eta,
                      sde->eta);
+  if (m->minibatch || sde->minibatch)
+    return SDV_ERROR(SDV_ENOTSUP,
+                     "process: coupling: minibatch noise (drawn from the data) has no coupled "
+                     "normals yet");
   if (!m->method->step_coupled)
     return SDV_ERROR(SDV_ENOTSUP,
                      "process: coupling: method '%s' has no coupled step (step_coupled)",
