@@ -177,7 +177,9 @@ typedef struct sdv_weak_test {
   /* diffusion-sensitive statistic */
   double limit, limit_se;            /* L: extrapolated F_disc */
   double intercept, intercept_se, intercept_lo, intercept_hi; /* a */
-  double rel, rel_lo, rel_hi;        /* a / L with interval */
+  double rel, rel_lo, rel_hi;        /* a / L with interval: the intercept's interval over
+                                        |L|, widened by |a/L| times L's interval when L is a
+                                        Monte Carlo estimate (whatever their correlation) */
   bool fluct_resolved;
   sdv_verdict diffusion_verdict;     /* INCONCLUSIVE when not resolved */
   /* Why each test is INCONCLUSIVE (SDV_WEAK_DECIDED otherwise). */

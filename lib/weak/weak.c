@@ -623,14 +623,19 @@ static int fluct_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
     }
   }
   if (l0 != 0) {
+    /* a/L with the intercept's interval divided by |L|, widened, where L is a Monte Carlo
+     * estimate, by |a/L| times L's own interval at the same critical value: the bound
+     * (sd_a + |a/L| sd_L)/|L| on the delta-method standard error holds whatever the
+     * correlation of a and L (both come from F_disc). Coupling shrinks sd_a far below sd_L,
+     * so L's part matters there. */
     T->rel = a / l0;
-    T->rel_lo = T->intercept_lo / l0;
-    T->rel_hi = T->intercept_hi / l0;
-    if (T->rel_lo > T->rel_hi) {
-      double tmp = T->rel_lo;
-      T->rel_lo = T->rel_hi;
-      T->rel_hi = tmp;
+    double half = 0.5 * (T->intercept_hi - T->intercept_lo) / fabs(l0);
+    if (T->limit_se > 0 && T->intercept_se > 0) {
+      const double zc = (T->intercept_hi - T->intercept) / T->intercept_se;
+      half += zc * fabs(T->rel) * T->limit_se / fabs(l0);
     }
+    T->rel_lo = T->rel - half;
+    T->rel_hi = T->rel + half;
   }
   return SDV_OK;
 }
