@@ -91,7 +91,8 @@ def polyfit(x, y, se, deg):
 def fluctuation(rows, alpha=0.01, ncells=1):
     """The fluctuation test of one (time, observable) cell over the ladder (Monte Carlo on at
     least one side). Returns a dict with a, se_a, L, se_L, rel, rel_ci, halfwidth,
-    halfwidth_nominal, resolved, verdict."""
+    halfwidth_nominal, resolved, verdict (the *_nominal values before the chi-square
+    inflation)."""
     rows = [r for r in rows if math.isfinite(r["fl_disc"]) and math.isfinite(r["fl_sde"])]
     rows = sorted(rows, key=lambda r: -r["eta"])
     n = len(rows)
@@ -106,7 +107,7 @@ def fluctuation(rows, alpha=0.01, ncells=1):
         se2[k] = max(se2[k], fl)
     deg = 2 if n >= 4 else 1
     c, sa, sa0, chi2, dof = polyfit(eta, y, se, deg)
-    cl, sl, _, _, _ = polyfit(eta, y2, se2, deg)
+    cl, sl, sl0, _, _ = polyfit(eta, y2, se2, deg)
     z = z_critical(alpha / (2 * ncells))
     a, L = float(c[0]), float(cl[0])
     tol = z * float(sa[0])
@@ -125,7 +126,8 @@ def fluctuation(rows, alpha=0.01, ncells=1):
         verdict = "FAIL"
     lo, hi = sorted(((a - tol) / L, (a + tol) / L))
     return {"a": a, "se_a": float(sa[0]), "se_a_nominal": float(sa0[0]), "L": L,
-            "se_L": float(sl[0]), "z": z, "chi2": chi2, "dof": dof, "rel": a / L,
+            "se_L": float(sl[0]), "se_L_nominal": float(sl0[0]), "z": z, "chi2": chi2,
+            "dof": dof, "rel": a / L,
             "rel_ci": [lo, hi], "halfwidth": tol / abs(L),
             "halfwidth_nominal": z * float(sa0[0]) / abs(L), "resolved": resolved,
             "verdict": verdict}
