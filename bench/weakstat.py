@@ -16,7 +16,8 @@ two agree). It follows lib/weak/weak.c (make_row, fluct_test) and lib/weak/linfi
              L = the intercept of the same fit of F_disc alone (weights eta^2/se_disc^2)
   CI         a +- z se(a), z = the normal critical value at a_test = alpha / (2 n_cells)
              (Bonferroni over the order and fluctuation tests; alpha = 0.01, one cell: z = 2.807)
-  relative   a/L with the CI (a +- z se(a)) / L; its half-width z se(a) / |L|
+  relative   a/L with the CI a/L +- z (se(a) + |a/L| se(L)) / |L| (L's own uncertainty
+             included, whatever the correlation of a and L)
 
 `halfwidth` is that half-width as sdv reports it (after the chi-square inflation);
 `halfwidth_nominal` is the same without the inflation, z se0(a)/|L| with se0 from the weights
@@ -124,10 +125,14 @@ def fluctuation(rows, alpha=0.01, ncells=1):
                    else "FAIL")
     else:
         verdict = "FAIL"
-    lo, hi = sorted(((a - tol) / L, (a + tol) / L))
+    # The interval of a/L (weak.c): the intercept's over |L|, widened by |a/L| times L's own
+    # interval (a bound whatever the correlation of a and L).
+    rel = a / L
+    half = (tol + z * abs(rel) * float(sl[0])) / abs(L)
+    half0 = z * (float(sa0[0]) + abs(rel) * float(sl0[0])) / abs(L)
     return {"a": a, "se_a": float(sa[0]), "se_a_nominal": float(sa0[0]), "L": L,
             "se_L": float(sl[0]), "se_L_nominal": float(sl0[0]), "z": z, "chi2": chi2,
-            "dof": dof, "rel": a / L,
-            "rel_ci": [lo, hi], "halfwidth": tol / abs(L),
-            "halfwidth_nominal": z * float(sa0[0]) / abs(L), "resolved": resolved,
+            "dof": dof, "rel": rel,
+            "rel_ci": [rel - half, rel + half], "halfwidth": half,
+            "halfwidth_nominal": half0, "resolved": resolved,
             "verdict": verdict}

@@ -94,6 +94,9 @@ typedef struct study {
   const sdv_integrator_type *integrator;
   const sdv_model_options *disc; /* the optimizer's options (coupled runs) */
   char *note;                    /* [256] why a rung ran uncoupled (first reason) */
+  bool *deferred;                /* [neta] the optimizer's Monte Carlo side of rung r comes
+                                    from the coupled run (its column is the same run) */
+  sdv_weak_side *dbuf;           /* [ntimes * nobs] scratch for that column */
 } study;
 
 /* Builds a model from options with eta and diffusion_scale replaced. */
@@ -239,7 +242,8 @@ done:
  * couple: an exact SDE side, or no coupling for this model (the reason goes to s->note). */
 static int estimate_coupled(const study *s, const sdv_model_options *base, double eta,
                             double dscale, uint32_t sub_d, uint32_t sub_s, const size_t *steps,
-                            sdv_weak_side *side, double *err, double *se, bool *used) {
+                            sdv_weak_side *side, sdv_weak_side *dside, double *err, double *se,
+                            bool *used) {
   const size_t nt = s->ntimes, nobs = s->nobs;
   sdv_model *md = NULL, *m = NULL, *m0 = NULL;
   sdv_mc_result *res = NULL, *res0 = NULL;
@@ -294,6 +298,15 @@ static int estimate_coupled(const study *s, const sdv_model_options *base, doubl
                                 .unstable = ss.unstable};
       err[c] = dd.mean;
       se[c] = dd.se;
+      if (dside) {
+        sdv_mc_summary od;
+        if ((rc = sdv_mc_result_get(res, t, nobs + i, &od))) goto done;
+        dside[c] = (sdv_weak_side){.mean = od.mean,
+                                   .se = od.se,
+                                   .exact = false,
+                                   .nonfinite = od.nonfinite,
+                                   .unstable = od.unstable};
+      }
     }
   *used = true;
 done:
@@ -303,6 +316,55 @@ done:
   sdv_model_free(md);
   sdv_model_free(m);
   sdv_model_free(m0);
+  return rc;
+}
+
+/* Whether rung eta will be coupled (estimate_coupled would run): both sides Monte Carlo, a
+ * noisy SDE and a coupling for the pair. Then the optimizer's side is read from the coupled
+ * run instead of a run of its own (the same paths, bit for bit), and only its noise-free
+ * reference is computed here, into side[c].ref. */
+static int plan_coupled(const study *s, const sdv_model_options *sde, double eta,
+                        const size_t *steps, sdv_weak_side *side, bool *yes) {
+  const size_t nt = s->ntimes, nobs = s->nobs;
+  sdv_model *md = NULL, *m = NULL;
+  sdv_process *probe = NULL;
+  double *ref = NULL;
+  *yes = false;
+  int rc;
+  if (s->o->coupling != SDV_WEAK_COUPLING_CRN || sde->diffusion_scale == 0.0) return SDV_OK;
+  if ((rc = model_at(&md, s->disc, eta, s->disc->diffusion_scale))) goto done;
+  if (s->o->exact && exact_all(md, SDV_SIDE_DISCRETE, s)) goto done;
+  if ((rc = model_at(&m, sde, eta, sde->diffusion_scale))) goto done;
+  if (s->o->exact && exact_all(m, SDV_SIDE_SDE, s)) goto done;
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = SDV_PROCESS_COUPLED;
+  po.integrator = s->integrator;
+  po.substeps = s->o->substeps;
+  po.sde_model = m;
+  rc = sdv_process_alloc(&probe, md, &po);
+  if (rc == SDV_ENOTSUP) { /* estimate_coupled records the reason */
+    rc = SDV_OK;
+    goto done;
+  }
+  if (rc) goto done;
+  if (!(ref = malloc(nt * nobs * sizeof *ref))) {
+    rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+    goto done;
+  }
+  sdv_exact_options xo;
+  sdv_exact_options_default(&xo);
+  xo.cancel = s->o->cancel;
+  if ((rc = sdv_exact_eval(md, SDV_SIDE_NOISEFREE, steps, nt, s->obs, nobs, ref, &xo, NULL)))
+    goto done;
+  for (size_t c = 0; c < nt * nobs; c++)
+    side[c] = (sdv_weak_side){.mean = NAN, .se = NAN, .exact = false, .ref = ref[c]};
+  *yes = true;
+done:
+  free(ref);
+  sdv_process_free(probe);
+  sdv_model_free(md);
+  sdv_model_free(m);
   return rc;
 }
 
@@ -830,11 +892,25 @@ static int run_sde_sides(const study *s, const sdv_model_options *sde, const dou
     bool disc_mc = true;
     for (size_t c = 0; c < nt * nobs; c++) disc_mc &= !rr[c].disc.exact;
     bool coupled = false;
+    const bool deferred = s->deferred[r];
     int rc;
     if (o->coupling == SDV_WEAK_COUPLING_CRN && dscale != 0.0 && disc_mc &&
         (rc = estimate_coupled(s, sde, eta[r], dscale, (uint32_t)(2 * r), (uint32_t)(2 * r + 1),
-                               steps, buf, err, se, &coupled)))
+                               steps, buf, deferred ? s->dbuf : NULL, err, se, &coupled)))
       return rc;
+    if (deferred) {
+      /* The optimizer's side: the coupled run's column, or (never expected: plan_coupled
+       * saw a coupling) a run of its own. */
+      if (!coupled && (rc = estimate_side(s, s->disc, eta[r], s->disc->diffusion_scale, false,
+                                          (uint32_t)(2 * r), steps, s->dbuf)))
+        return rc;
+      for (size_t c = 0; c < nt * nobs; c++) {
+        const double ref = rr[c].disc.ref;
+        rr[c].disc = s->dbuf[c];
+        if (coupled) rr[c].disc.ref = ref;
+      }
+      s->deferred[r] = false;
+    }
     if (!coupled &&
         (rc = estimate_side(s, sde, eta[r], dscale, true, (uint32_t)(2 * r + 1), steps, buf)))
       return rc;
@@ -879,8 +955,12 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   sdv_weak_row *crow = NULL;
   const double controls[2] = {0.0, 2.0};
   const size_t ncontrols = o->controls ? 2 : 0;
-  if (!res || !steps || !buf || !cerr) goto nomem;
+  bool *deferred = calloc(neta, sizeof *deferred);
+  sdv_weak_side *dbuf = malloc(ncell * sizeof *dbuf);
+  if (!res || !steps || !buf || !cerr || !deferred || !dbuf) goto nomem;
   s.note = res->coupling_note;
+  s.deferred = deferred;
+  s.dbuf = dbuf;
   res->nrows = neta * ncell;
   res->rows = calloc(res->nrows, sizeof *res->rows);
   res->ntests = ncell;
@@ -894,8 +974,11 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   size_t done = 0, total = neta * (2 + ncontrols);
   for (size_t r = 0; r < neta; r++) {
     for (size_t t = 0; t < nt; t++) steps[t] = (size_t)nearbyint(o->times[t] / eta[r]);
-    if ((rc = estimate_side(&s, disc, eta[r], disc->diffusion_scale, false, (uint32_t)(2 * r),
-                            steps, buf)))
+    bool planned = false;
+    if ((rc = plan_coupled(&s, sde, eta[r], steps, buf, &planned))) goto fail;
+    s.deferred[r] = planned;
+    if (!planned && (rc = estimate_side(&s, disc, eta[r], disc->diffusion_scale, false,
+                                        (uint32_t)(2 * r), steps, buf)))
       goto fail;
     for (size_t t = 0; t < nt; t++)
       for (size_t i = 0; i < nobs; i++) {
@@ -1035,6 +1118,8 @@ int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
   free(steps);
   free(buf);
   free(cerr);
+  free(deferred);
+  free(dbuf);
   free(crow);
   *out = res;
   return SDV_OK;
@@ -1044,6 +1129,8 @@ fail:
   free(steps);
   free(buf);
   free(cerr);
+  free(deferred);
+  free(dbuf);
   free(crow);
   sdv_weak_result_free(res);
   return rc;
