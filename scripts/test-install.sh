@@ -8,7 +8,9 @@
 #      library of the prefix;
 #   4. run the installed `sdv` with the example's plugin: compressor-check, a DCSGD weak
 #      study (generic sampled SDE route), a DSignSGD weak study and a simulate run with the
-#      example's alpha-stable noise, SDV_PLUGINS; then the example's own driver.
+#      example's alpha-stable noise, SDV_PLUGINS; then the example's own driver;
+#   6. build examples/majority-vote (a new optimizer) the same way and run its studies: four
+#      weak studies that must PASS and its noise-resilience table.
 # Usage: scripts/test-install.sh [--keep]        (--keep leaves the work directory)
 # Environment: PREFIX (default WORK/prefix), SDV_BUILD (default WORK/build; an existing build
 # directory is reused with its prefix set to PREFIX), PATHS (Monte
@@ -136,6 +138,25 @@ step simulate-output test -s "$work/simulate.csv"
 
 # ---- 5. the example's own driver (library API, no plugin) ----
 step driver "$ex/driver" --quick
+
+# ---- 6. a new optimizer from outside the tree: examples/majority-vote ----
+mv="$work/majority-vote"
+cp -r "$src/examples/majority-vote" "$mv"
+rm -f "$mv/libmajority_vote.so"
+step mv-build make -C "$mv"
+mv_links_prefix() {
+  local lib
+  lib=$(ldd "$mv/libmajority_vote.so" | awk '/libsdv\.so/ {print $3}')
+  echo "libmajority_vote.so -> $lib"
+  case "$lib" in "$libdir"/*) ;; *) return 1 ;; esac
+}
+step mv-links-prefix mv_links_prefix
+step mv-list bash -c "'$sdv' --plugin '$mv/libmajority_vote.so' list | grep -E '^  majority-vote '"
+# Four weak studies that must PASS (quadratic and Iris logistic, Gaussian and Student-t(3)) and
+# the noise-resilience table (README.md of the example).
+step mv-studies env THREADS="$THREADS" SDV_DATA="$src/data" "$mv/studies.sh" "$sdv" \
+  "$mv/libmajority_vote.so"
+sed -n '1,4p' "$work/log/mv-studies.log" | sed 's/^/      /'
 
 for f in weak-dcsgd-natural-dithering weak-dsignsgd-alpha-stable; do
   printf '      %s: %s\n' "$f" "$(grep -m1 '^verdict' "$work/log/$f.log" || echo 'no verdict')"
