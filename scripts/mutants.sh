@@ -39,7 +39,7 @@ MUTDIR=$SRC/scripts/mutants
 # For CI: one mutant per area (SDE diffusion 1/N, the rank-1 term, a sign-function band, a
 # compressor's levels, the Euler noise scale, a shortcut's law, an objective's gradient); the
 # full list runs without --ci (docs/calibration.md has its kill matrix).
-CI_SET="01,06,13,17,20,25,32"
+CI_SET="01,06,13,17,20,25,32,39"
 TIMEOUT=${MUTANTS_TIMEOUT:-900}
 
 die() { echo "mutants: $*" >&2; exit 2; }

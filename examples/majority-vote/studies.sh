@@ -16,6 +16,8 @@ quick=0
 [ "${3:-}" = --quick ] && quick=1
 paths=20000
 [ $quick = 1 ] && paths=2000
+tpaths=5000 # the resilience table: standard errors about 1% of each value
+[ $quick = 1 ] && tpaths=2000
 threads=${THREADS:-2}
 work=$(mktemp -d "${TMPDIR:-/tmp}/mv-studies.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -54,7 +56,7 @@ for law in gaussian cauchy; do
       out="$work/$law-$sigma-$method.csv"
       if "$sdv" --plugin "$plugin" simulate --method "$method" --agents 5 --dim 2 \
           --objective quadratic:lam=1,2 --x0 1.5,-1 --noise "$law" --sigma "$sigma" --eta 0.05 \
-          --T 20 --every 400 --paths "$paths" --threads "$threads" --no-exact \
+          --T 20 --every 400 --paths "$tpaths" --threads "$threads" --no-exact \
           --csv "$out" > "$work/sim.txt" 2>&1; then
         # E f = d eta sigma / (4 c ell): c = N (averaged signs), c_N = N C(N-1,(N-1)/2)/2^(N-1)
         # = 1.875 (vote, N = 5); ell = 2 p(0): sqrt(2/pi) Gaussian, 2/pi Cauchy. DSGD:
