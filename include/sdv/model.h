@@ -124,6 +124,7 @@ struct sdv_model {
   size_t samples;      /* n, the objective's number of samples (0 without minibatch) */
   size_t *shard_start; /* [N + 1]: agent i owns shard_index[shard_start[i] .. shard_start[i+1]) */
   size_t *shard_index; /* [n]: the sample indices, a permutation of 0..n-1 (owned) */
+  bool objective_borrowed; /* built by sdv_model_alloc_spec: objective is the caller's */
 };
 
 /* Options, as text, exactly as the command line gives them (borrowed strings). */
@@ -154,6 +155,49 @@ typedef struct sdv_model_options {
 } sdv_model_options;
 
 void sdv_model_options_default(sdv_model_options *o);
+
+/* ---- The typed model API: a model from numbers, arrays and component handles ----
+ *
+ * What sdv_model_options says in text, said with values: a method type, sizes, arrays, and
+ * component objects (an objective, including sdv_objective_alloc_callback's; noise laws;
+ * compressors). Lists of one apply to every agent (every coordinate for x0); a count of 0
+ * takes the default. Nothing is formatted to text and parsed back.
+ *   objective   BORROWED: the model reads it and never frees it; it must outlive every model
+ *               built from the spec (a weak study builds one per rung).
+ *   noise,      COPIED (sdv_noise_clone, sdv_compressor_clone): the caller keeps and frees its
+ *   compressor  own handles.
+ * Errors name the field ("eta = -1 must be > 0 and finite", "sigma has 3 values; expected 1
+ * or 2 (agents)"). Minibatch noise (drawn from the data) is text-only for now. */
+typedef struct sdv_model_spec {
+  const sdv_method_type *method; /* NULL: dsgd */
+  size_t dim;                    /* d >= 1, the objective's dimension (required) */
+  size_t agents;                 /* N >= 1 (default 1) */
+  size_t batch;                  /* B >= 1 (default 1) */
+  double eta;                    /* > 0 (default 0.1) */
+  uint64_t seed;                 /* default 1 */
+  const sdv_objective *objective; /* required; borrowed */
+  const sdv_noise *const *noise;  /* [nnoise]: 0 (gaussian), 1 or N laws; copied */
+  size_t nnoise;
+  const double *sigma; /* [nsigma]: 0 (1 for every agent), 1 or N values >= 0 */
+  size_t nsigma;
+  const sdv_compressor *const *compressor; /* [ncompressor]: 0 (identity), 1 or N, of dimension
+                                              d; copied; only for methods that compress */
+  size_t ncompressor;
+  const double *x0; /* [nx0]: 0 (1 in every coordinate), 1 or d values, finite */
+  size_t nx0;
+  sdv_sde_route sde_route; /* default AUTO */
+  double diffusion_scale;  /* >= 0 (default 1) */
+  bool literal;            /* default false (sdv_model_options.literal) */
+} sdv_model_spec;
+
+/* Fills s with the defaults above (objective NULL: it must be set). */
+void sdv_model_spec_default(sdv_model_spec *s);
+
+/* Builds and validates a model from a spec, as sdv_model_alloc does from text (the same
+ * checks, the same validated model: the same numbers for the same components and seed).
+ * *out is NULL on failure. The description names components by type (and compressors by
+ * their spec). */
+int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s);
 
 /* Sets one option from its command-line name without dashes ("method", "dim", "agents",
  * "eta", "batch", "objective", "noise", "sigma", "compressor", "x0", "seed", "sde",

@@ -67,6 +67,9 @@ size_t sdv_noise_types(const sdv_noise_type **list, size_t max);
 int sdv_noise_alloc(sdv_noise **out, const char *spec);
 int sdv_noise_alloc_type(sdv_noise **out, const sdv_noise_type *type, const char *params);
 void sdv_noise_free(sdv_noise *n); /* NULL is a no-op */
+/* A copy of n (its own state; states are relocatable values). SDV_ENOMEM, or SDV_EINVAL for
+ * NULL arguments. */
+int sdv_noise_clone(sdv_noise **out, const sdv_noise *n);
 
 static inline double sdv_noise_sample(const sdv_noise *n, sdv_stream *s) {
   return n->type->sample(n->state, s);

@@ -249,6 +249,13 @@ typedef struct sdv_weak_result {
 int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
                  const sdv_weak_options *o, sdv_weak_result **out);
 
+/* The same study for models given as typed specs (sdv/model.h, sdv_model_spec): a callback
+ * objective, component handles, arrays. The specs (and the objective they borrow) must stay
+ * valid for the call; each rung builds its models from them with eta and diffusion_scale
+ * replaced. sde may be NULL (the same model). */
+int sdv_weak_run_spec(const sdv_model_spec *disc, const sdv_model_spec *sde,
+                      const sdv_weak_options *o, sdv_weak_result **out);
+
 void sdv_weak_result_free(sdv_weak_result *r); /* NULL is a no-op */
 
 /* Weighted least squares helpers used by the harness (public for the claim suite).

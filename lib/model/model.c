@@ -326,6 +326,36 @@ static int build_minibatch(sdv_model *m, const char *noise, const char *shards,
   return sdv_shards_build(m, shards);
 }
 
+/* var_i and scale_i from sigma_i and the laws (name: the field in messages). */
+static int set_scales(sdv_model *m, const char *name) {
+  const size_t n = m->agents;
+  for (size_t i = 0; i < n; i++)
+    if (!(m->sigma[i] >= 0.0) || isinf(m->sigma[i]))
+      return SDV_ERROR(SDV_EINVAL, "%s = %g (agent %zu) must be >= 0 and finite", name,
+                       m->sigma[i], i + 1);
+  for (size_t i = 0; i < n; i++) {
+    const sdv_noise *z = m->noise[i];
+    const double s = m->sigma[i];
+    if (s == 0.0) { /* no noise at all, whatever the law */
+      m->var[i] = 0.0;
+      m->scale[i] = 0.0;
+      continue;
+    }
+    const double vt = z->type->variance(z->state);
+    const double c = m->batch == 1 ? 1.0 : z->type->batch_scale(z->state, m->batch);
+    m->var[i] = isinf(vt) ? INFINITY : s * s * vt / (double)m->batch;
+    /* INFINITY means "the law has no variance" (no SDE); a finite variance that overflows
+     * (sigma = 1e300) must not be mistaken for it. */
+    if (isinf(m->var[i]) && !isinf(vt))
+      return SDV_ERROR(SDV_EINVAL,
+                       "%s = %g (agent %zu) is too large: the noise variance "
+                       "sigma^2 Var(T)/B overflows a double",
+                       name, s, i + 1);
+    m->scale[i] = isnan(c) ? NAN : s * c;
+  }
+  return SDV_OK;
+}
+
 static int build_sigma(sdv_model *m, const char *text) {
   const size_t n = m->agents;
   double *v;
@@ -342,27 +372,7 @@ static int build_sigma(sdv_model *m, const char *text) {
   for (size_t i = 0; i < n; i++)
     if (!(m->sigma[i] >= 0.0))
       return SDV_ERROR(SDV_EINVAL, "--sigma = %g (agent %zu) must be >= 0", m->sigma[i], i + 1);
-  for (size_t i = 0; i < n; i++) {
-    const sdv_noise *z = m->noise[i];
-    const double s = m->sigma[i];
-    if (s == 0.0) { /* no noise at all, whatever the law */
-      m->var[i] = 0.0;
-      m->scale[i] = 0.0;
-      continue;
-    }
-    const double vt = z->type->variance(z->state);
-    const double c = m->batch == 1 ? 1.0 : z->type->batch_scale(z->state, m->batch);
-    m->var[i] = isinf(vt) ? INFINITY : s * s * vt / (double)m->batch;
-    /* INFINITY means "the law has no variance" (no SDE); a finite variance that overflows
-     * (sigma = 1e300) must not be mistaken for it. */
-    if (isinf(m->var[i]) && !isinf(vt))
-      return SDV_ERROR(SDV_EINVAL,
-                       "--sigma = %g (agent %zu) is too large: the noise variance "
-                       "sigma^2 Var(T)/B overflows a double",
-                       s, i + 1);
-    m->scale[i] = isnan(c) ? NAN : s * c;
-  }
-  return SDV_OK;
+  return set_scales(m, "--sigma");
 }
 
 static int build_compressor(sdv_model *m, const char *text) {
@@ -536,9 +546,183 @@ fail:
   return rc;
 }
 
+/* ---- the typed API (sdv/model.h) ---- */
+
+void sdv_model_spec_default(sdv_model_spec *s) {
+  memset(s, 0, sizeof *s);
+  s->agents = 1;
+  s->batch = 1;
+  s->eta = 0.1;
+  s->seed = 1;
+  s->sde_route = SDV_SDE_AUTO;
+  s->diffusion_scale = 1.0;
+}
+
+/* "name has k values; expected 1 or n (what)" unless k is 0 (default), 1 or n. */
+static int list_count(size_t k, size_t n, const char *name, const char *what) {
+  if (k <= 1 || k == n) return SDV_OK;
+  return SDV_ERROR(SDV_EINVAL, "%s has %zu values; expected 1 or %zu (%s)", name, k, n, what);
+}
+
+/* The typed model's description: components by type name (compressors by spec). */
+static char *describe_spec(const sdv_model *m) {
+  strbuf b = {0};
+  char num[40];
+  strbuf_printf(&b, "%s dim=%zu agents=%zu batch=%zu eta=%s objective=%s", m->method->name, m->dim,
+                m->agents, m->batch, format_double(num, sizeof num, m->eta),
+                m->objective->type->name);
+  const char *names[64];
+  const size_t k = m->agents < 64 ? m->agents : 64;
+  bool same = true;
+  for (size_t i = 0; i < k; i++) {
+    names[i] = m->noise[i]->type->name;
+    same = same && m->noise[i]->type == m->noise[0]->type &&
+           memcmp(m->noise[i]->state, m->noise[0]->state, m->noise[0]->type->size) == 0;
+  }
+  strbuf_specs(&b, "noise", names, same ? 1 : k);
+  strbuf_values(&b, "sigma", m->sigma, m->agents);
+  if (m->compressor) {
+    strbuf_printf(&b, " compressor=");
+    bool csame = true;
+    for (size_t i = 1; i < m->agents; i++)
+      csame = csame && strcmp(m->compressor[i]->spec, m->compressor[0]->spec) == 0;
+    for (size_t i = 0; i < (csame ? 1 : m->agents); i++)
+      strbuf_printf(&b, "%s%s", i ? ";" : "", m->compressor[i]->spec);
+  }
+  strbuf_values(&b, "x0", m->x0, m->dim);
+  strbuf_printf(&b, " seed=%llu sde=%s diffusion-scale=%s", (unsigned long long)m->seed,
+                m->sde_route == SDV_SDE_SAMPLED ? "sampled" : "auto",
+                format_double(num, sizeof num, m->diffusion_scale));
+  if (m->literal) strbuf_printf(&b, " literal=yes");
+  if (b.failed) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc_spec: out is NULL");
+  *out = NULL;
+  if (!s) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc_spec: spec is NULL");
+  const sdv_method_type *method = s->method ? s->method : sdv_method_dsgd;
+  if (!method->step || !method->drift || !method->diffusion)
+    return SDV_ERROR(SDV_EINVAL, "method '%s' lacks step, drift or diffusion",
+                     method->name ? method->name : "(unnamed)");
+  if (s->dim < 1) return SDV_ERROR(SDV_EINVAL, "dim = %zu must be >= 1", s->dim);
+  if (s->agents < 1) return SDV_ERROR(SDV_EINVAL, "agents = %zu must be >= 1", s->agents);
+  if (s->dim > SIZE_MAX / (64 * sizeof(double)) || s->agents > SIZE_MAX / (64 * sizeof(double)))
+    return SDV_ERROR(SDV_ELIMIT, "dim = %zu, agents = %zu: too large to address", s->dim,
+                     s->agents);
+  if (8.0 * (double)s->dim * (16.0 + 4.0 * (double)s->agents) > SDV_MODEL_MAX_BYTES)
+    return SDV_ERROR(SDV_ELIMIT,
+                     "dim = %zu with agents = %zu needs more than %.0f GB per thread", s->dim,
+                     s->agents, SDV_MODEL_MAX_BYTES / 1e9);
+  if (s->batch < 1) return SDV_ERROR(SDV_EINVAL, "batch = %zu must be >= 1", s->batch);
+  if (!(s->eta > 0.0) || !isfinite(s->eta))
+    return SDV_ERROR(SDV_EINVAL, "eta = %g must be > 0 and finite", s->eta);
+  if (!(s->diffusion_scale >= 0.0) || !isfinite(s->diffusion_scale))
+    return SDV_ERROR(SDV_EINVAL, "diffusion_scale = %g must be >= 0 and finite",
+                     s->diffusion_scale);
+  if (s->sde_route != SDV_SDE_AUTO && s->sde_route != SDV_SDE_SAMPLED)
+    return SDV_ERROR(SDV_EINVAL, "sde_route = %d must be AUTO (0) or SAMPLED (1)",
+                     (int)s->sde_route);
+  if (s->sde_route == SDV_SDE_SAMPLED && !method->increment)
+    return SDV_ERROR(SDV_ENOTSUP, "sde_route = SAMPLED: method %s has no sampled route",
+                     method->name);
+  if (!s->objective) return SDV_ERROR(SDV_EINVAL, "objective is NULL (required)");
+  if (s->objective->dim != s->dim)
+    return SDV_ERROR(SDV_EINVAL, "objective has dimension %zu; dim = %zu", s->objective->dim,
+                     s->dim);
+  const size_t n = s->agents, d = s->dim;
+  int rc;
+  if ((rc = list_count(s->nnoise, n, "noise", "agents")) ||
+      (rc = list_count(s->nsigma, n, "sigma", "agents")) ||
+      (rc = list_count(s->ncompressor, n, "compressor", "agents")) ||
+      (rc = list_count(s->nx0, d, "x0", "dim")))
+    return rc;
+  if (s->nnoise && !s->noise) return SDV_ERROR(SDV_EINVAL, "noise is NULL with nnoise > 0");
+  if (s->nsigma && !s->sigma) return SDV_ERROR(SDV_EINVAL, "sigma is NULL with nsigma > 0");
+  if (s->ncompressor && !s->compressor)
+    return SDV_ERROR(SDV_EINVAL, "compressor is NULL with ncompressor > 0");
+  if (s->nx0 && !s->x0) return SDV_ERROR(SDV_EINVAL, "x0 is NULL with nx0 > 0");
+  if (s->ncompressor && !method->uses_compressor)
+    return SDV_ERROR(SDV_EINVAL, "compressor is given, but method %s does not compress",
+                     method->name);
+  for (size_t j = 0; j < s->nx0; j++)
+    if (!isfinite(s->x0[j]))
+      return SDV_ERROR(SDV_EINVAL, "x0[%zu] = %g must be finite", j, s->x0[j]);
+
+  sdv_model *m = calloc(1, sizeof *m);
+  if (!m) return SDV_ERROR(SDV_ENOMEM, "out of memory");
+  m->method = method;
+  m->dim = d;
+  m->agents = n;
+  m->batch = s->batch;
+  m->eta = s->eta;
+  m->seed = s->seed;
+  m->sde_route = s->sde_route;
+  m->diffusion_scale = s->diffusion_scale;
+  m->literal = s->literal;
+  m->objective = (sdv_objective *)s->objective; /* borrowed: never freed by the model */
+  m->objective_borrowed = true;
+  m->noise = calloc(n, sizeof *m->noise);
+  m->sigma = calloc(n, sizeof *m->sigma);
+  m->var = calloc(n, sizeof *m->var);
+  m->scale = calloc(n, sizeof *m->scale);
+  m->omega = calloc(n, sizeof *m->omega);
+  m->x0 = calloc(d, sizeof *m->x0);
+  if (!m->noise || !m->sigma || !m->var || !m->scale || !m->omega || !m->x0) goto nomem;
+  for (size_t i = 0; i < n; i++) {
+    if (s->nnoise) {
+      const sdv_noise *z = s->noise[s->nnoise == 1 ? 0 : i];
+      if (!z) {
+        rc = SDV_ERROR(SDV_EINVAL, "noise[%zu] is NULL", s->nnoise == 1 ? 0 : i);
+        goto fail;
+      }
+      if ((rc = sdv_noise_clone(&m->noise[i], z))) goto fail;
+    } else if ((rc = sdv_noise_alloc(&m->noise[i], "gaussian"))) {
+      goto fail;
+    }
+    m->sigma[i] = s->nsigma ? s->sigma[s->nsigma == 1 ? 0 : i] : 1.0;
+  }
+  if ((rc = set_scales(m, "sigma"))) goto fail;
+  if (method->uses_compressor) {
+    if (!(m->compressor = calloc(n, sizeof *m->compressor))) goto nomem;
+    for (size_t i = 0; i < n; i++) {
+      if (s->ncompressor) {
+        const sdv_compressor *c = s->compressor[s->ncompressor == 1 ? 0 : i];
+        if (!c) {
+          rc = SDV_ERROR(SDV_EINVAL, "compressor[%zu] is NULL", s->ncompressor == 1 ? 0 : i);
+          goto fail;
+        }
+        if (c->dim != d) {
+          rc = SDV_ERROR(SDV_EINVAL, "compressor[%zu] has dimension %zu; dim = %zu",
+                         s->ncompressor == 1 ? 0 : i, c->dim, d);
+          goto fail;
+        }
+        if (!(m->compressor[i] = sdv_compressor_clone(c))) goto nomem;
+      } else if ((rc = sdv_compressor_alloc(&m->compressor[i], "identity", d))) {
+        goto fail;
+      }
+      m->omega[i] = sdv_compressor_omega(m->compressor[i]);
+    }
+  }
+  for (size_t j = 0; j < d; j++) m->x0[j] = s->nx0 ? s->x0[s->nx0 == 1 ? 0 : j] : 1.0;
+  if (!(m->description = describe_spec(m))) goto nomem;
+  if (method->validate && (rc = method->validate(m))) goto fail;
+  *out = m;
+  return SDV_OK;
+nomem:
+  rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
+fail:
+  sdv_model_free(m);
+  return rc;
+}
+
 void sdv_model_free(sdv_model *m) {
   if (!m) return;
-  sdv_objective_free(m->objective);
+  if (!m->objective_borrowed) sdv_objective_free(m->objective);
   if (m->noise)
     for (size_t i = 0; i < m->agents; i++) sdv_noise_free(m->noise[i]);
   if (m->compressor)

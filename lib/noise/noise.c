@@ -62,6 +62,22 @@ void sdv_noise_free(sdv_noise *n) {
   free(n);
 }
 
+int sdv_noise_clone(sdv_noise **out, const sdv_noise *n) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "noise clone: out is NULL");
+  *out = NULL;
+  if (!n) return SDV_ERROR(SDV_EINVAL, "noise clone: law is NULL");
+  sdv_noise *c = calloc(1, sizeof *c);
+  const size_t size = n->type->size ? n->type->size : 1;
+  if (!c || !(c->state = malloc(size))) {
+    free(c);
+    return SDV_ERROR(SDV_ENOMEM, "noise %s: out of memory", n->type->name);
+  }
+  c->type = n->type;
+  memcpy(c->state, n->state, n->type->size);
+  *out = c;
+  return SDV_OK;
+}
+
 /* Allocates the instance and its zeroed state, runs init and rejects unread keys. */
 static int alloc_with_params(sdv_noise **out, const sdv_noise_type *type, sdv_params *p) {
   int rc = SDV_OK;

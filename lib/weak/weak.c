@@ -87,21 +87,36 @@ void sdv_weak_result_free(sdv_weak_result *r) {
 
 /* ---- one side of one rung ---- */
 
+/* A side's model: text options (sdv_weak_run) or a typed spec (sdv_weak_run_spec), and its
+ * diffusion scale. */
+typedef struct model_src {
+  const sdv_model_options *text;
+  const sdv_model_spec *spec;
+  double diffusion_scale;
+} model_src;
+
 typedef struct study {
   const sdv_weak_options *o;
   const sdv_observable *obs;
   size_t nobs, ntimes;
   const sdv_integrator_type *integrator;
-  const sdv_model_options *disc; /* the optimizer's options (coupled runs) */
+  const model_src *disc;         /* the optimizer's model (coupled runs) */
   char *note;                    /* [256] why a rung ran uncoupled (first reason) */
   bool *deferred;                /* [neta] the optimizer's Monte Carlo side of rung r comes
                                     from the coupled run (its column is the same run) */
   sdv_weak_side *dbuf;           /* [ntimes * nobs] scratch for that column */
 } study;
 
-/* Builds a model from options with eta and diffusion_scale replaced. */
-static int model_at(sdv_model **m, const sdv_model_options *base, double eta, double dscale) {
-  sdv_model_options mo = *base;
+/* Builds a model from its source (text options or a typed spec) with eta and
+ * diffusion_scale replaced. */
+static int model_at(sdv_model **m, const model_src *base, double eta, double dscale) {
+  if (base->spec) {
+    sdv_model_spec ms = *base->spec;
+    ms.eta = eta;
+    ms.diffusion_scale = dscale;
+    return sdv_model_alloc_spec(m, &ms);
+  }
+  sdv_model_options mo = *base->text;
   mo.eta = eta;
   mo.diffusion_scale = dscale;
   return sdv_model_alloc(m, &mo);
@@ -123,7 +138,7 @@ static int mc_options(const study *s, sdv_mc_options *mo) {
 }
 
 /* Fills side[t * nobs + i] for one side of one rung. */
-static int estimate_side(const study *s, const sdv_model_options *base, double eta,
+static int estimate_side(const study *s, const model_src *base, double eta,
                          double dscale, bool sde, uint32_t sub, const size_t *steps,
                          sdv_weak_side *side) {
   const size_t nt = s->ntimes, nobs = s->nobs, ncell = nt * nobs;
@@ -240,7 +255,7 @@ done:
  * column. The optimizer's streams are those of its uncoupled run (sub_d), so its column is
  * that run bit for bit. *used is false, with nothing computed, where the rung does not
  * couple: an exact SDE side, or no coupling for this model (the reason goes to s->note). */
-static int estimate_coupled(const study *s, const sdv_model_options *base, double eta,
+static int estimate_coupled(const study *s, const model_src *base, double eta,
                             double dscale, uint32_t sub_d, uint32_t sub_s, const size_t *steps,
                             sdv_weak_side *side, sdv_weak_side *dside, double *err, double *se,
                             bool *used) {
@@ -323,7 +338,7 @@ done:
  * noisy SDE and a coupling for the pair. Then the optimizer's side is read from the coupled
  * run instead of a run of its own (the same paths, bit for bit), and only its noise-free
  * reference is computed here, into side[c].ref. */
-static int plan_coupled(const study *s, const sdv_model_options *sde, double eta,
+static int plan_coupled(const study *s, const model_src *sde, double eta,
                         const size_t *steps, sdv_weak_side *side, bool *yes) {
   const size_t nt = s->ntimes, nobs = s->nobs;
   sdv_model *md = NULL, *m = NULL;
@@ -727,7 +742,7 @@ static bool side_impossible(sdv_weak_side *w, bool nonneg, double z) {
 
 /* Counts non-finite and impossible rows per side, checks the noise-free optimizer's stability
  * on every rung, and turns what they touch into non-PASS verdicts with a reason. */
-static void flag_estimates(sdv_weak_result *res, const study *s, const sdv_model_options *disc,
+static void flag_estimates(sdv_weak_result *res, const study *s, const model_src *disc,
                            const double *eta, size_t neta) {
   sdv_model *m = NULL;
   if (model_at(&m, disc, eta[0], disc->diffusion_scale)) sdv_clear_error();
@@ -881,7 +896,7 @@ static int cmp_desc(const void *a, const void *b) {
 /* Runs the SDE side of every rung with diffusion scale dscale into rows (disc already set):
  * coupled with the optimizer where options and model allow (estimate_coupled), else
  * independently. err/se are scratch of nt * nobs doubles. */
-static int run_sde_sides(const study *s, const sdv_model_options *sde, const double *eta,
+static int run_sde_sides(const study *s, const model_src *sde, const double *eta,
                          double dscale, sdv_weak_row *rows, size_t *steps, sdv_weak_side *buf,
                          double *err, double *se, double z_row, size_t *done, size_t total) {
   const sdv_weak_options *o = s->o;
@@ -929,13 +944,35 @@ static int run_sde_sides(const study *s, const sdv_model_options *sde, const dou
   return SDV_OK;
 }
 
+static int weak_run(const model_src *disc, const model_src *sde, const sdv_weak_options *o,
+                    sdv_weak_result **out);
+
 int sdv_weak_run(const sdv_model_options *disc, const sdv_model_options *sde,
                  const sdv_weak_options *o, sdv_weak_result **out) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "weak study: out is NULL");
   *out = NULL;
   if (!disc || !o) return SDV_ERROR(SDV_EINVAL, "weak study: NULL model options or options");
+  if (!sde) sde = disc;
+  const model_src d = {.text = disc, .diffusion_scale = disc->diffusion_scale};
+  const model_src s = {.text = sde, .diffusion_scale = sde->diffusion_scale};
+  return weak_run(&d, &s, o, out);
+}
+
+int sdv_weak_run_spec(const sdv_model_spec *disc, const sdv_model_spec *sde,
+                      const sdv_weak_options *o, sdv_weak_result **out) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "weak study: out is NULL");
+  *out = NULL;
+  if (!disc || !o) return SDV_ERROR(SDV_EINVAL, "weak study: NULL model spec or options");
+  if (!sde) sde = disc;
+  const model_src d = {.spec = disc, .diffusion_scale = disc->diffusion_scale};
+  const model_src s = {.spec = sde, .diffusion_scale = sde->diffusion_scale};
+  return weak_run(&d, &s, o, out);
+}
+
+static int weak_run(const model_src *disc, const model_src *sde, const sdv_weak_options *o,
+                    sdv_weak_result **out) {
   int rc = validate(o);
   if (rc) return rc;
-  if (!sde) sde = disc;
   static const sdv_observable f_only = {.kind = SDV_OBS_F};
   study s = {.o = o,
              .obs = o->obs ? o->obs : &f_only,
