@@ -183,7 +183,8 @@ static json_t *result_json(const sdv_weak_result *r, const sdv_weak_options *wo,
   json_t *root = json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "sdv_version", SDV_VERSION,
       "git_revision", SDV_GIT_REVISION, "model", model_desc, "seed", seedtxt, "streams",
-      SDV_REPORT_STREAM_SCHEME, "integrator", wo->integrator->name, "paths",
+      SDV_REPORT_STREAM_SCHEME, "integrator",
+      wo->integrator ? wo->integrator->name : "auto (richardson; euler on the sampled route)", "paths",
       (json_int_t)wo->paths, "substeps", (json_int_t)wo->substeps, "alpha", num(wo->alpha), "rows",
       rows, "tests", tests, "controls", controls);
   /* The single-test summary the README documents. */
@@ -349,7 +350,6 @@ int sdv_cmd_weak(int argc, char **argv) {
   wo.ntimes = ntimes;
   wo.obs = obs;
   wo.nobs = nobs;
-  if (!wo.integrator) wo.integrator = sdv_integrator_richardson;
   mo.eta = eta[0];
   {
     /* Validate the model once before anything runs, and the output paths. */
