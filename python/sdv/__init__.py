@@ -1,0 +1,321 @@
+"""sdv from Python: a thin layer over libsdv's typed model API (docs in README.md, "Python").
+
+    import sdv
+    m = sdv.Model(method="dsgd", dim=2, agents=2, objective="quartic", sigma=[1, 1.5])
+    r = sdv.weak(m, eta=[0.1, 0.05, 0.025], T=0.5, paths=20000)
+    r.verdict, r.order, r.table          # "PASS", (slope, lo, hi), columns as NumPy arrays
+
+Every number comes from the C library (libsdv); Python only marshals arguments and results.
+Components are given as sdv spec strings ("student-t:nu=3", "rand-k:k=2") or, for the
+objective, as a Python object with value(x) and gradient(x) (a callback objective).
+Errors raise sdv.Error subclasses carrying the library's message and status. Long runs release
+the GIL and run in a worker thread; Ctrl-C (KeyboardInterrupt) cancels them cleanly.
+"""
+import builtins
+import json
+import threading
+
+import numpy as np
+
+from ._sdv import ffi, lib
+
+_list = builtins.list  # the module defines its own list()
+
+__all__ = ["Model", "weak", "list", "Error", "InvalidArgument", "NotSupported",
+           "LimitExceeded", "Interrupted", "NumericalError", "WeakResult"]
+
+
+class Error(Exception):
+    """An sdv library error: .status (the sdv_status code) and .message."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class InvalidArgument(Error, ValueError):
+    """SDV_EINVAL: a bad parameter (the message names it)."""
+
+
+class NotSupported(Error):
+    """SDV_ENOTSUP: e.g. no SDE for this noise, no coupling for this model."""
+
+
+class LimitExceeded(Error):
+    """SDV_ELIMIT: the run would exceed a resource guard."""
+
+
+class Interrupted(Error, KeyboardInterrupt):
+    """SDV_EINTR: the run was cancelled (Ctrl-C)."""
+
+
+class NumericalError(Error, ArithmeticError):
+    """SDV_EDOM, SDV_ENUMERIC."""
+
+
+_CLASSES = {lib.SDV_EINVAL: InvalidArgument, lib.SDV_ENOTSUP: NotSupported,
+            lib.SDV_ELIMIT: LimitExceeded, lib.SDV_EINTR: Interrupted,
+            lib.SDV_EDOM: NumericalError, lib.SDV_ENUMERIC: NumericalError,
+            lib.SDV_ENOMEM: Error, lib.SDV_EIO: Error}
+
+
+def _raise(status, message=None):
+    if message is None:
+        message = ffi.string(lib.sdv_last_error()).decode()
+    raise _CLASSES.get(status, Error)(status, message)
+
+
+def _check(status):
+    if status != lib.SDV_OK:
+        _raise(status)
+
+
+# ---- callback objectives ----
+
+_callbacks = {}  # handle id -> Python objective, kept alive while a C objective points to it
+
+
+@ffi.def_extern()
+def _py_value(user, dim, x):
+    obj = ffi.from_handle(user)
+    return float(obj.value(np.frombuffer(ffi.buffer(x, dim * 8), dtype=np.float64)))
+
+
+@ffi.def_extern()
+def _py_gradient(user, dim, x, out):
+    obj = ffi.from_handle(user)
+    g = np.asarray(obj.gradient(np.frombuffer(ffi.buffer(x, dim * 8), dtype=np.float64)),
+                   dtype=np.float64)
+    if g.shape != (dim,):
+        raise ValueError("gradient must return %d values, got shape %s" % (dim, g.shape))
+    ffi.memmove(out, ffi.from_buffer("double[]", g), dim * 8)
+
+
+def _as_list(v):
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
+        return [v]
+    return _list(v)
+
+
+class Model:
+    """A model: one optimizer and its SDE (sdv_model_spec). Keyword arguments as the command's
+    model options: method, dim, agents, batch, eta, objective (spec string, or an object with
+    value(x) and gradient(x)), noise (spec or list of specs), sigma (number or list), compressor
+    (spec or list), x0 (number or list), seed, diffusion_scale, literal."""
+
+    def __init__(self, method="dsgd", dim=1, agents=1, batch=1, eta=0.1,
+                 objective="quadratic:lam=1", noise="gaussian", sigma=1.0, compressor=None,
+                 x0=1.0, seed=1, diffusion_scale=1.0, literal=False):
+        self._keep = []
+        self._spec = ffi.new("sdv_model_spec *")
+        lib.sdv_model_spec_default(self._spec)
+        mt = lib.sdv_method_type_from_name(method.encode())
+        if mt == ffi.NULL:
+            names = ", ".join(list("methods"))  # sdv.list: the registered methods
+            raise InvalidArgument(lib.SDV_EINVAL,
+                                  "method = '%s' is unknown (known: %s)" % (method, names))
+        s = self._spec
+        s.method, s.dim, s.agents, s.batch, s.eta = mt, dim, agents, batch, eta
+        s.seed, s.diffusion_scale, s.literal = seed, diffusion_scale, literal
+        self.params = dict(method=method, dim=dim, agents=agents, batch=batch, eta=eta,
+                           objective=objective if isinstance(objective, str) else
+                           type(objective).__name__, noise=noise, sigma=sigma,
+                           compressor=compressor, x0=x0, seed=seed,
+                           diffusion_scale=diffusion_scale, literal=literal)
+        # objective
+        pobj = ffi.new("sdv_objective **")
+        if isinstance(objective, str):
+            _check(lib.sdv_objective_alloc(pobj, objective.encode(), dim))
+        else:
+            handle = ffi.new_handle(objective)
+            self._keep.append(handle)
+            _check(lib.sdv_objective_alloc_callback(pobj, dim, lib._py_value, lib._py_gradient,
+                                                    ffi.NULL, handle))
+        self._objective = ffi.gc(pobj[0], lib.sdv_objective_free)
+        s.objective = self._objective
+        # noise laws
+        laws = []
+        for spec in _as_list(noise):
+            p = ffi.new("sdv_noise **")
+            _check(lib.sdv_noise_alloc(p, spec.encode()))
+            laws.append(ffi.gc(p[0], lib.sdv_noise_free))
+        self._laws = laws
+        arr = ffi.new("const sdv_noise *[]", laws)
+        self._keep.append(arr)
+        s.noise, s.nnoise = arr, len(laws)
+        # compressors
+        if compressor is not None:
+            comps = []
+            for spec in _as_list(compressor):
+                p = ffi.new("sdv_compressor **")
+                _check(lib.sdv_compressor_alloc(p, spec.encode(), dim))
+                comps.append(ffi.gc(p[0], lib.sdv_compressor_free))
+            self._comps = comps
+            carr = ffi.new("const sdv_compressor *[]", comps)
+            self._keep.append(carr)
+            s.compressor, s.ncompressor = carr, len(comps)
+        # arrays
+        for name, value in (("sigma", sigma), ("x0", x0)):
+            a = np.ascontiguousarray(_as_list(value), dtype=np.float64)
+            buf = ffi.new("double[]", a.tolist())
+            self._keep.append(buf)
+            setattr(s, name, buf)
+            setattr(s, "n" + name, len(a))
+        # validate now, as the C library would at sdv_model_alloc_spec
+        pm = ffi.new("sdv_model **")
+        _check(lib.sdv_model_alloc_spec(pm, s))
+        self.description = ffi.string(pm[0].description).decode()
+        lib.sdv_model_free(pm[0])
+
+    def __repr__(self):
+        return "sdv.Model(%s)" % self.description
+
+
+class WeakResult:
+    """The result of a weak study: .verdict ("PASS", "FAIL", "INCONCLUSIVE"), .summary, .order
+    (slope, lo, hi) of the first test, .tests (list of dicts), .controls, .table (a pandas
+    DataFrame when pandas is installed, else a dict of NumPy arrays), .coupled, .to_json()."""
+
+    def __init__(self, res, obs_names):
+        rows = [res.rows[k] for k in range(res.nrows)]
+        cols = {
+            "eta": [r.eta for r in rows], "t": [r.t for r in rows], "step": [r.step for r in rows],
+            "observable": [obs_names[r.obs] for r in rows],
+            "disc_mean": [r.disc.mean for r in rows], "disc_se": [r.disc.se for r in rows],
+            "sde_mean": [r.sde.mean for r in rows], "sde_se": [r.sde.se for r in rows],
+            "error": [r.err for r in rows], "error_se": [r.err_se for r in rows],
+            "error_lo": [r.err_lo for r in rows], "error_hi": [r.err_hi for r in rows],
+            "resolved": [bool(r.resolved) for r in rows], "coupled": [bool(r.coupled) for r in rows],
+            "vr": [r.vr for r in rows],
+        }
+        arrays = {k: np.asarray(v) for k, v in cols.items()}
+        try:
+            import pandas
+            self.table = pandas.DataFrame(arrays)
+        except ImportError:
+            self.table = arrays
+        self.tests = [self._test(res.tests[k], obs_names) for k in range(res.ntests)]
+        self.controls = [{"diffusion_scale": res.controls[c].diffusion_scale,
+                          "rejected": bool(res.controls[c].rejected),
+                          "tests": [self._test(res.controls[c].tests[k], obs_names)
+                                    for k in range(res.controls[c].ntests)]}
+                         for c in range(res.ncontrols)]
+        self.verdict = ffi.string(lib.sdv_verdict_name(res.verdict)).decode()
+        self.summary = ffi.string(res.summary).decode()
+        self.coupled = bool(res.coupled)
+        self.coupling_note = ffi.string(res.coupling_note).decode()
+        t0 = self.tests[0]
+        self.order = (t0["slope"], t0["slope_ci"][0], t0["slope_ci"][1])
+
+    @staticmethod
+    def _test(T, obs_names):
+        return {"observable": obs_names[T.obs], "t": T.t, "slope": T.slope,
+                "slope_ci": (T.slope_lo, T.slope_hi),
+                "order_verdict": ffi.string(lib.sdv_verdict_name(T.order_verdict)).decode(),
+                "limit": T.limit, "limit_se": T.limit_se, "intercept": T.intercept,
+                "relative_error": T.rel, "relative_error_ci": (T.rel_lo, T.rel_hi),
+                "resolved": bool(T.fluct_resolved),
+                "diffusion_verdict": ffi.string(lib.sdv_verdict_name(T.diffusion_verdict)).decode()}
+
+    def to_json(self, **kw):
+        table = self.table
+        rows = (table.to_dict(orient="list") if hasattr(table, "to_dict")
+                else {k: v.tolist() for k, v in table.items()})
+        return json.dumps({"verdict": self.verdict, "summary": self.summary,
+                           "coupled": self.coupled, "order": self.order, "tests": self.tests,
+                           "controls": self.controls, "rows": rows}, **kw)
+
+    def __repr__(self):
+        return "sdv.WeakResult(verdict=%s, order=%.3f [%.3f, %.3f])" % ((self.verdict,) + self.order)
+
+
+def _run_cancellable(fn, cancel):
+    """Runs fn() (a C call that releases the GIL) in a worker thread; Ctrl-C in the main thread
+    sets *cancel, so the library stops at its next check and returns SDV_EINTR."""
+    box = {}
+
+    def work():
+        box["rc"] = fn()
+
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+    try:
+        while th.is_alive():
+            th.join(0.05)
+    except KeyboardInterrupt:
+        cancel[0] = 1
+        th.join()
+        raise Interrupted(lib.SDV_EINTR, "interrupted (Ctrl-C); no result") from None
+    return box["rc"]
+
+
+def weak(model, eta, T=None, times=None, paths=20000, observables=("f",), substeps=4,
+         integrator=None, alpha=0.01, order=1.0, exact=True, controls=True, coupling="crn",
+         threads=0, sde=None):
+    """A weak-error study of model over the ladder eta at SDE times `times` (or T): the
+    library's sdv_weak_run_spec, as `sdv weak`. sde: another Model for the SDE side (default:
+    the same). Returns a WeakResult."""
+    if (T is None) == (times is None):
+        raise InvalidArgument(lib.SDV_EINVAL, "give exactly one of T and times")
+    times = [T] if T is not None else _list(times)
+    o = ffi.new("sdv_weak_options *")
+    lib.sdv_weak_options_default(o)
+    eta_c = ffi.new("double[]", [float(e) for e in eta])
+    times_c = ffi.new("double[]", [float(t) for t in times])
+    dim = model._spec.dim
+    obs_c = ffi.new("sdv_observable[]", len(observables))
+    for k, name in enumerate(observables):
+        _check(lib.sdv_observable_parse(ffi.addressof(obs_c, k), name.encode(), dim))
+    o.eta, o.neta, o.times, o.ntimes = eta_c, len(eta), times_c, len(times)
+    o.obs, o.nobs, o.paths, o.substeps = obs_c, len(observables), paths, substeps
+    o.alpha, o.order, o.exact, o.controls, o.threads = alpha, order, exact, controls, threads
+    if coupling not in ("crn", "none"):
+        raise InvalidArgument(lib.SDV_EINVAL, "coupling = '%s' must be crn or none" % coupling)
+    o.coupling = lib.SDV_WEAK_COUPLING_CRN if coupling == "crn" else lib.SDV_WEAK_COUPLING_NONE
+    if integrator is not None:
+        it = lib.sdv_integrator_type_from_name(integrator.encode())
+        if it == ffi.NULL:
+            raise InvalidArgument(lib.SDV_EINVAL, "integrator = '%s' is unknown" % integrator)
+        o.integrator = it
+    cancel = ffi.new("volatile sig_atomic_t *")
+    o.cancel = cancel
+    out = ffi.new("sdv_weak_result **")
+    sde_spec = sde._spec if sde is not None else ffi.NULL
+    err = {}
+
+    def call():
+        rc = lib.sdv_weak_run_spec(model._spec, sde_spec, o, out)
+        if rc:  # the message is thread-local: read it on the thread that failed
+            err["msg"] = ffi.string(lib.sdv_last_error()).decode()
+        return rc
+
+    rc = _run_cancellable(call, cancel)
+    if rc:
+        _raise(rc, err.get("msg"))
+    try:
+        return WeakResult(out[0], _list(observables))
+    finally:
+        lib.sdv_weak_result_free(out[0])
+
+
+def list(kind=None):
+    """Registered component names: a dict kind -> list of (name, help), or one kind's list
+    ("methods", "objectives", "noise", "compressors", "integrators")."""
+    getters = {"methods": ("sdv_method_type", lib.sdv_method_types),
+               "objectives": ("sdv_objective_type", lib.sdv_objective_types),
+               "noise": ("sdv_noise_type", lib.sdv_noise_types),
+               "compressors": ("sdv_compressor_type", lib.sdv_compressor_types),
+               "integrators": ("sdv_integrator_type", lib.sdv_integrator_types)}
+    out = {}
+    for k, (ctype, fn) in getters.items():
+        arr = ffi.new("const %s *[64]" % ctype)
+        n = min(fn(arr, 64), 64)
+        out[k] = [(ffi.string(arr[i].name).decode(),
+                   ffi.string(arr[i].help).decode() if arr[i].help != ffi.NULL else "")
+                  for i in range(n)]
+    if kind is None:
+        return out
+    if kind not in out:
+        raise InvalidArgument(lib.SDV_EINVAL, "kind = '%s' is unknown (%s)" % (kind, ", ".join(out)))
+    return [name for name, _ in out[kind]]
