@@ -18,11 +18,16 @@ import threading
 import numpy as np
 
 from ._sdv import ffi, lib
+from . import _components
+from ._components import Stream, register
 
 _list = builtins.list  # the module defines its own list()
 
 __all__ = ["Model", "weak", "list", "Error", "InvalidArgument", "NotSupported",
-           "LimitExceeded", "Interrupted", "NumericalError", "WeakResult"]
+           "LimitExceeded", "Interrupted", "NumericalError", "WeakResult", "Stream", "register",
+           "compressor_check", "ConformanceReport", "PURPOSE_USER"]
+
+PURPOSE_USER = lib.SDV_PURPOSE_USER
 
 
 class Error(Exception):
@@ -67,6 +72,9 @@ def _raise(status, message=None):
 
 
 def _check(status):
+    exc = _components.take_failure()  # a Python component raised inside the call
+    if exc is not None:
+        raise exc
     if status != lib.SDV_OK:
         _raise(status)
 
@@ -162,6 +170,10 @@ class Model:
             self._keep.append(buf)
             setattr(s, name, buf)
             setattr(s, "n" + name, len(a))
+        self._python = (not isinstance(objective, str) or
+                        any(_components.is_python("noise", x) for x in _as_list(noise)) or
+                        (compressor is not None and
+                         any(_components.is_python("compressor", x) for x in _as_list(compressor))))
         # validate now, as the C library would at sdv_model_alloc_spec
         pm = ffi.new("sdv_model **")
         _check(lib.sdv_model_alloc_spec(pm, s))
@@ -290,13 +302,92 @@ def weak(model, eta, T=None, times=None, paths=20000, observables=("f",), subste
             err["msg"] = ffi.string(lib.sdv_last_error()).decode()
         return rc
 
-    rc = _run_cancellable(call, cancel)
+    if threads == 0 and (model._python or (sde is not None and sde._python)):
+        o.threads = 1  # Python callbacks run one at a time (the GIL): more threads only wait
+    with _components.guard(cancel):
+        rc = _run_cancellable(call, cancel)
+    exc = _components.take_failure()
+    if exc is not None:  # a Python component raised: the run was cancelled, raise that
+        if rc == lib.SDV_OK:
+            lib.sdv_weak_result_free(out[0])
+        raise exc
     if rc:
         _raise(rc, err.get("msg"))
     try:
         return WeakResult(out[0], _list(observables))
     finally:
         lib.sdv_weak_result_free(out[0])
+
+
+class ConformanceReport:
+    """The result of sdv.compressor_check: .verdict ("PASS", "FAIL" or "INCONCLUSIVE"),
+    .passed (bool), .rows (a pandas DataFrame when pandas is installed, else a dict of NumPy
+    arrays: vector, what, value, bound, se, pass), .note, .stuck, .inconclusive, .omega."""
+
+    def __init__(self, spec, dim, omega, rep):
+        rows = [rep.rows[k] for k in range(rep.nrows)]
+        cols = {"vector": np.asarray([r.vector for r in rows], dtype=np.int64),
+                "what": np.asarray([ffi.string(r.what).decode() for r in rows]),
+                "value": np.asarray([r.value for r in rows]),
+                "bound": np.asarray([r.bound for r in rows]),
+                "se": np.asarray([r.se for r in rows]),
+                "pass": np.asarray([bool(getattr(r, "pass")) for r in rows])}
+        try:
+            import pandas
+            self.rows = pandas.DataFrame(cols)
+        except ImportError:
+            self.rows = cols
+        self.spec, self.dim, self.omega = spec, dim, omega
+        self.passed = bool(getattr(rep, "pass"))
+        self.inconclusive = bool(rep.inconclusive)
+        self.stuck = int(rep.stuck)
+        self.note = ffi.string(rep.note).decode()
+        self.verdict = ("PASS" if self.passed else "INCONCLUSIVE" if self.inconclusive
+                        else "FAIL")
+
+    def __repr__(self):
+        return "sdv.ConformanceReport(%s dim=%d: %s)" % (self.spec, self.dim, self.verdict)
+
+
+def compressor_check(compressor, dim, samples=20000, vectors=4, seed=20240521, alpha=1e-3):
+    """The conformance check of `sdv compressor-check` (sdv_compressor_conformance) on a
+    compressor spec ("rand-k:k=2", or a registered Python compressor's "NAME:KEY=VALUE"; a
+    registered class stands for its name without parameters) in dimension dim: C(0) = 0,
+    E C(v) = v, E||C(v) - v||^2 <= omega ||v||^2 and, when declared, the exact covariance, at
+    family-wise false-failure rate alpha. Returns a ConformanceReport; a failing check is not
+    an exception."""
+    spec = compressor if isinstance(compressor, str) else compressor.name
+    pc = ffi.new("sdv_compressor **")
+    _check(lib.sdv_compressor_alloc(pc, spec.encode(), dim))
+    comp = ffi.gc(pc[0], lib.sdv_compressor_free)
+    o = ffi.new("sdv_conformance_options *")
+    lib.sdv_conformance_options_default(o)
+    o.samples, o.vectors, o.seed, o.alpha = samples, vectors, seed, alpha
+    cancel = ffi.new("volatile sig_atomic_t *")
+    o.cancel = cancel
+    out = ffi.new("sdv_conformance_report **")
+    err = {}
+
+    def call():
+        rc = lib.sdv_compressor_conformance(comp, o, out)
+        if rc:
+            err["msg"] = ffi.string(lib.sdv_last_error()).decode()
+        return rc
+
+    with _components.guard(cancel):
+        rc = _run_cancellable(call, cancel)
+    exc = _components.take_failure()
+    if exc is not None:
+        if rc == lib.SDV_OK:
+            lib.sdv_conformance_report_free(out[0])
+        raise exc
+    if rc:
+        _raise(rc, err.get("msg"))
+    try:
+        return ConformanceReport(ffi.string(comp.spec).decode(), dim,
+                                 lib.sdvpy_compressor_omega(comp), out[0])
+    finally:
+        lib.sdv_conformance_report_free(out[0])
 
 
 def list(kind=None):

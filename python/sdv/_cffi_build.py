@@ -28,7 +28,7 @@ const char *sdv_strerror(int status);
 
 typedef struct sdv_objective sdv_objective;
 typedef struct sdv_noise sdv_noise;
-typedef struct sdv_compressor sdv_compressor;
+typedef struct sdv_compressor { size_t dim; char *spec; ...; } sdv_compressor;
 typedef struct { const char *name; const char *help; ...; } sdv_method_type;
 typedef struct { const char *name; const char *help; ...; } sdv_integrator_type;
 typedef struct { const char *name; const char *help; ...; } sdv_objective_type;
@@ -160,13 +160,261 @@ void sdv_weak_result_free(sdv_weak_result *r);
 
 extern "Python" double _py_value(void *user, size_t dim, const double *x);
 extern "Python" void _py_gradient(void *user, size_t dim, const double *x, double *out);
+
+/* ---- random streams (the inline readers are compiled into the module from rng.h) ---- */
+typedef struct sdv_stream { ...; } sdv_stream;
+void sdv_stream_init(sdv_stream *s, uint64_t seed, uint64_t path, uint32_t purpose, uint32_t sub);
+uint64_t sdv_stream_u64(sdv_stream *s);
+double sdv_stream_uniform(sdv_stream *s);
+size_t sdv_stream_below(sdv_stream *s, size_t n);
+double sdv_stream_normal(sdv_stream *s);
+void sdv_stream_normals(sdv_stream *s, double *out, size_t n);
+double sdv_stream_sign(sdv_stream *s);
+double sdv_stream_gamma(sdv_stream *s, double a);
+double sdv_stream_student_t(sdv_stream *s, double nu);
+double sdv_stream_cauchy(sdv_stream *s);
+size_t sdv_stream_binomial(sdv_stream *s, size_t n, double p);
+#define SDV_PURPOSE_SAMPLING ...
+#define SDV_PURPOSE_USER ...
+
+/* ---- components written in Python (python/sdv/_components.py) ---- */
+typedef struct sdv_params {
+  char *name;
+  size_t n;
+  char *key[...];
+  char *value[...];
+  bool used[...];
+  ...;
+} sdv_params;
+typedef struct { void *obj; ...; } sdvpy_state;
+#define SDVPY_SLOTS ...
+int sdvpy_error(int status, const char *message);
+int sdvpy_compressor_register(int slot, const char *name, const char *help, bool linear,
+                              bool covariance);
+void sdvpy_compressor_hooks(int slot, bool linear, bool covariance);
+int sdvpy_noise_register(int slot, const char *name, const char *help, bool sample_n,
+                         bool sample_coupled);
+void sdvpy_noise_hooks(int slot, bool sample_n, bool sample_coupled);
+int sdv_noise_alloc_type(sdv_noise **out, const sdv_noise_type *type, const char *params);
+const sdv_noise_type *sdv_noise_type_from_name(const char *name);
+const sdv_compressor_type *sdv_compressor_type_from_name(const char *name);
+int sdv_compressor_alloc_type(sdv_compressor **out, const sdv_compressor_type *type,
+                              size_t dim, const char *params);
+double sdvpy_compressor_omega(const sdv_compressor *c);
+void sdvpy_compressor_apply(sdv_compressor *c, const double *v, double *out, sdv_stream *s);
+double sdvpy_noise_sample(const sdv_noise *n, sdv_stream *s);
+void sdv_noise_sample_n(const sdv_noise *n, sdv_stream *s, double *out, size_t count);
+double sdv_noise_sign_var(const sdv_noise *n, double y);
+double sdv_noise_ell(const sdv_noise *n);
+
+extern "Python" int _pyc_init(int slot, void *state, size_t dim, sdv_params *params);
+extern "Python" double _pyc_omega(void *obj, size_t dim);
+extern "Python" void _pyc_apply(void *obj, size_t dim, const double *v, double *out,
+                                sdv_stream *s);
+extern "Python" int _pyc_linear(void *obj, size_t dim, double *a, double *c);
+extern "Python" int _pyc_covariance(void *obj, size_t dim, const double *v, double *diag,
+                                    double *beta, double *u);
+extern "Python" int _pyn_init(int slot, void *state, sdv_params *params);
+extern "Python" double _pyn_sample(void *obj, sdv_stream *s);
+extern "Python" void _pyn_sample_n(void *obj, sdv_stream *s, double *out, size_t n);
+extern "Python" void _pyn_sample_coupled(void *obj, sdv_stream *s, double *out, double *normal,
+                                         size_t n);
+extern "Python" double _pyn_scalar(void *obj, int which, double y);
+
+/* ---- conformance (sdv compressor-check) ---- */
+typedef struct {
+  size_t samples;
+  size_t vectors;
+  uint64_t seed;
+  double alpha;
+  volatile sig_atomic_t *cancel;
+  ...;
+} sdv_conformance_options;
+typedef struct {
+  size_t vector;
+  const char *what;
+  double value;
+  double bound;
+  double se;
+  int pass;
+  ...;
+} sdv_conformance_row;
+typedef struct {
+  size_t nrows;
+  sdv_conformance_row *rows;
+  int pass;
+  char note[...];
+  size_t stuck;
+  int inconclusive;
+  ...;
+} sdv_conformance_report;
+void sdv_conformance_options_default(sdv_conformance_options *o);
+int sdv_compressor_conformance(const sdv_compressor *c, const sdv_conformance_options *o,
+                               sdv_conformance_report **report);
+void sdv_conformance_report_free(sdv_conformance_report *r);
+"""
+
+# C glue for components written in Python. sdv calls a type's init without telling it which
+# type it is, so each of SDVPY_SLOTS slots has its own init function (generated by a macro)
+# that passes its slot number to Python; every other function reads the instance's Python
+# object (a cffi handle) from the state. One slot per registered Python class and kind.
+GLUE = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <sdv/sdv.h>
+
+#define SDVPY_SLOTS 16
+/* The state of an instance of a Python component: a cffi handle to the Python instance,
+ * kept alive by the Python side. Relocatable (sdv copies states with memcpy). */
+typedef struct { void *obj; } sdvpy_state;
+
+static int _pyc_init(int slot, void *state, size_t dim, sdv_params *params);
+static double _pyc_omega(void *obj, size_t dim);
+static void _pyc_apply(void *obj, size_t dim, const double *v, double *out, sdv_stream *s);
+static int _pyc_linear(void *obj, size_t dim, double *a, double *c);
+static int _pyc_covariance(void *obj, size_t dim, const double *v, double *diag, double *beta,
+                           double *u);
+static int _pyn_init(int slot, void *state, sdv_params *params);
+static double _pyn_sample(void *obj, sdv_stream *s);
+static void _pyn_sample_n(void *obj, sdv_stream *s, double *out, size_t n);
+static void _pyn_sample_coupled(void *obj, sdv_stream *s, double *out, double *normal, size_t n);
+static double _pyn_scalar(void *obj, int which, double y);
+
+static int sdvpy_error(int status, const char *message) {
+  return SDV_ERROR(status, "%s", message);
+}
+
+#define OBJ(state) (((const sdvpy_state *)(state))->obj)
+
+/* ---- compressors ---- */
+static size_t pyc_size(size_t dim) { (void)dim; return sizeof(sdvpy_state); }
+static double pyc_omega(const void *st, size_t dim) { return _pyc_omega(OBJ(st), dim); }
+static void pyc_apply(void *st, size_t dim, const double *v, double *out, sdv_stream *s) {
+  _pyc_apply(OBJ(st), dim, v, out, s);
+}
+static int pyc_linear(const void *st, size_t dim, double *a, double *c) {
+  return _pyc_linear(OBJ(st), dim, a, c);
+}
+static int pyc_covariance(const void *st, size_t dim, const double *v, double *diag,
+                          double *beta, double *u) {
+  return _pyc_covariance(OBJ(st), dim, v, diag, beta, u);
+}
+
+/* ---- noise laws ---- */
+enum { PYN_CDF, PYN_SIGN_MEAN, PYN_SIGN_TAIL, PYN_DENSITY0, PYN_VARIANCE, PYN_BATCH_SCALE };
+static double pyn_sample(const void *st, sdv_stream *s) { return _pyn_sample(OBJ(st), s); }
+static void pyn_sample_n(const void *st, sdv_stream *s, double *out, size_t n) {
+  _pyn_sample_n(OBJ(st), s, out, n);
+}
+static void pyn_sample_coupled(const void *st, sdv_stream *s, double *out, double *normal,
+                               size_t n) {
+  _pyn_sample_coupled(OBJ(st), s, out, normal, n);
+}
+static double pyn_cdf(const void *st, double y) { return _pyn_scalar(OBJ(st), PYN_CDF, y); }
+static double pyn_sign_mean(const void *st, double y) {
+  return _pyn_scalar(OBJ(st), PYN_SIGN_MEAN, y);
+}
+static double pyn_sign_tail(const void *st, double y) {
+  return _pyn_scalar(OBJ(st), PYN_SIGN_TAIL, y);
+}
+static double pyn_density0(const void *st) { return _pyn_scalar(OBJ(st), PYN_DENSITY0, 0.0); }
+static double pyn_variance(const void *st) { return _pyn_scalar(OBJ(st), PYN_VARIANCE, 0.0); }
+static double pyn_batch_scale(const void *st, size_t batch) {
+  return _pyn_scalar(OBJ(st), PYN_BATCH_SCALE, (double)batch);
+}
+
+/* ---- one init per slot ---- */
+#define SDVPY_SLOT(k)                                                                   \
+  static int pyc_init_##k(void *st, size_t dim, sdv_params *p) {                        \
+    return _pyc_init(k, st, dim, p);                                                    \
+  }                                                                                     \
+  static int pyn_init_##k(void *st, sdv_params *p) { return _pyn_init(k, st, p); }
+SDVPY_SLOT(0) SDVPY_SLOT(1) SDVPY_SLOT(2) SDVPY_SLOT(3) SDVPY_SLOT(4) SDVPY_SLOT(5)
+SDVPY_SLOT(6) SDVPY_SLOT(7) SDVPY_SLOT(8) SDVPY_SLOT(9) SDVPY_SLOT(10) SDVPY_SLOT(11)
+SDVPY_SLOT(12) SDVPY_SLOT(13) SDVPY_SLOT(14) SDVPY_SLOT(15)
+static int (*const pyc_inits[SDVPY_SLOTS])(void *, size_t, sdv_params *) = {
+    pyc_init_0, pyc_init_1, pyc_init_2, pyc_init_3, pyc_init_4, pyc_init_5,
+    pyc_init_6, pyc_init_7, pyc_init_8, pyc_init_9, pyc_init_10, pyc_init_11,
+    pyc_init_12, pyc_init_13, pyc_init_14, pyc_init_15};
+static int (*const pyn_inits[SDVPY_SLOTS])(void *, sdv_params *) = {
+    pyn_init_0, pyn_init_1, pyn_init_2, pyn_init_3, pyn_init_4, pyn_init_5,
+    pyn_init_6, pyn_init_7, pyn_init_8, pyn_init_9, pyn_init_10, pyn_init_11,
+    pyn_init_12, pyn_init_13, pyn_init_14, pyn_init_15};
+
+/* The registered type tables (the registry keeps pointers to them: never freed). */
+static sdv_compressor_type pyc_types[SDVPY_SLOTS];
+static sdv_noise_type pyn_types[SDVPY_SLOTS];
+
+static char *sdvpy_dup(const char *s) {
+  char *d = malloc(strlen(s) + 1);
+  if (d) strcpy(d, s);
+  return d;
+}
+
+/* Optional hooks can change when a class is registered again under its name. */
+static void sdvpy_compressor_hooks(int slot, bool linear, bool covariance) {
+  pyc_types[slot].linear = linear ? pyc_linear : NULL;
+  pyc_types[slot].covariance = covariance ? pyc_covariance : NULL;
+}
+
+static int sdvpy_compressor_register(int slot, const char *name, const char *help, bool linear,
+                                     bool covariance) {
+  if (slot < 0 || slot >= SDVPY_SLOTS)
+    return SDV_ERROR(SDV_ELIMIT, "python compressor '%s': at most %d Python compressors", name,
+                     SDVPY_SLOTS);
+  sdv_compressor_type *t = &pyc_types[slot];
+  if (!(t->name = sdvpy_dup(name)) || !(t->help = sdvpy_dup(help)))
+    return SDV_ERROR(SDV_ENOMEM, "python compressor '%s': out of memory", name);
+  t->size = pyc_size;
+  t->init = pyc_inits[slot];
+  t->omega = pyc_omega;
+  t->apply = pyc_apply;
+  sdvpy_compressor_hooks(slot, linear, covariance);
+  return sdv_compressor_register(t);
+}
+
+static void sdvpy_noise_hooks(int slot, bool sample_n, bool sample_coupled) {
+  pyn_types[slot].sample_n = sample_n ? pyn_sample_n : NULL;
+  pyn_types[slot].sample_coupled = sample_coupled ? pyn_sample_coupled : NULL;
+}
+
+static int sdvpy_noise_register(int slot, const char *name, const char *help, bool sample_n,
+                                bool sample_coupled) {
+  if (slot < 0 || slot >= SDVPY_SLOTS)
+    return SDV_ERROR(SDV_ELIMIT, "python noise law '%s': at most %d Python noise laws", name,
+                     SDVPY_SLOTS);
+  sdv_noise_type *t = &pyn_types[slot];
+  if (!(t->name = sdvpy_dup(name)) || !(t->help = sdvpy_dup(help)))
+    return SDV_ERROR(SDV_ENOMEM, "python noise law '%s': out of memory", name);
+  t->size = sizeof(sdvpy_state);
+  t->init = pyn_inits[slot];
+  t->sample = pyn_sample;
+  t->cdf = pyn_cdf;
+  t->sign_mean = pyn_sign_mean;
+  t->sign_tail = pyn_sign_tail;
+  t->density0 = pyn_density0;
+  t->variance = pyn_variance;
+  t->batch_scale = pyn_batch_scale;
+  sdvpy_noise_hooks(slot, sample_n, sample_coupled);
+  return sdv_noise_register(t);
+}
+
+/* The inline entry points of the headers, for Python (one instance's functions). */
+static double sdvpy_compressor_omega(const sdv_compressor *c) { return sdv_compressor_omega(c); }
+static void sdvpy_compressor_apply(sdv_compressor *c, const double *v, double *out,
+                                   sdv_stream *s) {
+  sdv_compressor_apply(c, v, out, s);
+}
+static double sdvpy_noise_sample(const sdv_noise *n, sdv_stream *s) {
+  return sdv_noise_sample(n, s);
+}
 """
 
 
 def builder():
     ffi = cffi.FFI()
     ffi.cdef(CDEF)
-    ffi.set_source("sdv._sdv", "#include <sdv/sdv.h>\n")
+    ffi.set_source("sdv._sdv", GLUE)
     return ffi
 
 
