@@ -4,7 +4,8 @@
 #     scripts/notebooks.sh
 #
 # builds sdv if needed (meson, folder build/), runs `sdv verify --out notebooks/results` and
-# the `sdv simulate` runs the notebooks plot (indexed in notebooks/results/simulations.csv),
+# the `sdv simulate` runs the notebooks plot (indexed in notebooks/results/simulations.csv;
+# notebook 08's runs are made by notebooks/real-data.sh),
 # then executes notebooks/*.ipynb with Debian's jupyter-nbconvert and /usr/bin/python3
 # (numpy, matplotlib; MPLBACKEND=Agg, plots embedded as PNG).
 #
@@ -147,6 +148,13 @@ for n in $ns; do
   # shellcheck disable=SC2086
   sim "n-dcsgd-$n" n-sweep dcsgd "$n" $st --agents "$n" --compressor bernoulli:p=0.5
 done
+
+# Real data (notebook 08): softmax on Wine with minibatch noise, heavy-tailed noise on top.
+if [ "$small" = 1 ]; then
+  "$here/notebooks/real-data.sh" "$sdv" "$results" --small
+else
+  "$here/notebooks/real-data.sh" "$sdv" "$results"
+fi
 
 # ---- execute ----
 export SDV_RESULTS="$results"

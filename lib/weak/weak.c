@@ -515,10 +515,21 @@ static int order_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
   T->slope_hi = c1 + z * s1;
   T->order_stat_tol = o->order_tol + z * s1;
   T->order_ratio = (o->order - c1) / T->order_stat_tol;
+  /* The fit's misfit: the covariance is inflated by chi2/dof when the points scatter beyond
+   * their standard errors. If the interval is too wide only because of that inflation (the
+   * errors alone would resolve the slope, as coupled estimates often do), the ladder is not
+   * on a straight line yet: pre-asymptotic, not Monte Carlo noise. */
+  double chi2 = 0;
+  for (size_t k = 0; k < n; k++) {
+    const double r = (y[k] - c0 - c1 * x[k]) / s[k];
+    chi2 += r * r;
+  }
+  const double inflate = dof > 0 && chi2 > (double)dof ? chi2 / (double)dof : 1.0;
   if (T->sign_change) {
     T->order_reason = SDV_WEAK_PREASYMPTOTIC;
   } else if (z * s1 > o->order_resolution) {
-    T->order_reason = SDV_WEAK_MC_NOISE;
+    T->order_reason = z * s1 / sqrt(inflate) <= o->order_resolution ? SDV_WEAK_PREASYMPTOTIC
+                                                                     : SDV_WEAK_MC_NOISE;
   } else if (T->slope_hi >= thr) {
     T->order_verdict = SDV_VERDICT_PASS;
   } else if (n < 3) {
