@@ -10,6 +10,51 @@ Components are given as sdv spec strings ("student-t:nu=3", "rand-k:k=2") or, fo
 objective, as a Python object with value(x) and gradient(x) (a callback objective).
 Errors raise sdv.Error subclasses carrying the library's message and status. Long runs release
 the GIL and run in a worker thread; Ctrl-C (KeyboardInterrupt) cancels them cleanly.
+
+Compressors and noise laws written in Python
+--------------------------------------------
+A class with a `name` and the methods below, registered with sdv.register(cls) (also a class
+decorator), is a component like the built-ins: "NAME:KEY=VALUE..." works in sdv.Model,
+sdv.weak and sdv.compressor_check, with the same conformance check, SDE and weak studies.
+The spec's parameters are passed to the constructor as keyword arguments (an int, a float, a
+list of floats for "a,b,c", else the text); the constructor validates them (raise ValueError
+or TypeError: sdv reports sdv.InvalidArgument naming the component). One instance is made per
+(class, dim, parameters) and shared by every thread and copy: methods must not keep state
+between calls.
+
+    class MyCompressor:                       # C: R^d -> R^d, unbiased
+        name = "my-comp"                      # the spec name
+        help = "one line for sdv.list()"      # optional (default: the docstring's first line)
+        def __init__(self, dim, **params)     # "my-comp:k=2" -> MyCompressor(dim, k=2)
+        def omega(self) -> float              # a bound: E||C(v)-v||^2 <= omega ||v||^2, all v
+        def apply(self, v, stream) -> array   # C(v), shape (dim,); v is read-only
+        def linear(self) -> (a, c)            # optional: Phi(v) = a Diag(v^2) - c v v^T
+        def covariance(self, v) -> (diag, beta, u)  # optional: Phi(v) = Diag(diag) - beta u u^T
+
+    class MyNoise:                            # a symmetric unit-scale law T
+        name = "my-noise"
+        def __init__(self, **params)          # "my-noise:nu=3" -> MyNoise(nu=3)
+        def sample(self, stream) -> float     # one draw of T
+        def cdf(self, y) -> float             # F(y) = P(T <= y)
+        def density0(self) -> float           # p(0)
+        def variance(self) -> float           # Var T (math.inf if infinite)
+        def sample_n(self, stream, n) -> array      # optional: n draws, the values of n sample()
+        def sign_mean(self, y) -> float       # optional: m(y) = 2F(y) - 1 (default from cdf;
+        def sign_tail(self, y) -> float       #   give them for accuracy near 0), 1 - |m(y)|
+        def batch_scale(self, batch) -> float # optional: c_B with mean of B draws ~ c_B T, or
+                                              #   math.nan (default: B draws are averaged)
+        def sample_coupled(self, stream, n) -> (draws, normals)  # optional (sdv/noise.h)
+
+Randomness comes only from `stream` (an sdv.Stream: uniform(), normal(), normals(n),
+below(n), u64(), sign(), gamma(a), student_t(nu), cauchy(), binomial(n, p), each the C
+function of the same name), so results are reproducible and do not depend on the number of
+threads; the stream is valid during the call only. A Python rand-k drawing as sdv's does gives
+sdv's numbers bit for bit (python/tests/test_components.py).
+
+Threads: the library's OpenMP threads call Python with the GIL held (cffi takes it), so calls
+are safe but run one at a time; sdv.weak uses one thread when threads=0 and the model has a
+Python component. An exception in a method cancels the run and is raised by sdv.weak (or
+sdv.compressor_check). Cost: a few microseconds per call (README "Python").
 """
 import builtins
 import json
@@ -187,7 +232,11 @@ class Model:
 class WeakResult:
     """The result of a weak study: .verdict ("PASS", "FAIL", "INCONCLUSIVE"), .summary, .order
     (slope, lo, hi) of the first test, .tests (list of dicts), .controls, .table (a pandas
-    DataFrame when pandas is installed, else a dict of NumPy arrays), .coupled, .to_json()."""
+    DataFrame when pandas is installed, else a dict of NumPy arrays; one row per eta, time and
+    observable: eta, t, step, observable, disc_mean/se, sde_mean/se, error, error_se,
+    error_lo/hi (95%), fl_disc, fl_sde, fl_se (the fluctuation statistic F = [E g - g(noise-free
+    path)] / eta of each side and the se of their difference; sdv/weak.h), resolved, coupled,
+    vr), .coupled, .to_json()."""
 
     def __init__(self, res, obs_names):
         rows = [res.rows[k] for k in range(res.nrows)]
@@ -198,6 +247,8 @@ class WeakResult:
             "sde_mean": [r.sde.mean for r in rows], "sde_se": [r.sde.se for r in rows],
             "error": [r.err for r in rows], "error_se": [r.err_se for r in rows],
             "error_lo": [r.err_lo for r in rows], "error_hi": [r.err_hi for r in rows],
+            "fl_disc": [r.fl_disc for r in rows], "fl_sde": [r.fl_sde for r in rows],
+            "fl_se": [r.fl_se for r in rows],
             "resolved": [bool(r.resolved) for r in rows], "coupled": [bool(r.coupled) for r in rows],
             "vr": [r.vr for r in rows],
         }
@@ -226,6 +277,7 @@ class WeakResult:
                 "slope_ci": (T.slope_lo, T.slope_hi),
                 "order_verdict": ffi.string(lib.sdv_verdict_name(T.order_verdict)).decode(),
                 "limit": T.limit, "limit_se": T.limit_se, "intercept": T.intercept,
+                "intercept_se": T.intercept_se,
                 "relative_error": T.rel, "relative_error_ci": (T.rel_lo, T.rel_hi),
                 "resolved": bool(T.fluct_resolved),
                 "diffusion_verdict": ffi.string(lib.sdv_verdict_name(T.diffusion_verdict)).decode()}

@@ -203,6 +203,7 @@ int sdv_compressor_alloc_type(sdv_compressor **out, const sdv_compressor_type *t
 double sdvpy_compressor_omega(const sdv_compressor *c);
 void sdvpy_compressor_apply(sdv_compressor *c, const double *v, double *out, sdv_stream *s);
 double sdvpy_noise_sample(const sdv_noise *n, sdv_stream *s);
+void sdvpy_stream_uniforms(sdv_stream *s, double *out, size_t n);
 void sdv_noise_sample_n(const sdv_noise *n, sdv_stream *s, double *out, size_t count);
 double sdv_noise_sign_var(const sdv_noise *n, double y);
 double sdv_noise_ell(const sdv_noise *n);
@@ -407,6 +408,10 @@ static void sdvpy_compressor_apply(sdv_compressor *c, const double *v, double *o
 }
 static double sdvpy_noise_sample(const sdv_noise *n, sdv_stream *s) {
   return sdv_noise_sample(n, s);
+}
+/* n calls of sdv_stream_uniform, in one call from Python. */
+static void sdvpy_stream_uniforms(sdv_stream *s, double *out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = sdv_stream_uniform(s);
 }
 """
 

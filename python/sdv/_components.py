@@ -111,8 +111,10 @@ class Stream:
         return _uniform(self._s)
 
     def uniforms(self, n):
-        s = self._s
-        return np.fromiter((_uniform(s) for _ in range(n)), dtype=np.float64, count=n)
+        out = np.empty(n, dtype=np.float64)
+        if n:
+            lib.sdvpy_stream_uniforms(self._s, ffi.from_buffer("double[]", out), n)
+        return out
 
     def below(self, n):
         if n < 1:

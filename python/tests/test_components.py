@@ -231,5 +231,7 @@ def test_stream():
     assert 0 < u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.05
     assert all(0 <= a.below(3) < 3 for _ in range(100))
     assert sdv.Stream(7, path=1).u64() != sdv.Stream(7).u64()
+    c, d = sdv.Stream(9), sdv.Stream(9)
+    assert np.array_equal(c.uniforms(5), [d.uniform() for _ in range(5)])
     with pytest.raises(ValueError):
         a.below(0)
