@@ -1,12 +1,18 @@
 #!/bin/sh
-# usage: run.sh SOURCE_ROOT SDV
+# usage: run.sh SOURCE_ROOT SDV [PYTHON_PACKAGE_DIR]
 # Copies the notebooks to a temporary folder, makes a small results set there
 # (scripts/notebooks.sh --small: cheap verify checks and short sdv simulate runs) and executes
 # every notebook; fails if any notebook raises or produces no plot. Exit 77 (skip) when
-# jupyter-nbconvert or matplotlib is missing.
+# jupyter-nbconvert or matplotlib is missing. PYTHON_PACKAGE_DIR (BUILD/python) holds the
+# build tree's Python package `sdv`, which notebook 09 imports; it runs its weak study on
+# SDV_NB_PATHS = 500 paths here.
 set -eu
 src=$1
 sdv=$2
+if [ $# -ge 3 ]; then
+  export PYTHONPATH="$3${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export SDV_NB_PATHS=${SDV_NB_PATHS:-500}
 command -v jupyter-nbconvert >/dev/null || { echo "jupyter-nbconvert not installed: skip"; exit 77; }
 /usr/bin/python3 -c 'import matplotlib, numpy, nbformat' 2>/dev/null ||
   { echo "/usr/bin/python3 lacks matplotlib/numpy/nbformat: skip"; exit 77; }
