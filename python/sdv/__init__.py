@@ -68,7 +68,7 @@ from ._components import Stream, register
 
 _list = builtins.list  # the module defines its own list()
 
-__all__ = ["Model", "weak", "list", "Error", "InvalidArgument", "NotSupported",
+__all__ = ["Model", "weak", "simulate", "SimulateResult", "list", "Error", "InvalidArgument", "NotSupported",
            "LimitExceeded", "Interrupted", "NumericalError", "WeakResult", "Stream", "register",
            "compressor_check", "ConformanceReport", "PURPOSE_USER"]
 
@@ -369,6 +369,160 @@ def weak(model, eta, T=None, times=None, paths=20000, observables=("f",), subste
         return WeakResult(out[0], _list(observables))
     finally:
         lib.sdv_weak_result_free(out[0])
+
+
+class SimulateResult:
+    """The result of sdv.simulate: .table (a pandas DataFrame when pandas is installed, else a
+    dict of NumPy arrays) with the rows of `sdv simulate --csv`: side ("discrete", "sde"),
+    step, t, observable, mean, se, exact; .exact ({"discrete": bool, "sde": bool}),
+    .nonfinite (Monte Carlo values excluded per side), .T, .steps, .every, .description;
+    .trajectory(side, observable="f") -> (t, mean, se) as NumPy arrays; .to_json()."""
+
+    def __init__(self, cols, exact, nonfinite, T, K, every, description):
+        self._cols = {k: np.asarray(v) for k, v in cols.items()}
+        try:
+            import pandas
+            self.table = pandas.DataFrame(self._cols)
+        except ImportError:
+            self.table = self._cols
+        self.exact, self.nonfinite = exact, nonfinite
+        self.T, self.steps, self.every, self.description = T, K, every, description
+
+    def trajectory(self, side, observable="f"):
+        c = self._cols
+        s = (c["side"] == side) & (c["observable"] == observable)
+        if not s.any():
+            raise InvalidArgument(lib.SDV_EINVAL, "no rows for side = '%s', observable = '%s'"
+                                  % (side, observable))
+        return c["t"][s], c["mean"][s], c["se"][s]
+
+    def to_json(self, **kw):
+        return json.dumps({"model": self.description, "T": self.T, "steps": self.steps,
+                           "every": self.every, "exact": self.exact,
+                           "nonfinite": self.nonfinite,
+                           "rows": {k: v.tolist() for k, v in self._cols.items()}}, **kw)
+
+    def __repr__(self):
+        return "sdv.SimulateResult(T=%g, %d steps, every %d; discrete %s, sde %s)" % (
+            self.T, self.steps, self.every,
+            *("exact" if self.exact[k] else "Monte Carlo" for k in ("discrete", "sde")))
+
+
+def simulate(model, T, paths=20000, every=None, substeps=4, integrator="richardson",
+             exact=True, threads=0):
+    """E f, E||x||^2, E x_j and E x_j^2 of the optimizer and of its SDE every `every` steps
+    up to T (K = T/eta rounded to whole steps; every defaults to ceil(K/100)), as the command
+    `sdv simulate`: a side is computed exactly (moment recursions / ODEs) where sdv can and
+    exact=True, else by Monte Carlo over `paths` paths (sdv_mc_run; the SDE by `integrator`
+    with `substeps` steps per optimizer step). The same model and seed give the numbers of
+    `sdv simulate --csv`, bit for bit. Returns a SimulateResult."""
+    if not (T > 0):
+        raise InvalidArgument(lib.SDV_EINVAL, "T = %r must be > 0" % (T,))
+    if paths < 2:
+        raise InvalidArgument(lib.SDV_EINVAL, "paths = %r must be >= 2" % (paths,))
+    if substeps < 1:
+        raise InvalidArgument(lib.SDV_EINVAL, "substeps = %r must be >= 1" % (substeps,))
+    it = lib.sdv_integrator_type_from_name(integrator.encode())
+    if it == ffi.NULL:
+        raise InvalidArgument(lib.SDV_EINVAL, "integrator = '%s' is unknown" % integrator)
+    pm = ffi.new("sdv_model **")
+    _check(lib.sdv_model_alloc_spec(pm, model._spec))
+    m = ffi.gc(pm[0], lib.sdv_model_free)
+    eta, dim = m.eta, m.dim
+    kreal = T / eta
+    if not kreal < 1e15:
+        raise InvalidArgument(lib.SDV_EINVAL, "T = %g is %g steps of eta = %g: too many"
+                              % (T, kreal, eta))
+    K = int(round(kreal))  # nearbyint: ties to even, as Python's round
+    if K < 1:
+        raise InvalidArgument(lib.SDV_EINVAL, "T = %g is shorter than one step of eta = %g"
+                              % (T, eta))
+    if every is None:
+        every = (K + 99) // 100
+    if not 1 <= every <= K:
+        raise InvalidArgument(lib.SDV_EINVAL, "every = %r must be in 1..%d (the steps up to T)"
+                              % (every, K))
+    # The SDE must exist (e.g. not for DSGD under infinite-variance noise).
+    po = ffi.new("sdv_process_options *")
+    lib.sdv_process_options_default(po)
+    po.kind, po.integrator, po.substeps = lib.SDV_PROCESS_SDE, it, substeps
+    pp = ffi.new("sdv_process **")
+    _check(lib.sdv_process_alloc(pp, m, po))
+    lib.sdv_process_free(pp[0])
+    steps = _list(range(0, K, every)) + [K]
+    nt, nobs = len(steps), 2 + 2 * dim
+    steps_c = ffi.new("size_t[]", steps)
+    obs = ffi.new("sdv_observable[]", nobs)
+    obs[0].kind, obs[1].kind = lib.SDV_OBS_F, lib.SDV_OBS_NORM2
+    for j in range(dim):
+        obs[2 + j].kind, obs[2 + j].index = lib.SDV_OBS_X, j
+        obs[2 + dim + j].kind, obs[2 + dim + j].index = lib.SDV_OBS_X2, j
+    buf = ffi.new("char[64]")
+    names = [ffi.string(lib.sdv_observable_name(ffi.addressof(obs, o), buf, 64)).decode()
+             for o in range(nobs)]
+    cancel = ffi.new("volatile sig_atomic_t *")
+    cols = {k: [] for k in ("side", "step", "t", "observable", "mean", "se", "exact")}
+    exact_of, nonfinite = {}, {}
+    threads_ = 1 if threads == 0 and model._python else threads
+    for side, sname in ((lib.SDV_SIDE_DISCRETE, "discrete"), (lib.SDV_SIDE_SDE, "sde")):
+        ex = exact and all(lib.sdv_exact_available(m, side, ffi.addressof(obs, o), False)
+                           for o in range(nobs))
+        mean = np.empty(nt * nobs)
+        se = np.zeros(nt * nobs)
+        nf = 0
+        err = {}
+        if ex:
+            def call():
+                rc = lib.sdv_exact_eval(m, side, steps_c, nt, obs, nobs,
+                                        ffi.from_buffer("double[]", mean), ffi.NULL, ffi.NULL)
+                if rc:
+                    err["msg"] = ffi.string(lib.sdv_last_error()).decode()
+                return rc
+        else:
+            sp = ffi.new("sdv_process_options *")
+            lib.sdv_process_options_default(sp)
+            sp.kind = lib.SDV_PROCESS_SDE if sname == "sde" else lib.SDV_PROCESS_DISCRETE
+            sp.integrator, sp.substeps, sp.sub = it, substeps, 1 if sname == "sde" else 0
+            mo = ffi.new("sdv_mc_options *")
+            lib.sdv_mc_options_default(mo)
+            mo.paths, mo.threads, mo.cancel = paths, threads_, cancel
+            out = ffi.new("sdv_mc_result **")
+
+            def call():
+                rc = lib.sdv_mc_run(out, m, sp, steps_c, nt, obs, nobs, mo)
+                if rc:
+                    err["msg"] = ffi.string(lib.sdv_last_error()).decode()
+                return rc
+        with _components.guard(cancel):
+            rc = _run_cancellable(call, cancel)
+        exc = _components.take_failure()
+        if not ex and rc == lib.SDV_OK:
+            r = out[0]
+            sm = ffi.new("sdv_mc_summary *")
+            try:
+                for t in range(nt):
+                    for o in range(nobs):
+                        _check(lib.sdv_mc_result_get(r, t, o, sm))
+                        mean[t * nobs + o], se[t * nobs + o] = sm.mean, sm.se
+                        nf += sm.nonfinite
+            finally:
+                lib.sdv_mc_result_free(r)
+        if exc is not None:
+            raise exc
+        if rc:
+            _raise(rc, err.get("msg"))
+        exact_of[sname], nonfinite[sname] = bool(ex), nf
+        for t in range(nt):
+            for o in range(nobs):
+                cols["side"].append(sname)
+                cols["step"].append(steps[t])
+                cols["t"].append(steps[t] * eta)
+                cols["observable"].append(names[o])
+                cols["mean"].append(mean[t * nobs + o])
+                cols["se"].append(se[t * nobs + o])
+                cols["exact"].append(bool(ex))
+    return SimulateResult(cols, exact_of, nonfinite, K * eta, K, every,
+                          ffi.string(m.description).decode())
 
 
 class ConformanceReport:

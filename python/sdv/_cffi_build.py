@@ -75,12 +75,14 @@ typedef struct {
   bool literal;
   ...;
 } sdv_model_spec;
-typedef struct { char *description; ...; } sdv_model;
+typedef struct { char *description; size_t dim; double eta; ...; } sdv_model;
 void sdv_model_spec_default(sdv_model_spec *s);
 int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s);
 void sdv_model_free(sdv_model *m);
 
-typedef struct { size_t index; ...; } sdv_observable;
+typedef enum { SDV_OBS_F, SDV_OBS_NORM2, SDV_OBS_GRAD2, SDV_OBS_X, SDV_OBS_X2, SDV_OBS_USER }
+    sdv_observable_kind;
+typedef struct { sdv_observable_kind kind; size_t index; ...; } sdv_observable;
 int sdv_observable_parse(sdv_observable *o, const char *text, size_t dim);
 
 typedef enum { SDV_VERDICT_PASS, SDV_VERDICT_FAIL, SDV_VERDICT_INCONCLUSIVE } sdv_verdict;
@@ -221,6 +223,51 @@ extern "Python" void _pyn_sample_n(void *obj, sdv_stream *s, double *out, size_t
 extern "Python" void _pyn_sample_coupled(void *obj, sdv_stream *s, double *out, double *normal,
                                          size_t n);
 extern "Python" double _pyn_scalar(void *obj, int which, double y);
+
+/* ---- simulate (as verify/cmd_simulate.c: exact sides where available, else Monte Carlo) ---- */
+const char *sdv_observable_name(const sdv_observable *o, char *buf, size_t len);
+typedef enum { SDV_SIDE_DISCRETE, SDV_SIDE_SDE, SDV_SIDE_ODE, SDV_SIDE_NOISEFREE } sdv_side;
+typedef struct sdv_exact_options sdv_exact_options;
+typedef struct sdv_exact_info sdv_exact_info;
+bool sdv_exact_available(const sdv_model *m, sdv_side side, const sdv_observable *obs,
+                         bool stationary);
+int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_t nt,
+                   const sdv_observable *obs, size_t nobs, double *values,
+                   const sdv_exact_options *opt, sdv_exact_info *info);
+typedef enum { SDV_PROCESS_DISCRETE, SDV_PROCESS_SDE, SDV_PROCESS_COUPLED } sdv_process_kind;
+typedef struct {
+  sdv_process_kind kind;
+  const sdv_integrator_type *integrator;
+  size_t substeps;
+  uint32_t sub;
+  ...;
+} sdv_process_options;
+void sdv_process_options_default(sdv_process_options *o);
+typedef struct sdv_process sdv_process;
+int sdv_process_alloc(sdv_process **out, const sdv_model *m, const sdv_process_options *o);
+void sdv_process_free(sdv_process *p);
+typedef struct {
+  size_t paths;
+  int threads;
+  volatile sig_atomic_t *cancel;
+  ...;
+} sdv_mc_options;
+void sdv_mc_options_default(sdv_mc_options *o);
+typedef struct sdv_mc_result sdv_mc_result;
+typedef struct {
+  uint64_t n;
+  uint64_t nonfinite;
+  double mean;
+  double se;
+  bool unstable;
+  ...;
+} sdv_mc_summary;
+int sdv_mc_run(sdv_mc_result **out, const sdv_model *m, const sdv_process_options *po,
+               const size_t *steps, size_t ntimes, const sdv_observable *obs, size_t nobs,
+               const sdv_mc_options *o);
+int sdv_mc_result_get(const sdv_mc_result *r, size_t t, size_t o, sdv_mc_summary *s);
+void sdv_mc_result_free(sdv_mc_result *r);
+const sdv_integrator_type *sdvpy_integrator_richardson(void);
 
 /* ---- conformance (sdv compressor-check) ---- */
 typedef struct {
@@ -408,6 +455,9 @@ static void sdvpy_compressor_apply(sdv_compressor *c, const double *v, double *o
 }
 static double sdvpy_noise_sample(const sdv_noise *n, sdv_stream *s) {
   return sdv_noise_sample(n, s);
+}
+static const sdv_integrator_type *sdvpy_integrator_richardson(void) {
+  return sdv_integrator_richardson;
 }
 /* n calls of sdv_stream_uniform, in one call from Python. */
 static void sdvpy_stream_uniforms(sdv_stream *s, double *out, size_t n) {
