@@ -68,7 +68,7 @@ from ._components import Stream, register
 
 _list = builtins.list  # the module defines its own list()
 
-__all__ = ["Model", "weak", "simulate", "SimulateResult", "list", "Error", "InvalidArgument", "NotSupported",
+__all__ = ["Model", "weak", "simulate", "SimulateResult", "verify", "VerifyResult", "list", "Error", "InvalidArgument", "NotSupported",
            "LimitExceeded", "Interrupted", "NumericalError", "WeakResult", "Stream", "register",
            "compressor_check", "ConformanceReport", "PURPOSE_USER"]
 
@@ -594,6 +594,99 @@ def compressor_check(compressor, dim, samples=20000, vectors=4, seed=20240521, a
                                  lib.sdvpy_compressor_omega(comp), out[0])
     finally:
         lib.sdv_conformance_report_free(out[0])
+
+
+class VerifyResult:
+    """The result of sdv.verify: .summary (DIR/summary.json as a dict), .checks (its list of
+    checks: id, family, claim, measured, value, ci, prediction, verdict, control, ...),
+    .verdicts ({id: "PASS" | "FAIL" | ...}), .passed (every check passed: exit status 0),
+    .returncode, .out (the results folder), .log (the command's report); .csv(id) reads
+    DIR/<id>.csv as a dict of NumPy arrays (numbers where a column is numeric)."""
+
+    def __init__(self, out, returncode, log, summary):
+        self.out, self.returncode, self.log, self.summary = out, returncode, log, summary
+        self.checks = summary.get("checks", [])
+        self.verdicts = {c["id"]: c.get("verdict") for c in self.checks}
+        self.passed = returncode == 0
+
+    def csv(self, check_id):
+        import csv as _csv
+        import os
+        with open(os.path.join(self.out, check_id + ".csv"), newline="") as f:
+            rows = _list(_csv.reader(f))
+        head, body = rows[0], rows[1:]
+        cols = {}
+        for k, name in enumerate(head):
+            vals = [r[k] for r in body]
+            try:
+                cols[name] = np.asarray([float(v) for v in vals])
+            except ValueError:
+                cols[name] = np.asarray(vals)
+        return cols
+
+    def __repr__(self):
+        s = self.summary
+        return "sdv.VerifyResult(%s checks, %s passed, %s failed, %s errors; %s)" % (
+            s.get("selected"), s.get("passed"), s.get("failed"), s.get("errors"), self.out)
+
+
+def _sdv_exe(exe):
+    import os
+    import shutil
+    if exe:
+        return exe
+    if os.environ.get("SDV_EXE"):
+        return os.environ["SDV_EXE"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    build = os.path.join(here, "..", "..", "verify", "sdv")  # BUILD/python/sdv -> BUILD/verify
+    if os.path.isfile(build) and os.access(build, os.X_OK):
+        return os.path.normpath(build)
+    found = shutil.which("sdv")
+    if not found:
+        raise Error(lib.SDV_EIO, "the sdv command was not found (give exe=, set SDV_EXE, or "
+                    "put sdv on PATH)")
+    return found
+
+
+def verify(only=None, full=False, seed=None, threads=None, out=None, exe=None):
+    """Runs sdv's claim suite, `sdv verify`, as a SUBPROCESS (it shells out to the command:
+    the suite is the command's, not the library's) with --out DIR and reads DIR/summary.json.
+    only: check ids (a list or "a,b"); full: the larger samples; out: the results folder
+    (default: a new temporary folder, kept); exe: the sdv command (default: $SDV_EXE, the
+    build tree's verify/sdv next to this package, or sdv on PATH). A failed check is not an
+    exception (.passed is False); bad input or a runtime error raises sdv.Error with the
+    command's message, Ctrl-C sdv.Interrupted. Returns a VerifyResult."""
+    import subprocess
+    import tempfile
+    cmd = [_sdv_exe(exe), "verify"]
+    if only:
+        cmd += ["--only", only if isinstance(only, str) else ",".join(only)]
+    if full:
+        cmd += ["--full"]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    if out is None:
+        out = tempfile.mkdtemp(prefix="sdv-verify-")
+    cmd += ["--out", str(out)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except KeyboardInterrupt:
+        raise Interrupted(lib.SDV_EINTR, "sdv verify interrupted (Ctrl-C)") from None
+    if p.returncode == 4:
+        raise Interrupted(lib.SDV_EINTR, "sdv verify interrupted; completed checks are in %s"
+                          % out)
+    if p.returncode not in (0, 1):
+        msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        raise (InvalidArgument(lib.SDV_EINVAL, msg[-1] if msg else "bad input")
+               if p.returncode == 2 else
+               Error(lib.SDV_EIO, "sdv verify exited with %d: %s"
+                     % (p.returncode, msg[-1] if msg else "")))
+    import os
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    return VerifyResult(str(out), p.returncode, p.stdout, summary)
 
 
 def list(kind=None):
