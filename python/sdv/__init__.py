@@ -5,6 +5,9 @@
     r = sdv.weak(m, eta=[0.1, 0.05, 0.025], T=0.5, paths=20000)
     r.verdict, r.order, r.table          # "PASS", (slope, lo, hi), columns as NumPy arrays
 
+    sdv.simulate(m, T=2, paths=4000)     # the rows of `sdv simulate --csv`
+    sdv.verify(only=["dsgd-order"])      # shells out to `sdv verify --out DIR`
+
 Every number comes from the C library (libsdv); Python only marshals arguments and results.
 Components are given as sdv spec strings ("student-t:nu=3", "rand-k:k=2") or, for the
 objective, as a Python object with value(x) and gradient(x) (a callback objective).
