@@ -235,3 +235,30 @@ def test_stream():
     assert np.array_equal(c.uniforms(5), [d.uniform() for _ in range(5)])
     with pytest.raises(ValueError):
         a.below(0)
+
+
+def test_ctrl_c_with_python_component():
+    """Ctrl-C stops a study whose compressor is Python (the callbacks hold the GIL only while
+    they run, so the main thread still sees the signal)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    code = ("import sys, sdv, test_components\n"
+            "m = sdv.Model(method='dcsgd', dim=4, agents=2, objective='quartic',"
+            " compressor='py-rand-k:k=2')\n"
+            "try:\n"
+            "    sdv.weak(m, eta=[0.01, 0.005], T=5, paths=10**7, threads=2)\n"
+            "except sdv.Interrupted as e:\n"
+            "    print('interrupted', e.status); sys.exit(4)\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__)) + os.pathsep + \
+        env.get("PYTHONPATH", "")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                         env=env)
+    time.sleep(2.0)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 4, out
+    assert time.time() - t0 < 30
