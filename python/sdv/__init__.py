@@ -158,7 +158,9 @@ class Model:
     """A model: one optimizer and its SDE (sdv_model_spec). Keyword arguments as the command's
     model options: method, dim, agents, batch, eta, objective (spec string, or an object with
     value(x) and gradient(x)), noise (spec or list of specs), sigma (number or list), compressor
-    (spec or list), x0 (number or list), seed, diffusion_scale, literal."""
+    (spec or list), x0 (number or list), seed, diffusion_scale, literal. A noise or compressor
+    may also be a Python component class (sdv.register): it stands for its name, without
+    parameters, and is registered if it was not."""
 
     def __init__(self, method="dsgd", dim=1, agents=1, batch=1, eta=0.1,
                  objective="quadratic:lam=1", noise="gaussian", sigma=1.0, compressor=None,
@@ -174,10 +176,18 @@ class Model:
         s = self._spec
         s.method, s.dim, s.agents, s.batch, s.eta = mt, dim, agents, batch, eta
         s.seed, s.diffusion_scale, s.literal = seed, diffusion_scale, literal
+        one = {"noise": len(_as_list(noise)) == 1 and not isinstance(noise, (_list, tuple)),
+               "compressor": compressor is not None and len(_as_list(compressor)) == 1 and
+               not isinstance(compressor, (_list, tuple))}
+        noise = [_components.spec_of("noise", x) for x in _as_list(noise)]
+        if compressor is not None:
+            compressor = [_components.spec_of("compressor", x) for x in _as_list(compressor)]
         self.params = dict(method=method, dim=dim, agents=agents, batch=batch, eta=eta,
                            objective=objective if isinstance(objective, str) else
-                           type(objective).__name__, noise=noise, sigma=sigma,
-                           compressor=compressor, x0=x0, seed=seed,
+                           type(objective).__name__,
+                           noise=noise[0] if one["noise"] else noise, sigma=sigma,
+                           compressor=compressor[0] if one["compressor"] else compressor,
+                           x0=x0, seed=seed,
                            diffusion_scale=diffusion_scale, literal=literal)
         # objective
         pobj = ffi.new("sdv_objective **")
@@ -192,7 +202,7 @@ class Model:
         s.objective = self._objective
         # noise laws
         laws = []
-        for spec in _as_list(noise):
+        for spec in noise:
             p = ffi.new("sdv_noise **")
             _check(lib.sdv_noise_alloc(p, spec.encode()))
             laws.append(ffi.gc(p[0], lib.sdv_noise_free))
@@ -203,7 +213,7 @@ class Model:
         # compressors
         if compressor is not None:
             comps = []
-            for spec in _as_list(compressor):
+            for spec in compressor:
                 p = ffi.new("sdv_compressor **")
                 _check(lib.sdv_compressor_alloc(p, spec.encode(), dim))
                 comps.append(ffi.gc(p[0], lib.sdv_compressor_free))
@@ -565,7 +575,7 @@ def compressor_check(compressor, dim, samples=20000, vectors=4, seed=20240521, a
     E C(v) = v, E||C(v) - v||^2 <= omega ||v||^2 and, when declared, the exact covariance, at
     family-wise false-failure rate alpha. Returns a ConformanceReport; a failing check is not
     an exception."""
-    spec = compressor if isinstance(compressor, str) else compressor.name
+    spec = _components.spec_of("compressor", compressor)
     pc = ffi.new("sdv_compressor **")
     _check(lib.sdv_compressor_alloc(pc, spec.encode(), dim))
     comp = ffi.gc(pc[0], lib.sdv_compressor_free)

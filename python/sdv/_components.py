@@ -346,6 +346,20 @@ def _pyn_scalar(obj, which, y):
         return math.nan
 
 
+def spec_of(kind, x):
+    """A spec string for x: x itself, or for a component class its name (registering the
+    class if it is not registered yet)."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, type) and isinstance(getattr(x, "name", None), str):
+        if x not in _slots[kind]:
+            register(x, kind)
+        return x.name
+    from . import InvalidArgument
+    raise InvalidArgument(lib.SDV_EINVAL, "%s = %r must be a spec string or a component class"
+                          % (kind, x))
+
+
 def is_python(kind, spec):
     """Whether spec names a component registered from Python."""
     name = spec.split(":", 1)[0]

@@ -262,3 +262,18 @@ def test_ctrl_c_with_python_component():
     out, _ = p.communicate(timeout=60)
     assert p.returncode == 4, out
     assert time.time() - t0 < 30
+
+
+def test_class_stands_for_its_name():
+    class Half(PyRandK):
+        """rand-k with k = d/2, no parameters."""
+        name = "py-half"
+
+        def __init__(self, dim):
+            super().__init__(dim, max(1, dim // 2))
+
+    m = sdv.Model(method="dcsgd", dim=4, compressor=Half)  # registered on first use
+    assert "compressor=py-half" in repr(m) and "py-half" in sdv.list("compressors")
+    assert sdv.compressor_check(Half, dim=4, samples=2000).verdict == "PASS"
+    assert sdv.Model(noise=PyGaussian).params["noise"] == "py-gaussian"
+    assert sdv.Model(noise=[PyGaussian]).params["noise"] == ["py-gaussian"]
