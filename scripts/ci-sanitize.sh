@@ -2,7 +2,8 @@
 # Sanitizer and valgrind runs of the unit tests (docs/reliability.md).
 #
 #  1. ASan + UBSan: configures SAN_BUILD (default build-asan) with
-#     -Db_sanitize=address,undefined -Db_lundef=false, builds it and runs the quick suite
+#     -Db_sanitize=address,undefined -Db_lundef=false -Dpython=disabled (an instrumented
+#     extension cannot load into an uninstrumented python), builds it and runs the quick suite
 #     (every tests/test-<module>.c and the fuzz-corpus replays). Any report fails the test
 #     that produced it (halt_on_error, LeakSanitizer on).
 #  2. valgrind memcheck: runs a subset of the quick test binaries of an unsanitized build
@@ -31,7 +32,7 @@ note() { summary="$summary$1\n"; }
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 if [ ! -f "$SAN_BUILD/build.ninja" ]; then
-  meson setup "$SAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false \
+  meson setup "$SAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dpython=disabled \
     -Dbuildtype=debugoptimized -Dc_args=-fno-sanitize-recover=undefined >/dev/null ||
     { echo "ci-sanitize: configuring $SAN_BUILD failed"; exit 1; }
 fi

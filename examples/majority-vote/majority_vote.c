@@ -14,7 +14,8 @@
  * D_j = Var V_j. Agents with sigma_i = 0 vote sign(g_j) for sure.
  * Coupling (docs/math/coupling.md of sdv): the coupled normal of coordinate j is
  * -Phi^-1(u), u the randomised probability integral transform of V_j, exactly N(0, 1).
- * Scratch (method-owned, sdv_work_scratch): grad, z, zn, acc (d each) and the pmf (N + 1).
+ * Scratch (method-owned, sdv_work_scratch): grad, z, acc (d each), the pmf (N + 1, twice)
+ * and the memo of the drift and diffusion (1 + 3 d).
  */
 #include <math.h>
 #include <string.h>
@@ -25,19 +26,24 @@
 #include <sdv/model.h>
 #include <sdv/plugin.h>
 
+/* memo_x, memo_b, memo_d: the drift and diffusion computed together at memo_x (the Euler
+ * step asks for both at the same x: one gradient and one vote law per coordinate serve
+ * both); memo[0] says whether the memo is valid. */
 typedef struct mv_scratch {
-  double *grad, *z, *acc, *pmf, *next;
+  double *grad, *z, *acc, *pmf, *next, *memo, *memo_x, *memo_b, *memo_d;
 } mv_scratch;
 
 static size_t mv_scratch_bytes(const sdv_model *m) {
-  return (3 * m->dim + 2 * (m->agents + 1)) * sizeof(double);
+  return (6 * m->dim + 2 * (m->agents + 1) + 1) * sizeof(double);
 }
 
 static mv_scratch scratch_of(const sdv_model *m, sdv_work *w) {
   double *b = sdv_work_scratch(w);
   const size_t d = m->dim, n1 = m->agents + 1;
+  double *p = b + 3 * d + 2 * n1;
   return (mv_scratch){.grad = b, .z = b + d, .acc = b + 2 * d, .pmf = b + 3 * d,
-                      .next = b + 3 * d + n1};
+                      .next = b + 3 * d + n1, .memo = p, .memo_x = p + 1,
+                      .memo_b = p + 1 + d, .memo_d = p + 1 + 2 * d};
 }
 
 static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
@@ -130,26 +136,33 @@ static int mv_step_coupled(const sdv_model *m, sdv_work *w, double *x, sdv_strea
   return mv_advance(m, w, x, noise, aux, xi);
 }
 
+/* Drift and diffusion at x into the memo (unless it already holds x). */
+static void mv_coefficients(const sdv_model *m, sdv_work *w, const double *x, mv_scratch *s) {
+  const size_t d = m->dim;
+  if (s->memo[0] != 0.0 && memcmp(s->memo_x, x, d * sizeof *x) == 0) return;
+  sdv_objective_gradient(m->objective, x, s->grad);
+  for (size_t j = 0; j < d; j++) {
+    double pm, p0, pp;
+    vote_law(m, s, s->grad[j], &pm, &p0, &pp);
+    const double mean = pp - pm, var = pp + pm - mean * mean;
+    s->memo_b[j] = -mean;
+    s->memo_d[j] = var > 0.0 ? var : 0.0;
+  }
+  memcpy(s->memo_x, x, d * sizeof *x);
+  s->memo[0] = 1.0;
+}
+
 static void mv_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
   mv_scratch s = scratch_of(m, w);
-  sdv_objective_gradient(m->objective, x, s.grad);
-  for (size_t j = 0; j < m->dim; j++) {
-    double pm, p0, pp;
-    vote_law(m, &s, s.grad[j], &pm, &p0, &pp);
-    b[j] = -(pp - pm);
-  }
+  mv_coefficients(m, w, x, &s);
+  memmove(b, s.memo_b, m->dim * sizeof *b); /* b may be x */
 }
 
 static int mv_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
   mv_scratch s = scratch_of(m, w);
-  sdv_objective_gradient(m->objective, x, s.grad);
+  mv_coefficients(m, w, x, &s);
   D->structure = SDV_DIFFUSION_DIAGONAL;
-  for (size_t j = 0; j < m->dim; j++) {
-    double pm, p0, pp;
-    vote_law(m, &s, s.grad[j], &pm, &p0, &pp);
-    const double mean = pp - pm, var = pp + pm - mean * mean;
-    D->diag[j] = var > 0.0 ? var : 0.0;
-  }
+  memcpy(D->diag, s.memo_d, m->dim * sizeof *D->diag);
   return SDV_OK;
 }
 
