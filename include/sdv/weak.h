@@ -13,7 +13,8 @@
  *    interval +- how far the extrapolation moved it. Verdict: PASS if the upper confidence
  *    bound is >= order - order_tol (the error decays at least like eta^order, up to the
  *    tolerance), provided the interval is narrow enough to say anything (half-width <=
- *    order_resolution). A FAIL needs evidence on the asymptotic end of the ladder: three or
+ *    order_resolution) or lies wholly above order - order_tol (the error decays faster than
+ *    claimed, however wide the interval). A FAIL needs evidence on the asymptotic end of the ladder: three or
  *    more resolved rungs, the finest pair too low as well, and, where the local slopes are
  *    still rising, their extrapolation too low; otherwise INCONCLUSIVE ("refine the ladder").
  *    Two exact rungs, or resolved errors that change sign, are INCONCLUSIVE too.

@@ -527,6 +527,10 @@ static int order_test(sdv_weak_test *T, const sdv_weak_row *rows, size_t nrows,
   const double inflate = dof > 0 && chi2 > (double)dof ? chi2 / (double)dof : 1.0;
   if (T->sign_change) {
     T->order_reason = SDV_WEAK_PREASYMPTOTIC;
+  } else if (T->slope_lo >= thr) {
+    /* The whole interval is above the threshold: the error decays at least as fast as
+     * claimed however wide the interval is (e.g. a pre-asymptotic slope of 2.4 +- 0.6). */
+    T->order_verdict = SDV_VERDICT_PASS;
   } else if (z * s1 > o->order_resolution) {
     T->order_reason = z * s1 / sqrt(inflate) <= o->order_resolution ? SDV_WEAK_PREASYMPTOTIC
                                                                      : SDV_WEAK_MC_NOISE;
