@@ -56,10 +56,12 @@ typedef struct sdv_check {
 
 /* Families (each a NULL-id-terminated array in its own file). */
 extern const sdv_check sdv_checks_weak[];
-extern const sdv_check sdv_checks_stationary[]; /* claims 4-6 */
-extern const sdv_check sdv_checks_stability[];  /* claim 7 (family "stationary") */
-extern const sdv_check sdv_checks_covariance[]; /* claim 16 (family "stationary") */
-extern const sdv_check sdv_checks_dsignsgd[];
+extern const sdv_check sdv_checks_stationary[];  /* claims 4-6 */
+extern const sdv_check sdv_checks_stability[];   /* claim 7 (family "stationary") */
+extern const sdv_check sdv_checks_covariance[];  /* claim 16 (family "stationary") */
+extern const sdv_check sdv_checks_dsignsgd[];    /* claims 8-11 */
+extern const sdv_check sdv_checks_heavy_tails[]; /* claim 12 (family "heavy-tails") */
+extern const sdv_check sdv_checks_sign_drift[];  /* claims 13-14 (family "dsignsgd") */
 extern const sdv_check sdv_checks_scaling[];
 extern const sdv_check sdv_checks_conformance[];
 extern const sdv_check sdv_checks_nonquadratic[];
