@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include <gsl/gsl_fit.h>
+#include <sdv/weak.h>
 
 double t_ell(double nu) {
   if (isinf(nu)) return sqrt(2.0 / M_PI);
@@ -79,11 +79,13 @@ void sign_csv_row(const sdv_check_ctx *ctx, const char *quantity, const char *la
 }
 
 double sign_loglog_slope(const double *x, const double *y, size_t n) {
-  double lx[16], ly[16], c0, c1, v00, v01, v11, ss;
+  double lx[16], ly[16], c0, c1, se0, se1;
+  size_t dof;
+  if (n > 16) return NAN;
   for (size_t i = 0; i < n; i++) {
     lx[i] = log(x[i]);
     ly[i] = log(y[i]);
   }
-  if (gsl_fit_linear(lx, 1, ly, 1, n, &c0, &c1, &v00, &v01, &v11, &ss)) return NAN;
+  if (sdv_weak_linfit(lx, ly, NULL, n, &c0, &c1, &se0, &se1, &dof)) return NAN;
   return c1;
 }

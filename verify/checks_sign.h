@@ -63,7 +63,8 @@ void sign_csv_header(const sdv_check_ctx *ctx);
 void sign_csv_row(const sdv_check_ctx *ctx, const char *quantity, const char *label, double x,
                   double measured, double predicted, double tol);
 
-/* Least-squares slope of log y against log x (n <= 16). */
+/* Least-squares slope of log y against log x (n <= 16), by the library's straight-line fit
+ * (sdv_weak_linfit, unweighted); NAN if the fit fails. */
 double sign_loglog_slope(const double *x, const double *y, size_t n);
 
 static inline bool sign_cancelled(const sdv_check_ctx *ctx) { return ctx->cancel && *ctx->cancel; }
