@@ -98,8 +98,8 @@ static int run_speedup(const sdv_check_ctx *ctx, sdv_check_result *res) {
       const double r = lev[side][n] / pred - 1.0;
       if (fabs(r) > worst) worst = fabs(r);
       pass = pass && fabs(r) <= tol;
-      sign_csv_row(ctx, side ? "level_sde" : "level_disc", "gaussian", (double)NS[n], lev[side][n], pred,
-              tol * pred);
+      sign_csv_row(ctx, side ? "level_sde" : "level_disc", "gaussian", (double)NS[n], lev[side][n],
+                   pred, tol * pred);
     }
     x[n] = (double)NS[n];
     yd[n] = lev[0][n];
@@ -198,10 +198,10 @@ static int ns_levels(const cross_case *c, double sigma, double *sign, double *ot
   char sg[64];
   snprintf(sg, sizeof sg, "%.17g", sigma);
   int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, NS_N, NS_ETA, "quadratic:lam=1.3",
-                       c->noise, sg, NULL, "0.1", sign);
+                            c->noise, sg, NULL, "0.1", sign);
   if (rc) return rc;
-  return sign_exact_level(SDV_SIDE_DISCRETE, c->other, 1, NS_N, NS_ETA, "quadratic:lam=1.3", c->noise,
-                     sg, c->compressor, "0.1", other);
+  return sign_exact_level(SDV_SIDE_DISCRETE, c->other, 1, NS_N, NS_ETA, "quadratic:lam=1.3",
+                          c->noise, sg, c->compressor, "0.1", other);
 }
 
 /* log(sign level / other level) at sigma = exp(u): decreasing, 0 at the crossing. */
@@ -265,10 +265,12 @@ static int run_noise_scaling(const sdv_check_ctx *ctx, sdv_check_result *res) {
     const double ell = t_ell(INFINITY);
     sign_csv_row(ctx, "level", "dsignsgd", SIG[g], lsign[g], eta * SIG[g] / (4.0 * N * ell), NAN);
     sign_csv_row(ctx, "level", "dsgd", SIG[g], ldsgd[g], eta * SIG[g] * SIG[g] / (4.0 * N), NAN);
-    sign_csv_row(ctx, "level", "dcsgd", SIG[g], ldcsgd[g], eta * 2.0 * SIG[g] * SIG[g] / (4.0 * N), NAN);
+    sign_csv_row(ctx, "level", "dcsgd", SIG[g], ldcsgd[g], eta * 2.0 * SIG[g] * SIG[g] / (4.0 * N),
+                 NAN);
   }
   const double tol_sign = eta * t_ell(INFINITY) * lam / SIG[0], tol_lin = 1e-9;
-  const double sl_sign = sign_loglog_slope(SIG, lsign, NG), sl_dsgd = sign_loglog_slope(SIG, ldsgd, NG),
+  const double sl_sign = sign_loglog_slope(SIG, lsign, NG),
+               sl_dsgd = sign_loglog_slope(SIG, ldsgd, NG),
                sl_dcsgd = sign_loglog_slope(SIG, ldcsgd, NG);
   sign_csv_row(ctx, "slope", "dsignsgd", NAN, sl_sign, 1.0, tol_sign);
   sign_csv_row(ctx, "slope", "dsgd", NAN, sl_dsgd, 2.0, tol_lin);
@@ -334,14 +336,14 @@ static int run_harmonic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sign_csv_header(ctx);
   CANCEL_CHECK(ctx);
   double ld, ls, lg;
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, N, eta, "quadratic:lam=1.9", "gaussian",
-                       "1,2,4,8", NULL, "0.2", &ld);
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, N, eta, "quadratic:lam=1.9",
+                            "gaussian", "1,2,4,8", NULL, "0.2", &ld);
   if (!rc)
     rc = sign_exact_level(SDV_SIDE_SDE, "dsignsgd", 1, N, eta, "quadratic:lam=1.9", "gaussian",
-                     "1,2,4,8", NULL, "0.2", &ls);
+                          "1,2,4,8", NULL, "0.2", &ls);
   if (!rc)
     rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, N, eta, "quadratic:lam=1.9", "gaussian",
-                     "1,2,4,8", NULL, "0.2", &lg);
+                          "1,2,4,8", NULL, "0.2", &lg);
   if (rc) return rc;
 
   /* The effective scale each level implies: sigma_eff = level 4 N ell/(eta d). */
@@ -362,9 +364,10 @@ static int run_harmonic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sign_csv_row(ctx, "sigma2_eff", "dsgd-discrete", NAN, s2, sigma2, tol_g * sigma2);
   sign_csv_row(ctx, "sharpened_rel_error", "dsignsgd-discrete", NAN, sharp_d, 0.0, tol2);
   sign_csv_row(ctx, "sharpened_rel_error", "dsignsgd-sde", NAN, sharp_s, 0.0, tol2);
-  sign_csv_row(ctx, "control_arithmetic_mean", "dsignsgd-discrete", NAN, sd, sigma_a, tol * sigma_a);
+  sign_csv_row(ctx, "control_arithmetic_mean", "dsignsgd-discrete", NAN, sd, sigma_a,
+               tol * sigma_a);
   sign_csv_row(ctx, "control_mean_sigma_squared", "dsgd-discrete", NAN, s2, sigma_a * sigma_a,
-          tol_g * sigma_a * sigma_a);
+               tol_g * sigma_a * sigma_a);
 
   res->exact = true;
   snprintf(res->measured, sizeof res->measured,
@@ -438,7 +441,7 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
     char sg[96];
     snprintf(sg, sizeof sg, "1,1.5,2,%.17g", so);
     int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, N, eta, obj, noise, sg, NULL, "0.2",
-                         &lsign[k]);
+                              &lsign[k]);
     if (rc) return rc;
     const double sa[N] = {1.0, 1.5, 2.0, so},
                  na[N] = {INFINITY, INFINITY, INFINITY, k < NO ? INFINITY : 1.0};
@@ -449,14 +452,14 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
     const double tol = 2.0 * p.first;
     pass = pass && fabs(lsign[k] / full - 1.0) <= tol;
     if (fabs(lsign[k] / full - 1.0) > worst) worst = fabs(lsign[k] / full - 1.0);
-    sign_csv_row(ctx, "dsignsgd_level", k < NO ? "gaussian-outlier" : "cauchy-outlier", so, lsign[k],
-            full, tol * full);
+    sign_csv_row(ctx, "dsignsgd_level", k < NO ? "gaussian-outlier" : "cauchy-outlier", so,
+                 lsign[k], full, tol * full);
     /* At 1e6 the outlier's own weight 1/sigma_o is ~5e-7 of the good agents': the level is
      * the good agents' limit eta d/(4 ell sum_good 1/sigma_i). */
     if (so >= 1e6) {
       pass = pass && fabs(lsign[k] / limit - 1.0) <= tol;
-      sign_csv_row(ctx, "dsignsgd_level_vs_limit", k < NO ? "gaussian-outlier" : "cauchy-outlier", so,
-              lsign[k], limit, tol * limit);
+      sign_csv_row(ctx, "dsignsgd_level_vs_limit", k < NO ? "gaussian-outlier" : "cauchy-outlier",
+                   so, lsign[k], limit, tol * limit);
       /* Control: the outlier counted as one more good agent (N = 4 at the good agents'
        * harmonic mean), i.e. a level 3/4 of the true one. */
       const double wrong = limit * (double)NGOOD / (double)N;
@@ -466,15 +469,16 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
     if (k < NO) {
       /* DSGD and DCSGD (Bernoulli p = 1/2): exact discrete levels. */
       sig2[k] = (1.0 + 2.25 + 4.0 + so * so) / N;
-      if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, N, eta, obj, "gaussian", sg, NULL, "0.2",
-                            &lg[k])) ||
+      if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, N, eta, obj, "gaussian", sg, NULL,
+                                 "0.2", &lg[k])) ||
           (rc = sign_exact_level(SDV_SIDE_DISCRETE, "dcsgd", 1, N, eta, obj, "gaussian", sg,
-                            "bernoulli:p=0.5", "0.2", &lc[k])))
+                                 "bernoulli:p=0.5", "0.2", &lc[k])))
         return rc;
       sign_csv_row(ctx, "dsgd_level", "gaussian-outlier", so, lg[k], eta * sig2[k] / (4.0 * N),
-              eta * lam * eta * sig2[k] / (4.0 * N));
-      sign_csv_row(ctx, "dcsgd_level", "gaussian-outlier", so, lc[k], eta * 2.0 * sig2[k] / (4.0 * N),
-              eta * lam * 1.25 * eta * 2.0 * sig2[k] / (4.0 * N));
+                   eta * lam * eta * sig2[k] / (4.0 * N));
+      sign_csv_row(ctx, "dcsgd_level", "gaussian-outlier", so, lc[k],
+                   eta * 2.0 * sig2[k] / (4.0 * N),
+                   eta * lam * 1.25 * eta * 2.0 * sig2[k] / (4.0 * N));
       pass = pass && fabs(lg[k] / (eta * sig2[k] / (4.0 * N)) - 1.0) <= eta * lam &&
              fabs(lc[k] / (eta * 2.0 * sig2[k] / (4.0 * N)) - 1.0) <= eta * lam * 1.25;
     }
@@ -488,8 +492,8 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* The good agents alone (N_g = 3, same eta) reach the same level. */
   CANCEL_CHECK(ctx);
   double lgood;
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, NGOOD, eta, obj, "gaussian", "1,1.5,2",
-                       NULL, "0.2", &lgood);
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, NGOOD, eta, obj, "gaussian",
+                            "1,1.5,2", NULL, "0.2", &lgood);
   if (rc) return rc;
   const double tolg = 2.0 * pg.first;
   sign_csv_row(ctx, "good_agents_alone_level", "gaussian", NAN, lgood, limit, tolg * limit);
@@ -505,7 +509,7 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
     return rc;
   const double speed_ratio = r_out / r_good;
   sign_csv_row(ctx, "phase3_rate_ratio", "outlier/good-alone", NAN, speed_ratio,
-          (double)NGOOD / (double)N, 1e-5);
+               (double)NGOOD / (double)N, 1e-5);
   sign_csv_row(ctx, "phase3_rate", "good-alone", NAN, r_good, lam * ag.a1, 1e-3 * lam * ag.a1);
   pass = pass && fabs(speed_ratio - 0.75) <= 1e-5 && fabs(r_good / (lam * ag.a1) - 1.0) <= 1e-3;
 
