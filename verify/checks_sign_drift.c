@@ -17,6 +17,7 @@
 #include <sdv/exact.h>
 #include <sdv/model.h>
 #include <sdv/noise.h>
+#include <sdv/weak.h>
 
 #include "checks.h"
 #include "checks_sign.h"
@@ -26,35 +27,26 @@
  * Claim 13: slope and cubic coefficient of the Student-t drift; the Gaussian limit
  * ------------------------------------------------------------------------------------- */
 
-/* Fits m(y)/y = c0 + c1 y^2 + c2 y^4 on y = 0.005 k, k = 1..10, by least squares (normal
- * equations in u = y^2 / u_max, well conditioned at this size): ell = c0, kappa = -c1/c0.
- * The omitted y^6 term moves c0 by O(u_max^3) ~ 2e-8 and c1/c0 by O(u_max^2) ~ 6e-6
- * (coefficients <= 1 for every law here); m/y itself has relative accuracy ~1e-15. */
-static void fit_slope(const sdv_noise *nz, double *ell, double *kappa) {
+/* Fits m(y)/y = c0 + c1 y^2 + c2 y^4 on y = 0.005 k, k = 1..10, by the library's least
+ * squares (sdv_weak_polyfit, in u = y^2 / u_max, well conditioned at this size): ell = c0,
+ * kappa = -c1/c0. The omitted y^6 term moves c0 by O(u_max^3) ~ 2e-8 and c1/c0 by
+ * O(u_max^2) ~ 6e-6 (coefficients <= 1 for every law here); m/y itself has relative accuracy
+ * ~1e-15. */
+static int fit_slope(const sdv_noise *nz, double *ell, double *kappa) {
   enum { K = 10 };
   const double umax = 0.05 * 0.05;
-  double M[3][4] = {{0}};
+  double u[K], r[K], c[3], c_se[3], chi2;
+  size_t dof;
   for (int k = 1; k <= K; k++) {
-    const double y = 0.005 * k, u = y * y / umax, r = sdv_noise_sign_mean(nz, y) / y;
-    const double b[3] = {1.0, u, u * u};
-    for (int i = 0; i < 3; i++) {
-      for (int j = 0; j < 3; j++) M[i][j] += b[i] * b[j];
-      M[i][3] += b[i] * r;
-    }
+    const double y = 0.005 * k;
+    u[k - 1] = y * y / umax;
+    r[k - 1] = sdv_noise_sign_mean(nz, y) / y;
   }
-  for (int p = 0; p < 3; p++) /* Gaussian elimination; the matrix is SPD */
-    for (int i = p + 1; i < 3; i++) {
-      const double f = M[i][p] / M[p][p];
-      for (int j = p; j < 4; j++) M[i][j] -= f * M[p][j];
-    }
-  double c[3];
-  for (int i = 2; i >= 0; i--) {
-    double s = M[i][3];
-    for (int j = i + 1; j < 3; j++) s -= M[i][j] * c[j];
-    c[i] = s / M[i][i];
-  }
+  const int rc = sdv_weak_polyfit(u, r, NULL, K, 2, c, c_se, &chi2, &dof, NULL);
+  if (rc) return rc;
   *ell = c[0];
   *kappa = -(c[1] / umax) / c[0];
+  return SDV_OK;
 }
 
 static int run_t_drift(const sdv_check_ctx *ctx, sdv_check_result *res) {
@@ -75,8 +67,9 @@ static int run_t_drift(const sdv_check_ctx *ctx, sdv_check_result *res) {
     int rc = sdv_noise_alloc(&nz, spec);
     if (rc) return rc;
     double ell, kappa;
-    fit_slope(nz, &ell, &kappa);
+    rc = fit_slope(nz, &ell, &kappa);
     sdv_noise_free(nz);
+    if (rc) return rc;
     const double pl = t_ell(NU[k]), pk = t_kappa(NU[k]);
     sign_csv_row(ctx, "ell", spec, NU[k], ell, pl, tol_ell * pl);
     sign_csv_row(ctx, "kappa", spec, NU[k], kappa, pk, tol_kappa * pk);
