@@ -586,11 +586,9 @@ static void sampled_vs_closed(const char *label, const char *const *kv, const ch
   sdv_model *ma = sdv_test_model(kv);
   /* The same model with --sde sampled: kv plus the route. */
   sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (const char *const *p = kv; p[0]; p += 2) sdv_model_options_set(&o, p[0], p[1]);
+  sdv_test_model_options(&o, kv);
   ck_assert_int_eq(sdv_model_options_set(&o, "sde", sampled), SDV_OK);
-  sdv_model *ms = NULL;
-  ck_assert_int_eq(sdv_model_alloc(&ms, &o), SDV_OK);
+  sdv_model *ms = sdv_test_model_alloc(&o);
   const size_t d = ma->dim;
   sdv_work *wa = work(ma), *ws = work(ms);
   double *S = sigma_dense(ma, wa, x, structure);
