@@ -15,18 +15,6 @@
 #include "model/work.h"
 #include "testutil.h"
 
-/* A model from name/value pairs (NULL-terminated) on top of the defaults. */
-static sdv_model *build(const char *const *kv) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "alloc: %s", sdv_last_error());
-  return m;
-}
-
 static sdv_work *work(const sdv_model *m) {
   sdv_work *w = NULL;
   ck_assert_msg(sdv_work_alloc(&w, m) == SDV_OK, "work: %s", sdv_last_error());

@@ -25,10 +25,7 @@ static sdv_model *model(const char *method, const char *agents, const char *eta,
   if (compressor) ck_assert_int_eq(sdv_model_options_set(&o, "compressor", compressor), SDV_OK);
   ck_assert_int_eq(sdv_model_options_set(&o, "x0", x0), SDV_OK);
   ck_assert_int_eq(sdv_model_options_set(&o, "dim", dim), SDV_OK);
-  sdv_model *m = NULL;
-  const int rc = sdv_model_alloc(&m, &o);
-  ck_assert_msg(rc == SDV_OK, "model: %s", sdv_last_error());
-  return m;
+  return sdv_test_model_alloc(&o);
 }
 
 /* Heavy tails, heterogeneous scales (0.6, 1.1, 2.4), N = 3, x0 = 0.37 (a lattice offset):

@@ -50,19 +50,13 @@
 
 static double c2(void) { return ETA * (1.0 / P_KEEP - 1.0) * LAM * LAM / AGENTS; }
 
-static sdv_model *build(void) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
+static sdv_model *reference_model(void) {
   const char *const kv[] = {"method", "dcsgd", "agents",     "2",
                             "eta",    "0.5",   "objective",  "quadratic:lam=1.5",
                             "sigma",  "0",     "compressor", "bernoulli:p=0.9",
                             "x0",     "2.385", "seed",       "4242",
                             NULL};
-  for (const char *const *p = kv; p[0]; p += 2)
-    ck_assert_msg(sdv_model_options_set(&o, p[0], p[1]) == SDV_OK, "%s", sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "model: %s", sdv_last_error());
-  return m;
+  return sdv_test_model(kv);
 }
 
 /* Exact E g(X^h_T) of EM (n steps of h), g = x (power 1) or x^2 (power 2). */
@@ -142,7 +136,7 @@ static double slope(const fit_point *pts, size_t n, int q, bool exact, double *s
 
 static void check_order(const sdv_integrator_type *t, const size_t *ladder, size_t n,
                         size_t paths) {
-  sdv_model *m = build();
+  sdv_model *m = reference_model();
   fit_point pts[8];
   for (size_t i = 0; i < n; i++) measure(m, t, ladder[i], paths, &pts[i]);
   for (int q = 0; q < 2; q++) {

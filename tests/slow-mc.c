@@ -20,17 +20,6 @@
 
 #include "testutil.h"
 
-static sdv_model *build(const char *const *kv) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "model: %s", sdv_last_error());
-  return m;
-}
-
 static long peak_rss_kib(void) {
   struct rusage u;
   ck_assert_int_eq(getrusage(RUSAGE_SELF, &u), 0);
@@ -44,7 +33,7 @@ START_TEST(test_memory_flat) {
   const char *const kv[] = {
       "method", "dsgd", "dim", "2",        "eta", "0.05", "objective", "quadratic:lam=0.7,1.6",
       "sigma",  "0.8",  "x0",  "2.385,-1", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process_options po;
   sdv_process_options_default(&po);
   size_t steps[50];
@@ -87,7 +76,7 @@ START_TEST(test_heavy_tail_rates) {
                                 "x0",        "0.5",
                                 "seed",      seedtext,
                                 NULL};
-      sdv_model *m = build(kv);
+      sdv_model *m = sdv_test_model(kv);
       sdv_process_options po;
       sdv_process_options_default(&po);
       const sdv_observable obs[2] = {{.kind = SDV_OBS_X}, {.kind = SDV_OBS_X2}};
@@ -147,7 +136,7 @@ START_TEST(test_same_bits_large) {
                             "3",      "eta",   "0.05",       "objective",  "quadratic:lam=0.5..2",
                             "sigma",  "0.9",   "compressor", "rand-k:k=2", "x0",
                             "2.385",  "seed",  "31337",      NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process_options po;
   sdv_process_options_default(&po);
   po.kind = SDV_PROCESS_SDE;

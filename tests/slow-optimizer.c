@@ -26,7 +26,7 @@ START_TEST(test_slow_dsgd) {
                             "noise",     "gaussian;student-t:nu=6;gaussian;student-t:nu=5;gaussian",
                             "sigma",     "0.7,1.3,2.385,0.2,1",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(step_moments("slow-dsgd", m, X4, N_SLOW, 301, K_SE, SDV_DIFFUSION_SCALAR), 0);
   sdv_model_free(m);
 }
@@ -43,7 +43,7 @@ START_TEST(test_slow_dcsgd_bernoulli_t5) {
                             "sigma",      "1,2,0.7",
                             "compressor", "bernoulli:p=0.5;bernoulli:p=0.25;bernoulli:p=0.8",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(
       step_moments("slow-bernoulli-t5", m, X4, N_SLOW, 302, K_SE, SDV_DIFFUSION_DIAGONAL), 0);
   sdv_model_free(m);
@@ -59,7 +59,7 @@ START_TEST(test_slow_dcsgd_randk) {
                             "sigma",      "0.5,1.2,2.385",
                             "compressor", "rand-k:k=1;rand-k:k=3;rand-k:k=5",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(step_moments("slow-rand-k", m, X6, N_SLOW, 303, K_SE, SDV_DIFFUSION_DIAG_RANK1),
                    0);
   sdv_model_free(m);
@@ -75,7 +75,7 @@ START_TEST(test_slow_dcsgd_mixed) {
                             "sigma",      "0.9,1.1,0.6",
                             "compressor", "bernoulli:p=0.3;rand-k:k=2;identity",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(step_moments("slow-mixed", m, X4, N_SLOW, 304, K_SE, SDV_DIFFUSION_DIAG_RANK1),
                    0);
   sdv_model_free(m);
@@ -84,7 +84,7 @@ END_TEST
 
 /* Non-linear compressors: reference Sigma from the exact Phi_C averaged over the noise. */
 static void slow_phi(const char *label, const char *const *kv, const double *x, uint64_t seed) {
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const size_t d = m->dim;
   double *S = malloc(d * d * sizeof *S), *se = malloc(d * d * sizeof *se), mb[6];
   const double zero[6] = {0};
@@ -125,7 +125,7 @@ START_TEST(test_slow_sampled_mixed) {
       "agents", "3",           "objective",  "quadratic:lam=0.5..2",
       "sigma",  "0.9,1.1,0.6", "compressor", "bernoulli:p=0.3;rand-k:k=2;identity",
       "sde",    "sampled",     NULL};
-  sdv_model *ma = build(kv), *ms = build(ks);
+  sdv_model *ma = sdv_test_model(kv), *ms = sdv_test_model(ks);
   sdv_work *wa = work(ma);
   double *S = sigma_dense(ma, wa, X4, SDV_DIFFUSION_DIAG_RANK1);
   const double zero[4] = {0, 0, 0, 0};
@@ -149,7 +149,7 @@ START_TEST(test_slow_dsignsgd) {
                             "sigma",     "0.9,2.385,0,1.4",
                             NULL};
   const double x[4] = {0.3, 0.0, -1.1, 2.385};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(
       step_moments("slow-dsignsgd-batch", m, x, N_SLOW, 307, K_SE, SDV_DIFFUSION_DIAGONAL), 0);
   sdv_model_free(m);
@@ -162,7 +162,7 @@ START_TEST(test_slow_dsignsgd) {
                             "noise",     "student-t:nu=3;student-t:nu=1.5;cauchy;student-t:nu=0.7",
                             "sigma",     "0.5,1.5,3.2,0.8",
                             NULL};
-  m = build(kh);
+  m = sdv_test_model(kh);
   ck_assert_int_eq(
       step_moments("slow-dsignsgd-tails", m, X4, N_SLOW, 308, K_SE, SDV_DIFFUSION_DIAGONAL), 0);
   sdv_model_free(m);

@@ -23,18 +23,6 @@
 
 #include "testutil.h"
 
-/* A model from "name=value" pairs, NULL-terminated. */
-static sdv_model *model_of(const char *const *kv) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0],
-                  kv[1], sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "model: %s", sdv_last_error());
-  return m;
-}
-
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -75,7 +63,7 @@ static double ks_two(double *a, size_t n, double *b, size_t m) {
 
 /* Claims 1 and 2 for one model at its x0: M independent coupled steps (path i's streams). */
 static void check_normals(const char *const *kv) {
-  sdv_model *m = model_of(kv);
+  sdv_model *m = sdv_test_model(kv);
   const size_t d = m->dim, M = 20000;
   ck_assert(d <= MAXD);
   sdv_work *w = NULL;
@@ -175,7 +163,7 @@ START_TEST(discrete_column_identical) {
       {"method", "dcsgd", "dim", "4", "agents", "2", "compressor", "rand-k:k=2", NULL},
       {"method", "dsignsgd", "dim", "2", "agents", "3", "noise", "student-t:nu=3", NULL}};
   for (size_t c = 0; c < 3; c++) {
-    sdv_model *m = model_of(specs[c]);
+    sdv_model *m = sdv_test_model(specs[c]);
     const size_t steps[3] = {0, 5, 20};
     const sdv_observable obs[2] = {{.kind = SDV_OBS_F}, {.kind = SDV_OBS_X, .index = 1}};
     sdv_mc_options mo;
@@ -244,7 +232,7 @@ START_TEST(sde_column_law) {
   const size_t M = 3000;
   double *a = malloc(M * sizeof *a), *b = malloc(M * sizeof *b);
   for (size_t c = 0; c < 3; c++) {
-    sdv_model *m = model_of(specs[c]);
+    sdv_model *m = sdv_test_model(specs[c]);
     for (size_t o = 0; o < 2; o++) {
       sdv_process_options ps, pc;
       sdv_process_options_default(&ps);
@@ -272,8 +260,8 @@ END_TEST
 /* Claim 5: DSGD with additive Gaussian noise on a quartic: the coupled difference has a small
  * fraction of the uncoupled variance (theory: O(eta^2) against O(eta)). */
 START_TEST(variance_reduction_dsgd) {
-  sdv_model *m = model_of((const char *const[]){"method", "dsgd", "dim", "2", "agents", "2",
-                                                "objective", "quartic", "eta", "0.05", NULL});
+  sdv_model *m = sdv_test_model((const char *const[]){
+      "method", "dsgd", "dim", "2", "agents", "2", "objective", "quartic", "eta", "0.05", NULL});
   const size_t M = 4000;
   double *s = malloc(M * sizeof *s), *dd = malloc(M * sizeof *dd);
   sdv_process_options pc;
@@ -298,10 +286,11 @@ START_TEST(variance_reduction_dsgd) {
 END_TEST
 
 START_TEST(errors) {
-  sdv_model *m = model_of((const char *const[]){"method", "dcsgd", "dim", "3", "compressor",
-                                                "qsgd:s=2", NULL});
-  sdv_model *m2 = model_of((const char *const[]){"method", "dsgd", "dim", "2", NULL});
-  sdv_model *m3 = model_of((const char *const[]){"method", "dsgd", "dim", "3", "eta", "0.2", NULL});
+  sdv_model *m = sdv_test_model(
+      (const char *const[]){"method", "dcsgd", "dim", "3", "compressor", "qsgd:s=2", NULL});
+  sdv_model *m2 = sdv_test_model((const char *const[]){"method", "dsgd", "dim", "2", NULL});
+  sdv_model *m3 =
+      sdv_test_model((const char *const[]){"method", "dsgd", "dim", "3", "eta", "0.2", NULL});
   sdv_process_options po;
   sdv_process_options_default(&po);
   po.kind = SDV_PROCESS_COUPLED;
@@ -313,7 +302,7 @@ START_TEST(errors) {
   po.sde_model = m2; /* dim 2 against 3 */
   ck_assert_int_eq(sdv_process_alloc(&p, m3, &po), SDV_EINVAL);
   ck_assert_ptr_nonnull(strstr(sdv_last_error(), "dim"));
-  sdv_model *m4 = model_of((const char *const[]){"method", "dsgd", "dim", "3", NULL});
+  sdv_model *m4 = sdv_test_model((const char *const[]){"method", "dsgd", "dim", "3", NULL});
   po.sde_model = m4; /* eta 0.1 against 0.2 */
   ck_assert_int_eq(sdv_process_alloc(&p, m3, &po), SDV_EINVAL);
   ck_assert_ptr_nonnull(strstr(sdv_last_error(), "eta"));

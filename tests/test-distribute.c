@@ -118,17 +118,11 @@ static const size_t STEPS[3] = {0, 3, 10};
 static const sdv_observable OBS[2] = {{.kind = SDV_OBS_F}, {.kind = SDV_OBS_X2, .index = 1}};
 
 static sdv_model *model(void) {
-  sdv_model_options mo;
-  sdv_model_options_default(&mo);
-  const char *kv[] = {
+  const char *const kv[] = {
       "method", "dcsgd",      "dim",        "2",          "agents", "3",
       "eta",    "0.2385",     "compressor", "rand-k:k=1", "noise",  "student-t:nu=5",
       "x0",     "2.385,-1.1", "seed",       "7",          NULL};
-  for (const char **p = kv; *p; p += 2)
-    ck_assert_msg(sdv_model_options_set(&mo, p[0], p[1]) == SDV_OK, "%s", sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &mo) == SDV_OK, "%s", sdv_last_error());
-  return m;
+  return sdv_test_model(kv);
 }
 
 static sdv_process_options process(void) {

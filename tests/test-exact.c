@@ -39,10 +39,7 @@ static sdv_model *model(const char *first, ...) {
     ck_assert_int_eq(sdv_model_options_set(&o, buf, value), SDV_OK);
   }
   va_end(ap);
-  sdv_model *m = NULL;
-  const int rc = sdv_model_alloc(&m, &o);
-  ck_assert_msg(rc == SDV_OK, "model: %s", sdv_last_error());
-  return m;
+  return sdv_test_model_alloc(&o);
 }
 
 static sdv_observable obs_of(const char *text, size_t d) {

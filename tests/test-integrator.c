@@ -21,17 +21,6 @@
 
 #define K_SE 5.0
 
-static sdv_model *build(const char *const *kv) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "model: %s", sdv_last_error());
-  return m;
-}
-
 static sdv_process *process(const sdv_model *m, sdv_process_kind kind, const sdv_integrator_type *t,
                             size_t substeps, uint32_t sub) {
   sdv_process_options po;
@@ -106,7 +95,7 @@ END_TEST
 /* ================= one step against hand computations ================= */
 
 START_TEST(test_euler_reference) {
-  sdv_model *m = build(REF);
+  sdv_model *m = sdv_test_model(REF);
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   double x = 2.385, xi = -0.61, scratch[2];
@@ -132,7 +121,7 @@ START_TEST(test_euler_reference) {
   const char *const kv[] = {
       "method",          "dsgd", "eta", "0.3", "objective", "quadratic:lam=1.7", "sigma", "0.8",
       "diffusion-scale", "0",    NULL};
-  m = build(kv);
+  m = sdv_test_model(kv);
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   x = 2.385;
   ck_assert_int_eq(sdv_integrator_em_step(m, w, 0.05, &x, NULL, NULL, scratch), SDV_OK);
@@ -174,7 +163,7 @@ START_TEST(test_euler_bitwise) {
                             "diffusion-scale",
                             scaled ? "0.75" : "1",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = NULL, *wb = NULL, *wz = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   double *x = malloc(d * sizeof *x), *y = malloc(d * sizeof *y), *xi = malloc(d * sizeof *xi);
@@ -216,7 +205,7 @@ START_TEST(test_euler_bitwise) {
 END_TEST
 
 START_TEST(test_richardson_reference) {
-  sdv_model *m = build(REF);
+  sdv_model *m = sdv_test_model(REF);
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   double f = 2.385, c = 2.385, *x[2] = {&f, &c}, xi[2] = {-0.61, 1.3}, scratch[3];
@@ -248,7 +237,7 @@ START_TEST(test_discrete_streams) {
                             "x0",         "0.3,-1.2,2.385",
                             "seed",       "91",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process *p = process(m, SDV_PROCESS_DISCRETE, NULL, 1, 6);
   sdv_process_start(p, 13);
   ck_assert_int_eq(sdv_process_advance(p, 4), SDV_OK);
@@ -298,7 +287,7 @@ START_TEST(test_sde_draw_order) {
                             "1",      "eta",  "0.2", "objective",  "quadratic:lam=0.5,1.3",
                             "sigma",  "0.9",  "x0",  "2.385,-0.7", "seed",
                             "17",     NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const double lam[2] = {0.5, 1.3}, h = 0.2 / 3, c = sqrt(0.2 * h) * 0.9;
   for (int type = 0; type < 2; type++) {
     const sdv_integrator_type *t = type ? sdv_integrator_richardson : sdv_integrator_euler;
@@ -386,7 +375,7 @@ START_TEST(test_euler_fused_fallback) {
                               "compressor", "test-indefinite",
                               "literal",    literal ? "yes" : "no",
                               NULL};
-    sdv_model *m = build(kv);
+    sdv_model *m = sdv_test_model(kv);
     sdv_work *w = NULL;
     ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
     double x[5] = {1, -2, 3, 0.5, 1e-3}, xi[5] = {0.3, -1, 2, 0.1, -0.7}, scratch[10];
@@ -403,7 +392,7 @@ END_TEST
 /* ================= options and errors ================= */
 
 START_TEST(test_errors) {
-  sdv_model *m = build(REF);
+  sdv_model *m = sdv_test_model(REF);
   sdv_process_options po;
   sdv_process_options_default(&po);
   ck_assert_int_eq(po.kind, SDV_PROCESS_DISCRETE);
@@ -441,7 +430,7 @@ START_TEST(test_heavy_tails) {
                             "3",          "eta",    "0.1",   "objective", "quadratic:lam=0.5,1.3",
                             "noise",      "cauchy", "sigma", "0.6",       "x0",
                             "2.385,-0.7", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process_options po;
   sdv_process_options_default(&po);
   po.kind = SDV_PROCESS_SDE;
@@ -462,7 +451,7 @@ END_TEST
 START_TEST(test_diverged) {
   const char *const kv[] = {"method", "dsgd", "eta", "1.5",   "objective", "quadratic:lam=2",
                             "sigma",  "0",    "x0",  "2.385", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const sdv_observable g = {.kind = SDV_OBS_X};
   for (int kind = 0; kind < 2; kind++) {
     sdv_process *p = process(m, (sdv_process_kind)kind, NULL, 1, 0);
@@ -519,7 +508,7 @@ static void em_moments(double lam, double c0sq, double c1sq, double x0, double h
 
 static void check_linear(const char *const *kv, double lam, double c0sq, double c1sq, double x0,
                          double eta, const char *what) {
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const sdv_observable gx = {.kind = SDV_OBS_X}, gx2 = {.kind = SDV_OBS_X2};
   const size_t steps = 3, sub = 2, paths = 20000;
   for (int type = 0; type < 2; type++) {
@@ -567,7 +556,7 @@ START_TEST(test_moments_gbm) {
                              "sigma",  "0",       "compressor", "bernoulli:p=0.4",
                              "x0",     "2.385",   "seed",       "31",
                              "sde",    "sampled", NULL};
-  sdv_model *m = build(kvs);
+  sdv_model *m = sdv_test_model(kvs);
   sdv_process *p = process(m, SDV_PROCESS_SDE, NULL, 1, 0);
   ck_assert(sdv_process_sampled(p));
   sdv_process_free(p);

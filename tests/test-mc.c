@@ -24,17 +24,6 @@
 
 #define K_SE 5.0
 
-static sdv_model *build(const char *const *kv) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "model: %s", sdv_last_error());
-  return m;
-}
-
 static sdv_mc_result *run(const sdv_model *m, const sdv_process_options *po, const size_t *steps,
                           size_t nt, const sdv_observable *obs, size_t no,
                           const sdv_mc_options *o) {
@@ -96,7 +85,7 @@ static void check_case(const lin_case *c, uint64_t seed) {
                             ntext,     "eta",     etatext,      "objective",   c->lam,
                             "sigma",   sigtext,   "compressor", c->compressor, "x0",
                             c->x0text, "seed",    seedtext,     NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const bool randk = strncmp(c->compressor, "rand-k", 6) == 0;
   const double N = (double)c->N, s2 = c->sigma * c->sigma, eta = c->eta;
   const double beta = randk ? c->omega / (N * ((double)c->d - 1)) : 0.0;
@@ -261,7 +250,7 @@ static const sdv_observable OBS[3] = {
     {.kind = SDV_OBS_F}, {.kind = SDV_OBS_X, .index = 1}, {.kind = SDV_OBS_NORM2}};
 
 START_TEST(test_threads_same_bits) {
-  sdv_model *m = build(RK);
+  sdv_model *m = sdv_test_model(RK);
   sdv_process_options po;
   sdv_process_options_default(&po);
   po.kind = (sdv_process_kind)_i;
@@ -287,7 +276,7 @@ START_TEST(test_threads_same_bits) {
 END_TEST
 
 START_TEST(test_split_same_bits) {
-  sdv_model *m = build(RK);
+  sdv_model *m = sdv_test_model(RK);
   sdv_process_options po;
   sdv_process_options_default(&po);
   sdv_mc_options o;
@@ -369,7 +358,7 @@ static double counter_value(void *user, size_t d, const double *x) {
 
 START_TEST(test_reference_values) {
   const char *const kv[] = {"method", "dsgd", "sigma", "0", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process_options po;
   sdv_process_options_default(&po);
   int calls = 0;
@@ -421,7 +410,7 @@ START_TEST(test_nonfinite) {
                             "x0",         "2.385",
                             "seed",       "5",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_process_options po;
   sdv_process_options_default(&po);
   const sdv_observable obs[2] = {{.kind = SDV_OBS_X}, {.kind = SDV_OBS_X2}};
@@ -484,7 +473,7 @@ START_TEST(test_heavy_tail_flag) {
                                 "x0",        "0.5",
                                 "seed",      seed,
                                 NULL};
-      sdv_model *m = build(kv);
+      sdv_model *m = sdv_test_model(kv);
       sdv_process_options po;
       sdv_process_options_default(&po);
       const sdv_observable obs[2] = {{.kind = SDV_OBS_X}, {.kind = SDV_OBS_X2}};
@@ -524,7 +513,7 @@ static void progress(void *user, size_t done, size_t total) {
 }
 
 START_TEST(test_cancel_progress) {
-  sdv_model *m = build(RK);
+  sdv_model *m = sdv_test_model(RK);
   sdv_process_options po;
   sdv_process_options_default(&po);
   sdv_mc_options o;
@@ -558,7 +547,7 @@ END_TEST
 /* ================= resource guard ================= */
 
 START_TEST(test_resource_guard) {
-  sdv_model *m = build(RK);
+  sdv_model *m = sdv_test_model(RK);
   sdv_process_options po;
   sdv_process_options_default(&po);
   sdv_mc_options o;
@@ -616,7 +605,7 @@ END_TEST
   } while (0)
 
 START_TEST(test_invalid) {
-  sdv_model *m = build(RK);
+  sdv_model *m = sdv_test_model(RK);
   sdv_process_options po;
   sdv_process_options_default(&po);
   sdv_mc_options o;
@@ -675,7 +664,7 @@ START_TEST(test_invalid) {
   sdv_mc_result_free(NULL);
   /* A model without an SDE fails at process allocation, with the model's status. */
   const char *const kv[] = {"method", "dsgd", "noise", "cauchy", NULL};
-  sdv_model *c = build(kv);
+  sdv_model *c = sdv_test_model(kv);
   po.kind = SDV_PROCESS_SDE;
   ck_assert_int_eq(sdv_mc_run(&r, c, &po, STEPS, 3, OBS, 1, &o), SDV_ENOTSUP);
   ck_assert_ptr_null(r);

@@ -64,10 +64,7 @@ static void assert_error_names(const char *a, const char *b) {
 /* sdv_model_alloc's status for the pairs kv on top of the defaults. */
 static int try_build(const char *const *kv) {
   sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
+  sdv_test_model_options(&o, kv);
   sdv_model *m = NULL;
   const int rc = sdv_model_alloc(&m, &o);
   if (rc) ck_assert_ptr_null(m);
@@ -152,7 +149,7 @@ START_TEST(test_option_errors) {
   /* ... and so do the DSGD and DCSGD SDEs (the discrete step is fine). */
   const char *const t2[] = {"objective", objective, "dim", "9", "noise", "minibatch+student-t:nu=2",
                             NULL};
-  sdv_model *m = build(t2);
+  sdv_model *m = sdv_test_model(t2);
   sdv_work *w = work(m);
   sdv_diffusion *D;
   ck_assert_int_eq(sdv_model_diffusion(m, w, x_test, &D), SDV_ENOTSUP);
@@ -168,7 +165,7 @@ START_TEST(test_option_errors) {
   sdv_work_free(w);
   sdv_model_free(m);
   const char *const plain[] = {NULL};
-  m = build(plain);
+  m = sdv_test_model(plain);
   w = work(m);
   ck_assert_int_eq(sdv_model_minibatch_gradient(m, w, 0, x_test, &s, x), SDV_EINVAL);
   assert_error_names("minibatch", NULL);
@@ -182,7 +179,7 @@ START_TEST(test_description) {
                             "agents",    "2",       "noise",  "minibatch+student-t:nu=5",
                             "sigma",     "0.3",     "shards", "dirichlet:alpha=2:seed=7",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert(m->minibatch);
   ck_assert_uint_eq(m->samples, 13);
   ck_assert_ptr_nonnull(strstr(m->description, "noise=minibatch+student-t:nu=5"));
@@ -193,7 +190,7 @@ START_TEST(test_description) {
   /* Plain minibatch adds nothing, whatever --sigma says. */
   const char *const kv2[] = {"objective", objective, "dim", "9", "noise",
                              "minibatch", "sigma",   "2.5", NULL};
-  m = build(kv2);
+  m = sdv_test_model(kv2);
   ck_assert(m->minibatch && m->sigma[0] == 0.0 && m->var[0] == 0.0);
   ck_assert_ptr_nonnull(strstr(m->description, "shards=iid"));
   sdv_model_free(m);
@@ -246,7 +243,7 @@ static sdv_model *wine_model(size_t agents, const char *shards) {
   snprintf(n, sizeof n, "%zu", agents);
   const char *const kv[] = {"objective", wine, "dim",    "42",   "noise", "minibatch",
                             "agents",    n,    "shards", shards, NULL};
-  return build(kv);
+  return sdv_test_model(kv);
 }
 
 /* Every sample appears exactly once; every agent has one at least. */
@@ -294,7 +291,7 @@ START_TEST(test_shards_iid) {
   ck_assert(memcmp(b->shard_index, m->shard_index, 178 * sizeof(size_t)) != 0);
   const char *const kv[] = {"objective", wine, "dim",  "42", "noise", "minibatch",
                             "agents",    "4",  "seed", "99", NULL};
-  sdv_model *c = build(kv);
+  sdv_model *c = sdv_test_model(kv);
   ck_assert_mem_eq(c->shard_index, m->shard_index, 178 * sizeof(size_t));
   sdv_model_free(a);
   sdv_model_free(b);
@@ -415,7 +412,7 @@ static sdv_model *small_model(const char *method, const char *noise, const char 
       "objective",       objective, "dim",   "9",   "agents", "2",    "batch",      batch,
       "noise",           noise,     "sigma", "0.4", "method", method, "compressor", compressor,
       "diffusion-scale", sc,        NULL};
-  return build(kv);
+  return sdv_test_model(kv);
 }
 
 START_TEST(test_dsgd_moments) {
@@ -580,7 +577,7 @@ END_TEST
 START_TEST(test_dsgd_sampled_route) {
   const char *const kv[] = {"dim", "3",       "agents", "2",       "batch", "2",
                             "sde", "sampled", "sigma",  "0.5,1.5", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const double x[3] = {0.4, -1.1, 2.385}, zero[3] = {0};
   double S[9] = {0};
   for (size_t j = 0; j < 3; j++) S[j * 3 + j] = 0.3125;

@@ -12,24 +12,6 @@
 #include "model/work.h"
 #include "testutil.h"
 
-/* Options from name/value pairs (NULL-terminated) on top of the defaults. */
-static void options(sdv_model_options *o, const char *const *kv) {
-  sdv_model_options_default(o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
-}
-
-static sdv_model *build(const char *const *kv) {
-  sdv_model_options o;
-  options(&o, kv);
-  sdv_model *m = NULL;
-  const int rc = sdv_model_alloc(&m, &o);
-  ck_assert_msg(rc == SDV_OK, "alloc: %s", sdv_last_error());
-  ck_assert_ptr_nonnull(m);
-  return m;
-}
-
 /* The error message contains every needle. */
 static void assert_error_names(const char *a, const char *b) {
   const char *e = sdv_last_error();
@@ -56,7 +38,7 @@ START_TEST(test_defaults) {
   ck_assert_int_eq(o.sde_route, SDV_SDE_AUTO);
   ck_assert(o.diffusion_scale == 1.0);
 
-  sdv_model *m = build(NULL);
+  sdv_model *m = sdv_test_model(NULL);
   ck_assert_ptr_eq(m->method, sdv_method_dsgd);
   ck_assert_uint_eq(m->dim, 1);
   ck_assert_uint_eq(m->agents, 1);
@@ -102,7 +84,7 @@ START_TEST(test_options_set) {
                             "diffusion-scale",
                             "0.5",
                             NULL};
-  options(&o, kv);
+  sdv_test_model_options(&o, kv);
   ck_assert_str_eq(o.method, "dcsgd");
   ck_assert_uint_eq(o.dim, 4);
   ck_assert_uint_eq(o.agents, 3);
@@ -174,7 +156,7 @@ static void base_options(sdv_model_options *o) {
                             "compressor", "rand-k:k=2",
                             "x0",         "0.3,-1.2,2.385",
                             NULL};
-  options(o, kv);
+  sdv_test_model_options(o, kv);
 }
 
 START_TEST(test_invalid_options) {
@@ -262,37 +244,37 @@ START_TEST(test_invalid_method_specific) {
   sdv_model_options o;
   /* A compressor given to a method that does not compress. */
   const char *const dsgd[] = {"method", "dsgd", "compressor", "rand-k:k=1", NULL};
-  options(&o, dsgd);
+  sdv_test_model_options(&o, dsgd);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
   ck_assert_ptr_null(m);
   assert_error_names("--compressor = 'rand-k:k=1'", "only used by dcsgd");
   const char *const sign[] = {"method", "dsignsgd", "compressor", "bernoulli:p=0.5", NULL};
-  options(&o, sign);
+  sdv_test_model_options(&o, sign);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
   assert_error_names("--compressor", "dsignsgd");
   /* The sampled route exists only where a method has increment() (DSGD has one since
    * minibatch noise; DSignSGD's diffusion is always in closed form). */
   const char *const sampled[] = {"method", "dsignsgd", "sde", "sampled", NULL};
-  options(&o, sampled);
+  sdv_test_model_options(&o, sampled);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_ENOTSUP);
   assert_error_names("--sde = sampled", "dsignsgd");
   /* DSignSGD needs the law of the minibatch mean: not known for t_3 with B > 1. */
   const char *const t3[] = {"method", "dsignsgd", "noise", "student-t:nu=3", "batch", "4", NULL};
-  options(&o, t3);
+  sdv_test_model_options(&o, t3);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_ENOTSUP);
   ck_assert_ptr_null(m);
   assert_error_names("B = 4", "student-t");
   /* ... but it is for B = 1, for Cauchy and Gaussian at any B, and for sigma = 0. */
   const char *const ok1[] = {"method", "dsignsgd", "noise", "student-t:nu=3", NULL};
-  sdv_model_free(build(ok1));
+  sdv_model_free(sdv_test_model(ok1));
   const char *const ok2[] = {"method", "dsignsgd", "noise", "cauchy", "batch", "4", NULL};
-  sdv_model_free(build(ok2));
+  sdv_model_free(sdv_test_model(ok2));
   const char *const ok3[] = {"method", "dsignsgd", "noise", "student-t:nu=3", "batch", "4",
                              "sigma",  "0",        NULL};
-  sdv_model_free(build(ok3));
+  sdv_model_free(sdv_test_model(ok3));
   /* DSGD accepts the same heavy-tailed minibatch (the step averages literally). */
   const char *const ok4[] = {"method", "dsgd", "noise", "student-t:nu=1.5", "batch", "4", NULL};
-  sdv_model_free(build(ok4));
+  sdv_model_free(sdv_test_model(ok4));
 }
 END_TEST
 
@@ -307,7 +289,7 @@ START_TEST(test_derived) {
                             "sigma",      "0.5,2.385,1.25,0",
                             "compressor", "bernoulli:p=0.25;rand-k:k=2;identity;qsgd:s=2",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   /* var = sigma^2 Var T / B; Var t_3 = 3; Cauchy infinite; sigma = 0 means no noise. */
   ck_assert_rel(m->var[0], 0.25 / 4.0, 1e-15);
   ck_assert_rel(m->var[1], 2.385 * 2.385 * 3.0 / 4.0, 1e-15);
@@ -329,7 +311,7 @@ START_TEST(test_derived) {
   /* B = 1: every law has scale sigma, and t_3 has finite variance 3 sigma^2. */
   const char *const kv1[] = {"agents", "2",         "noise", "student-t:nu=3;gaussian",
                              "sigma",  "2.385,0.5", NULL};
-  m = build(kv1);
+  m = sdv_test_model(kv1);
   ck_assert_rel(m->scale[0], 2.385, 1e-15);
   ck_assert_rel(m->var[0], 3.0 * 2.385 * 2.385, 1e-15);
   ck_assert_rel(m->var[1], 0.25, 1e-15);
@@ -345,7 +327,7 @@ START_TEST(test_draw_noise) {
   const char *const kv[] = {"dim",   "3",         "agents", "3",
                             "batch", "3",         "noise",  "gaussian;student-t:nu=5;cauchy",
                             "sigma", "0.7,1.9,0", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   double z[3], t[9];
   sdv_stream s, r;
   /* Stable law: d draws scaled by sigma / sqrt(B). */
@@ -373,7 +355,7 @@ END_TEST
 
 START_TEST(test_observables) {
   const char *const kv[] = {"dim", "3", "objective", "quadratic:lam=0.5,1.5,2.5", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   const double x[3] = {0.3, -1.2, 2.385};
@@ -423,7 +405,7 @@ static double user_fn(void *user, size_t dim, const double *x) {
 
 START_TEST(test_observable_user) {
   const char *const kv[] = {"dim", "2", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   double factor = 2.385;
   sdv_observable o = {.kind = SDV_OBS_USER, .fn = user_fn, .user = &factor, .label = "mine"};
   const double x[2] = {0.3, -1.2};
@@ -466,7 +448,7 @@ START_TEST(test_description) {
                             "diffusion-scale",
                             "0.5",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   char want[512];
   snprintf(want, sizeof want,
            "dcsgd dim=3 agents=3 batch=2 eta=0.1 objective=quadratic:lam=0.5..2 "
@@ -482,7 +464,7 @@ START_TEST(test_description) {
                              "compressor", "identity;bernoulli:p=0.5",
                              "eta",        "0.30000000000000004",
                              NULL};
-  m = build(kv2);
+  m = sdv_test_model(kv2);
   snprintf(want, sizeof want,
            "dcsgd dim=1 agents=2 batch=1 eta=0.30000000000000004 objective=quadratic:lam=1 "
            "noise=cauchy sigma=1 compressor=%s;%s x0=1 seed=1 sde=auto diffusion-scale=1",
@@ -499,7 +481,7 @@ START_TEST(test_work) {
   sdv_work_free(NULL);
   const char *const kv[] = {
       "method", "dcsgd", "dim", "5", "agents", "2", "compressor", "rand-k:k=2;qsgd:s=1", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   ck_assert_ptr_eq(w->model, m);
@@ -518,7 +500,7 @@ START_TEST(test_work) {
   ck_assert_uint_eq(w->diff->dim, 5);
   sdv_work_free(w);
   sdv_model_free(m);
-  m = build(NULL);
+  m = sdv_test_model(NULL);
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   ck_assert_ptr_null(w->comp);
   sdv_work_free(w);
@@ -562,7 +544,7 @@ START_TEST(test_dcsgd_diffusion_memo) {
                             "agents",     agents,       "sigma",     sigma,
                             "compressor", "rand-k:k=3", "objective", "quadratic:lam=0.5..2",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const size_t d = 7, n = m->agents;
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
@@ -620,7 +602,7 @@ START_TEST(test_dcsgd_diffusion_cached_route) {
   sdv_diffusion *D;
   const char *const heavy[] = {"method", "dcsgd",          "dim", "3", "compressor", "rand-k:k=1",
                                "noise",  "student-t:nu=2", NULL};
-  sdv_model *m = build(heavy);
+  sdv_model *m = sdv_test_model(heavy);
   sdv_work *w = NULL;
   ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
   for (int k = 0; k < 2; k++) {
@@ -634,7 +616,7 @@ START_TEST(test_dcsgd_diffusion_cached_route) {
   const char *const qsgd[] = {"method", "dcsgd", "dim", "3", "compressor", "qsgd:s=2", NULL};
   const char *const *specs[] = {sampled, qsgd};
   for (size_t c = 0; c < 2; c++) {
-    m = build(specs[c]);
+    m = sdv_test_model(specs[c]);
     ck_assert_int_eq(sdv_work_alloc(&w, m), SDV_OK);
     for (int k = 0; k < 2; k++) {
       ck_assert_int_eq(sdv_model_diffusion(m, w, x, &D), SDV_OK);

@@ -52,7 +52,7 @@ START_TEST(test_step_dsgd) {
                             "sigma",     "0.7,0,1.9",
                             "batch",     "2",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   double x[3];
   memcpy(x, X3, sizeof x);
@@ -90,7 +90,7 @@ START_TEST(test_step_dcsgd) {
                             "sigma",      "0.5,1.2,2.385",
                             "compressor", "bernoulli:p=0.4;rand-k:k=2;qsgd:s=2",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   double x[4];
   memcpy(x, X4, sizeof x);
@@ -128,7 +128,7 @@ START_TEST(test_step_dsignsgd) {
                             "noise",     "gaussian;gaussian;student-t:nu=3",
                             "sigma",     "0.8,0,1.7",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   const double x0[3] = {0.3, 0.0, -1.1};
   double x[3];
@@ -157,7 +157,7 @@ START_TEST(test_step_dsignsgd) {
       "method", "dsignsgd", "dim",    "3",         "agents",
       "2",      "eta",      "0.0375", "objective", "quadratic:lam=0.5,1.3,2.1",
       "sigma",  "0",        NULL};
-  m = build(kv0);
+  m = sdv_test_model(kv0);
   w = work(m);
   memcpy(x, x0, sizeof x);
   ck_assert_int_eq(sdv_model_step(m, w, x, &ns, &cs), SDV_OK);
@@ -186,7 +186,7 @@ START_TEST(test_theory_dsgd) {
                             "noise",     "gaussian;gaussian;student-t:nu=5;gaussian",
                             "sigma",     "0.5,1.25,2.385,0.1",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   assert_drift_minus_grad(m, w, X3, LAM3);
   /* Sigma = (1/N^2) sum_i v_i I, v_i = sigma_i^2 Var T / B. */
@@ -200,7 +200,7 @@ START_TEST(test_theory_dsgd) {
 
   /* Reference value of lib/optimizer/dsgd.c. */
   const char *const ref[] = {"agents", "2", "batch", "2", "sigma", "0.5,1.5", NULL};
-  m = build(ref);
+  m = sdv_test_model(ref);
   w = work(m);
   sdv_diffusion *D;
   ck_assert_int_eq(sdv_model_diffusion(m, w, m->x0, &D), SDV_OK);
@@ -216,7 +216,7 @@ START_TEST(test_theory_dcsgd_bernoulli) {
       "agents", "3",       "objective",  "quadratic:lam=0.5,1.3,2.1",
       "sigma",  "1,2,0.7", "compressor", "bernoulli:p=0.5;bernoulli:p=0.25;bernoulli:p=0.8",
       NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   assert_drift_minus_grad(m, w, X3, LAM3);
   /* D_j = (1/N) [mean v + mean omega v + mean omega g_j^2], omega = 1/p - 1. */
@@ -238,7 +238,7 @@ START_TEST(test_theory_dcsgd_bernoulli) {
       "method", "dcsgd", "agents", "2",          "sigma",
       "1,2",    "x0",    "2",      "compressor", "bernoulli:p=0.5;bernoulli:p=0.25",
       NULL};
-  m = build(ref);
+  m = sdv_test_model(ref);
   w = work(m);
   S = sigma_dense(m, w, m->x0, SDV_DIFFUSION_DIAGONAL);
   assert_rel0(S[0], 8.5, 1e-15);
@@ -257,7 +257,7 @@ START_TEST(test_theory_dcsgd_randk) {
                             "sigma",      "0.5,1.2,2.385",
                             "compressor", "rand-k:k=1;rand-k:k=2;rand-k:k=3",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   assert_drift_minus_grad(m, w, X4, LAM4);
   /* D_j = (1/N^2) sum_i [(1+omega_i) v_i + omega_i d/(d-1) g_j^2],
@@ -294,7 +294,7 @@ START_TEST(test_theory_dcsgd_mixed) {
                             "sigma",      "0.9,1.1,0.6",
                             "compressor", "bernoulli:p=0.3;rand-k:k=2;identity",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   assert_drift_minus_grad(m, w, X4, LAM4);
   const double v[3] = {0.81, 1.21 * 5.0 / 3.0, 0.36};
@@ -373,7 +373,7 @@ START_TEST(test_theory_dsignsgd) {
       "method", "dsignsgd",  "dim", "3",         "agents",
       "2",      "batch",     "2",   "objective", "quadratic:lam=0.5,1.3,2.1",
       "sigma",  "0.9,2.385", NULL};
-  sdv_model *m = build(gauss);
+  sdv_model *m = sdv_test_model(gauss);
   const enum law lg[2] = {GAUSS, GAUSS};
   const double sg[2] = {0.9 / M_SQRT2, 2.385 / M_SQRT2};
   check_dsignsgd(m, X3, LAM3, lg, sg);
@@ -386,7 +386,7 @@ START_TEST(test_theory_dsignsgd) {
                             "noise",     "student-t:nu=3",
                             "sigma",     "1.5,3.2",
                             NULL};
-  m = build(t3);
+  m = sdv_test_model(t3);
   const enum law lt[2] = {T3, T3};
   const double st[2] = {1.5, 3.2};
   check_dsignsgd(m, X3, LAM3, lt, st);
@@ -396,7 +396,7 @@ START_TEST(test_theory_dsignsgd) {
       "method", "dsignsgd", "dim",   "3",         "agents",
       "2",      "batch",    "3",     "objective", "quadratic:lam=0.5,1.3,2.1",
       "noise",  "cauchy",   "sigma", "1.1,2.4",   NULL};
-  m = build(cauchy);
+  m = sdv_test_model(cauchy);
   const enum law lc[2] = {CAUCHY, CAUCHY};
   const double scc[2] = {1.1, 2.4};
   check_dsignsgd(m, X3, LAM3, lc, scc);
@@ -410,7 +410,7 @@ START_TEST(test_theory_dsignsgd) {
                              "noise",     "gaussian;student-t:nu=3;cauchy;gaussian",
                              "sigma",     "0.5,2.385,1.25,0",
                              NULL};
-  m = build(het);
+  m = sdv_test_model(het);
   const enum law lh[4] = {GAUSS, T3, CAUCHY, GAUSS};
   const double sh[4] = {0.5, 2.385, 1.25, 0.0};
   check_dsignsgd(m, xz, LAM4, lh, sh);
@@ -418,7 +418,7 @@ START_TEST(test_theory_dsignsgd) {
   /* Reference value of lib/optimizer/dsignsgd.c. */
   const char *const ref[] = {"method", "dsignsgd", "agents", "2", "sigma",
                              "0.5,2",  "x0",       "0.75",   NULL};
-  m = build(ref);
+  m = sdv_test_model(ref);
   sdv_work *w = work(m);
   double b;
   sdv_model_drift(m, w, m->x0, &b);
@@ -444,7 +444,7 @@ START_TEST(test_moments_dsgd) {
                             "noise",     "gaussian;student-t:nu=5;gaussian",
                             "sigma",     "0.7,1.3,2.385",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(step_moments("dsgd", m, X3, N_QUICK, 101, K_SE, SDV_DIFFUSION_SCALAR), 0);
   sdv_model_free(m);
 }
@@ -459,7 +459,7 @@ START_TEST(test_moments_dcsgd_bernoulli) {
                             "sigma",      "1,2,0.7",
                             "compressor", "bernoulli:p=0.5;bernoulli:p=0.25;bernoulli:p=0.8",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(
       step_moments("dcsgd-bernoulli", m, X3, N_QUICK, 102, K_SE, SDV_DIFFUSION_DIAGONAL), 0);
   sdv_model_free(m);
@@ -476,7 +476,7 @@ START_TEST(test_moments_dcsgd_randk) {
                             "sigma",      "0.5,1.2,2.385",
                             "compressor", "rand-k:k=1;rand-k:k=2;rand-k:k=3",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(
       step_moments("dcsgd-rand-k", m, X4, N_QUICK, 103, K_SE, SDV_DIFFUSION_DIAG_RANK1), 0);
   /* Power: the same sample must reject the Bernoulli-like diagonal (rank-1 term dropped). */
@@ -499,7 +499,7 @@ END_TEST
 /* qsgd and natural compression: no closed form, Sigma is referenced by averaging the exact
  * Phi_C(g + Z) over noise draws (its own error enters the tolerance). */
 static void moments_phi(const char *label, const char *const *kv, const double *x, uint64_t seed) {
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   const size_t d = m->dim;
   sdv_work *w = work(m);
   sdv_diffusion *D;
@@ -551,7 +551,7 @@ START_TEST(test_moments_dsignsgd_gaussian) {
       "method", "dsignsgd",    "dim",  "3",         "agents",
       "3",      "eta",         "0.05", "objective", "quadratic:lam=0.5,1.3,2.1",
       "sigma",  "0.9,2.385,0", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   double *S = sigma_dense(m, w, x, SDV_DIFFUSION_DIAGONAL);
   assert_rel0(S[4], 2.0 / 9.0, 1e-15);
@@ -572,7 +572,7 @@ START_TEST(test_moments_dsignsgd_t3) {
                             "noise",     "student-t:nu=3",
                             "sigma",     "0.5,1.5,3.2",
                             NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   ck_assert_int_eq(step_moments("dsignsgd-t3", m, X3, N_QUICK, 107, K_SE, SDV_DIFFUSION_DIAGONAL),
                    0);
   sdv_model_free(m);
@@ -583,14 +583,12 @@ END_TEST
 
 static void sampled_vs_closed(const char *label, const char *const *kv, const char *sampled,
                               const double *x, sdv_diffusion_structure structure, uint64_t seed) {
-  sdv_model *ma = build(kv);
+  sdv_model *ma = sdv_test_model(kv);
   /* The same model with --sde sampled: kv plus the route. */
   sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (const char *const *p = kv; p[0]; p += 2) sdv_model_options_set(&o, p[0], p[1]);
+  sdv_test_model_options(&o, kv);
   ck_assert_int_eq(sdv_model_options_set(&o, "sde", sampled), SDV_OK);
-  sdv_model *ms = NULL;
-  ck_assert_int_eq(sdv_model_alloc(&ms, &o), SDV_OK);
+  sdv_model *ms = sdv_test_model_alloc(&o);
   const size_t d = ma->dim;
   sdv_work *wa = work(ma), *ws = work(ms);
   double *S = sigma_dense(ma, wa, x, structure);
@@ -643,7 +641,7 @@ START_TEST(test_heavy_tails) {
                               "sigma",      "0.5,1.2",
                               "compressor", k ? "bernoulli:p=0.5" : "identity",
                               NULL};
-    sdv_model *m = build(kv);
+    sdv_model *m = sdv_test_model(kv);
     ck_assert(isinf(m->var[1]));
     sdv_work *w = work(m);
     double x[3];
@@ -667,7 +665,7 @@ START_TEST(test_heavy_tails) {
   }
   /* DSignSGD has an SDE for every nu, Cauchy included. */
   const char *const kv[] = {"method", "dsignsgd", "dim", "3", "noise", "cauchy", NULL};
-  sdv_model *m = build(kv);
+  sdv_model *m = sdv_test_model(kv);
   sdv_work *w = work(m);
   sdv_diffusion *D;
   ck_assert_int_eq(sdv_model_diffusion(m, w, X3, &D), SDV_OK);
@@ -709,7 +707,7 @@ START_TEST(test_wrappers) {
       "agents",          "2",       "objective",  "quadratic:lam=0.5,1.3,2.1,0.8",
       "sigma",           "0.5,1.2", "compressor", "rand-k:k=2",
       "diffusion-scale", "0.5",     NULL};
-  sdv_model *m1 = build(kv), *mh = build(kvh);
+  sdv_model *m1 = sdv_test_model(kv), *mh = sdv_test_model(kvh);
   sdv_work *w1 = work(m1), *wh = work(mh);
   double *S1 = sigma_dense(m1, w1, X4, SDV_DIFFUSION_DIAG_RANK1);
   double *Sh = sigma_dense(mh, wh, X4, SDV_DIFFUSION_DIAG_RANK1);
@@ -744,7 +742,7 @@ START_TEST(test_wrappers) {
                             "2",      "compressor", "natural", NULL};
   const char *const ksh[] = {"method",  "dcsgd",           "dim", "3", "agents", "2", "compressor",
                              "natural", "diffusion-scale", "0.5", NULL};
-  m1 = build(ks), mh = build(ksh);
+  m1 = sdv_test_model(ks), mh = sdv_test_model(ksh);
   w1 = work(m1), wh = work(mh);
   sdv_stream_init(&s, 3, 2, SDV_PURPOSE_BROWNIAN, 0);
   sdv_stream_init(&r, 3, 2, SDV_PURPOSE_BROWNIAN, 0);

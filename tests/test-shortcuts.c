@@ -31,13 +31,9 @@
 
 static sdv_model *model_from(const char *const *kv, int literal) {
   sdv_model_options o;
-  sdv_model_options_default(&o);
-  for (; kv && kv[0]; kv += 2)
-    ck_assert_msg(sdv_model_options_set(&o, kv[0], kv[1]) == SDV_OK, "set %s=%s: %s", kv[0], kv[1],
-                  sdv_last_error());
+  sdv_test_model_options(&o, kv);
   ck_assert_int_eq(sdv_model_options_set(&o, "literal", literal ? "yes" : "no"), SDV_OK);
-  sdv_model *m = NULL;
-  ck_assert_msg(sdv_model_alloc(&m, &o) == SDV_OK, "alloc: %s", sdv_last_error());
+  sdv_model *m = sdv_test_model_alloc(&o);
   ck_assert(m->literal == (literal != 0));
   return m;
 }

@@ -6,8 +6,8 @@
  * reject. A check counts as passed only if its own test passes AND its control is rejected
  * (a test that cannot tell right from wrong proves nothing).
  *
- * Checks live in one file per family (verify/checks_<family>.c), each exporting a
- * NULL-name-terminated array; verify/checks.c concatenates them in a fixed order.
+ * Checks live in files by family or by theme within a family (verify/checks_<theme>.c), each
+ * exporting a NULL-name-terminated array; verify/checks.c concatenates them in a fixed order.
  */
 #ifndef SDV_CHECKS_H
 #define SDV_CHECKS_H
@@ -56,8 +56,12 @@ typedef struct sdv_check {
 
 /* Families (each a NULL-id-terminated array in its own file). */
 extern const sdv_check sdv_checks_weak[];
-extern const sdv_check sdv_checks_stationary[];
-extern const sdv_check sdv_checks_dsignsgd[];
+extern const sdv_check sdv_checks_stationary[];  /* claims 4-6 */
+extern const sdv_check sdv_checks_stability[];   /* claim 7 (family "stationary") */
+extern const sdv_check sdv_checks_covariance[];  /* claim 16 (family "stationary") */
+extern const sdv_check sdv_checks_dsignsgd[];    /* claims 8-11 */
+extern const sdv_check sdv_checks_heavy_tails[]; /* claim 12 (family "heavy-tails") */
+extern const sdv_check sdv_checks_sign_drift[];  /* claims 13-14 (family "dsignsgd") */
 extern const sdv_check sdv_checks_scaling[];
 extern const sdv_check sdv_checks_conformance[];
 extern const sdv_check sdv_checks_nonquadratic[];

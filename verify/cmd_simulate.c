@@ -230,132 +230,223 @@ static void print_summary(const sim *s, const side_traj *sides) {
   }
 }
 
-int sdv_cmd_simulate(int argc, char **argv) {
+/* The command line of sdv simulate. */
+typedef struct sim_args {
   sdv_model_options mo;
-  sdv_model_options_default(&mo);
-  double T = NAN;
-  size_t every = 0, paths = 20000, substeps = 4, threads = 0;
-  bool use_exact = true;
-  const sdv_integrator_type *integrator = sdv_integrator_richardson;
-  const char *json_path = NULL, *csv_path = NULL;
-  int code = SDV_EXIT_USAGE;
-  sdv_model *m = NULL;
-  sdv_process *probe = NULL;
-  size_t *steps = NULL;
-  sdv_observable *obs = NULL;
-  side_traj sides[2] = {{.name = "discrete"}, {.name = "sde"}};
-  sdv_outfile jf = {0}, cf = {0};
+  double T;
+  size_t every, paths, substeps, threads;
+  bool use_exact;
+  const sdv_integrator_type *integrator;
+  const char *json_path, *csv_path;
+} sim_args;
 
+/* Parses argv into a (defaults first). Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, sim_args *a) {
+  sdv_model_options_default(&a->mo);
+  a->T = NAN;
+  a->every = 0;
+  a->paths = 20000;
+  a->substeps = 4;
+  a->threads = 0;
+  a->use_exact = true;
+  a->integrator = sdv_integrator_richardson;
+  a->json_path = a->csv_path = NULL;
   for (int i = 1; i < argc; i++) {
     bool bad = false;
     const char *v;
-    int mrc = sdv_cli_model_option(CMD, &mo, argc, argv, &i);
-    if (mrc < 0) goto done;
+    int mrc = sdv_cli_model_option(CMD, &a->mo, argc, argv, &i);
+    if (mrc < 0) return SDV_EXIT_USAGE;
     if (mrc > 0) continue;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
-      code = SDV_EXIT_OK;
-      goto done;
+      return SDV_EXIT_OK;
     } else if ((v = sdv_cli_value(CMD, "T", argc, argv, &i, &bad))) {
-      if (sdv_parse_double(v, "--T", &T)) goto input_error;
-      if (!(T > 0)) {
-        sdv_cli_error(CMD, "--T = %g must be > 0", T);
-        goto done;
+      if (sdv_parse_double(v, "--T", &a->T)) goto input_error;
+      if (!(a->T > 0)) {
+        sdv_cli_error(CMD, "--T = %g must be > 0", a->T);
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "every", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--every", &every)) goto input_error;
-      if (every < 1) {
-        sdv_cli_error(CMD, "--every = %zu must be >= 1", every);
-        goto done;
+      if (sdv_parse_size(v, "--every", &a->every)) goto input_error;
+      if (a->every < 1) {
+        sdv_cli_error(CMD, "--every = %zu must be >= 1", a->every);
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--paths", &paths)) goto input_error;
-      if (paths < 2) {
-        sdv_cli_error(CMD, "--paths = %zu must be >= 2 (a standard error needs two)", paths);
-        goto done;
+      if (sdv_parse_size(v, "--paths", &a->paths)) goto input_error;
+      if (a->paths < 2) {
+        sdv_cli_error(CMD, "--paths = %zu must be >= 2 (a standard error needs two)", a->paths);
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "substeps", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--substeps", &substeps)) goto input_error;
-      if (substeps < 1) {
-        sdv_cli_error(CMD, "--substeps = %zu must be >= 1", substeps);
-        goto done;
+      if (sdv_parse_size(v, "--substeps", &a->substeps)) goto input_error;
+      if (a->substeps < 1) {
+        sdv_cli_error(CMD, "--substeps = %zu must be >= 1", a->substeps);
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_cli_threads(CMD, v, &threads)) goto done;
+      if (sdv_cli_threads(CMD, v, &a->threads)) return SDV_EXIT_USAGE;
     } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
-      if (!(integrator = sdv_integrator_type_from_name(v))) {
+      if (!(a->integrator = sdv_integrator_type_from_name(v))) {
         sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
-        goto done;
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "json", argc, argv, &i, &bad))) {
-      json_path = v;
+      a->json_path = v;
     } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
-      csv_path = v;
+      a->csv_path = v;
     } else if (strcmp(argv[i], "--no-exact") == 0) {
-      use_exact = false;
+      a->use_exact = false;
     } else {
       if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv simulate --help)", argv[i]);
-      goto done;
+      return SDV_EXIT_USAGE;
     }
-    if (bad) goto done;
+    if (bad) return SDV_EXIT_USAGE;
   }
-  if (isnan(T)) {
+  if (isnan(a->T)) {
     sdv_cli_error(CMD, "--T T (the horizon, > 0) is required");
-    goto done;
+    return SDV_EXIT_USAGE;
   }
-  if (!json_path && !csv_path) {
+  if (!a->json_path && !a->csv_path) {
     sdv_cli_error(CMD, "an output is required: --csv FILE and/or --json FILE");
-    goto done;
+    return SDV_EXIT_USAGE;
   }
-  {
-    /* The model is validated in full before anything else runs. */
-    const int rc = sdv_model_alloc(&m, &mo);
-    if (rc) {
-      code = sdv_cli_status_exit(CMD, rc);
-      goto done;
-    }
-  }
-  /* K = T / eta, rounded to the nearest whole step (at least one) and said so. */
-  const double kreal = T / m->eta;
+  return -1;
+input_error:
+  sdv_cli_error(CMD, "%s", sdv_last_error());
+  return SDV_EXIT_USAGE;
+}
+
+/* K = T / eta, rounded to the nearest whole step (at least one) and said so; the grid interval
+ * a->every defaults to ceil(K / DEFAULT_INTERVALS). Returns -1 to go on, or the exit status. */
+static int step_count(const sdv_model *m, sim_args *a, size_t *K_out) {
+  const double T = a->T, kreal = T / m->eta;
   if (!(kreal < 1e15)) {
     sdv_cli_error(CMD, "--T = %g is %g steps of eta = %g: too many", T, kreal, m->eta);
-    goto done;
+    return SDV_EXIT_USAGE;
   }
   if (nearbyint(kreal) < 1) {
     sdv_cli_error(CMD,
                   "--T = %g is shorter than one step of eta = %g: nothing to simulate (use "
                   "--T >= %g)",
                   T, m->eta, m->eta);
-    goto done;
+    return SDV_EXIT_USAGE;
   }
-  size_t K = (size_t)nearbyint(kreal);
+  const size_t K = (size_t)nearbyint(kreal);
   if (fabs(kreal - (double)K) > 1e-9 * fmax(1.0, kreal))
     fprintf(stderr,
             "sdv %s: note: --T = %g is not a whole number of steps of eta = %g (%.6g steps); "
             "using %zu steps, T = %.10g\n",
             CMD, T, m->eta, kreal, K, (double)K * m->eta);
-  if (every == 0) every = (K + DEFAULT_INTERVALS - 1) / DEFAULT_INTERVALS;
-  if (every > K) {
-    sdv_cli_error(CMD, "--every = %zu is more than the %zu steps up to T", every, K);
-    goto done;
+  if (a->every == 0) a->every = (K + DEFAULT_INTERVALS - 1) / DEFAULT_INTERVALS;
+  if (a->every > K) {
+    sdv_cli_error(CMD, "--every = %zu is more than the %zu steps up to T", a->every, K);
+    return SDV_EXIT_USAGE;
   }
-  /* The SDE must exist (e.g. not for DSGD under infinite-variance noise): checked now, so
-   * that such a model is an input error reported before any computation. */
+  *K_out = K;
+  return -1;
+}
+
+/* The SDE must exist (e.g. not for DSGD under infinite-variance noise): checked before any
+ * computation, so that such a model is an input error. Returns -1 to go on, or the exit
+ * status. */
+static int check_sde(const sdv_model *m, const sim_args *a) {
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = SDV_PROCESS_SDE;
+  po.integrator = a->integrator;
+  po.substeps = a->substeps;
+  sdv_process *probe = NULL;
+  const int rc = sdv_process_alloc(&probe, m, &po);
+  sdv_process_free(probe);
+  if (rc) {
+    sdv_cli_error(CMD, "this model has no SDE to simulate: %s", sdv_last_error());
+    return rc == SDV_ENOMEM ? SDV_EXIT_RUNTIME : SDV_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* Warns on stderr about Monte Carlo values excluded and rows flagged on either side. */
+static void warn_flags(const side_traj *sides) {
+  for (size_t k = 0; k < 2; k++)
+    if (sides[k].nonfinite)
+      fprintf(stderr,
+              "sdv %s: warning: %llu non-finite Monte Carlo values on the %s side "
+              "(diverged paths, excluded from the means)\n",
+              CMD, (unsigned long long)sides[k].nonfinite, sides[k].name);
+  for (size_t k = 0; k < 2; k++)
+    if (sides[k].impossible_rows)
+      fprintf(stderr,
+              "sdv %s: warning: %zu rows of the %s side are non-finite or impossible (%zu "
+              "non-finite, the rest a negative mean of a non-negative observable): no estimate "
+              "of those moments; marked in the status column\n",
+              CMD, sides[k].impossible_rows, sides[k].name, sides[k].nonfinite_rows);
+}
+
+/* Writes and commits the open output files. Returns SDV_EXIT_OK or SDV_EXIT_RUNTIME. */
+static int write_outputs(const sim *s, const side_traj *sides, const sim_args *a, size_t K,
+                         sdv_outfile *jf, sdv_outfile *cf) {
+  if (jf->fp) {
+    json_t *root = result_json(s, sides, &a->mo, a->T, K, a->every);
+    if (!root) {
+      sdv_cli_error(CMD, "writing --json %s failed: could not build the document", a->json_path);
+      return SDV_EXIT_RUNTIME;
+    }
+    const int jrc = json_dumpf(root, jf->fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (jrc != 0 || fputc('\n', jf->fp) == EOF || sdv_outfile_commit(jf) != 0) {
+      sdv_cli_error(CMD, "writing --json %s failed: %s", a->json_path, strerror(errno));
+      return SDV_EXIT_RUNTIME;
+    }
+  }
+  if (cf->fp) {
+    if (write_csv(cf->fp, s, sides, s->m->eta) != 0 || sdv_outfile_commit(cf) != 0) {
+      sdv_cli_error(CMD, "writing --csv %s failed: %s", a->csv_path, strerror(errno));
+      return SDV_EXIT_RUNTIME;
+    }
+  }
+  return SDV_EXIT_OK;
+}
+
+/* The grid 0, every, 2 every, ..., K (nt times) and the observables f, ||x||^2, x_j, x_j^2. */
+static void fill_grid(const sdv_model *m, size_t K, size_t every, size_t nt, size_t *steps,
+                      sdv_observable *obs) {
+  for (size_t t = 0; t + 1 < nt; t++) steps[t] = t * every;
+  steps[nt - 1] = K;
+  obs[0].kind = SDV_OBS_F;
+  obs[1].kind = SDV_OBS_NORM2;
+  for (size_t j = 0; j < m->dim; j++) {
+    obs[2 + j] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
+    obs[2 + m->dim + j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
+  }
+}
+
+int sdv_cmd_simulate(int argc, char **argv) {
+  sim_args a;
+  int code = parse_args(argc, argv, &a);
+  if (code >= 0) return code;
+  code = SDV_EXIT_USAGE;
+  const char *json_path = a.json_path, *csv_path = a.csv_path;
+  sdv_model *m = NULL;
+  size_t *steps = NULL;
+  sdv_observable *obs = NULL;
+  side_traj sides[2] = {{.name = "discrete"}, {.name = "sde"}};
+  sdv_outfile jf = {0}, cf = {0};
   {
-    sdv_process_options po;
-    sdv_process_options_default(&po);
-    po.kind = SDV_PROCESS_SDE;
-    po.integrator = integrator;
-    po.substeps = substeps;
-    const int rc = sdv_process_alloc(&probe, m, &po);
+    /* The model is validated in full before anything else runs. */
+    const int rc = sdv_model_alloc(&m, &a.mo);
     if (rc) {
-      sdv_cli_error(CMD, "this model has no SDE to simulate: %s", sdv_last_error());
-      code = rc == SDV_ENOMEM ? SDV_EXIT_RUNTIME : SDV_EXIT_USAGE;
+      code = sdv_cli_status_exit(CMD, rc);
       goto done;
     }
-    sdv_process_free(probe);
-    probe = NULL;
   }
+  size_t K = 0;
+  int st;
+  if ((st = step_count(m, &a, &K)) >= 0 || (st = check_sde(m, &a)) >= 0) {
+    code = st;
+    goto done;
+  }
+  const size_t every = a.every;
   const size_t nt = K / every + 1 + (K % every != 0);
   const size_t nobs = 2 + 2 * m->dim;
   steps = malloc(nt * sizeof *steps);
@@ -371,18 +462,11 @@ int sdv_cmd_simulate(int argc, char **argv) {
     code = SDV_EXIT_RUNTIME;
     goto done;
   }
-  for (size_t t = 0; t + 1 < nt; t++) steps[t] = t * every;
-  steps[nt - 1] = K;
-  obs[0].kind = SDV_OBS_F;
-  obs[1].kind = SDV_OBS_NORM2;
-  for (size_t j = 0; j < m->dim; j++) {
-    obs[2 + j] = (sdv_observable){.kind = SDV_OBS_X, .index = j};
-    obs[2 + m->dim + j] = (sdv_observable){.kind = SDV_OBS_X2, .index = j};
-  }
+  fill_grid(m, K, every, nt, steps, obs);
   {
     /* One memory estimate for both sides, exact or Monte Carlo, before any work. */
-    const int mrc =
-        sdv_cli_memory_guard(CMD, &mo, &m->eta, 1, nt, obs, nobs, use_exact, paths, threads);
+    const int mrc = sdv_cli_memory_guard(CMD, &a.mo, &m->eta, 1, nt, obs, nobs, a.use_exact,
+                                         a.paths, a.threads);
     if (mrc) {
       code = mrc;
       goto done;
@@ -403,11 +487,11 @@ int sdv_cmd_simulate(int argc, char **argv) {
                  .nt = nt,
                  .obs = obs,
                  .nobs = nobs,
-                 .use_exact = use_exact,
-                 .paths = paths,
-                 .substeps = substeps,
-                 .threads = threads,
-                 .integrator = integrator};
+                 .use_exact = a.use_exact,
+                 .paths = a.paths,
+                 .substeps = a.substeps,
+                 .threads = a.threads,
+                 .integrator = a.integrator};
   {
     const sdv_side which[2] = {SDV_SIDE_DISCRETE, SDV_SIDE_SDE};
     for (size_t k = 0; k < 2; k++) {
@@ -430,50 +514,13 @@ int sdv_cmd_simulate(int argc, char **argv) {
          (double)K * m->eta, K, m->eta, every, sides[0].exact ? "exact" : "Monte Carlo",
          sides[1].exact ? "exact" : "Monte Carlo");
   print_summary(&s, sides);
-  for (size_t k = 0; k < 2; k++)
-    if (sides[k].nonfinite)
-      fprintf(stderr,
-              "sdv %s: warning: %llu non-finite Monte Carlo values on the %s side "
-              "(diverged paths, excluded from the means)\n",
-              CMD, (unsigned long long)sides[k].nonfinite, sides[k].name);
-  for (size_t k = 0; k < 2; k++)
-    if (sides[k].impossible_rows)
-      fprintf(stderr,
-              "sdv %s: warning: %zu rows of the %s side are non-finite or impossible (%zu "
-              "non-finite, the rest a negative mean of a non-negative observable): no estimate "
-              "of those moments; marked in the status column\n",
-              CMD, sides[k].impossible_rows, sides[k].name, sides[k].nonfinite_rows);
+  warn_flags(sides);
 
-  if (jf.fp) {
-    json_t *root = result_json(&s, sides, &mo, T, K, every);
-    if (!root) {
-      sdv_cli_error(CMD, "writing --json %s failed: could not build the document", json_path);
-      code = SDV_EXIT_RUNTIME;
-      goto done;
-    }
-    const int jrc = json_dumpf(root, jf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
-    json_decref(root);
-    if (jrc != 0 || fputc('\n', jf.fp) == EOF || sdv_outfile_commit(&jf) != 0) {
-      sdv_cli_error(CMD, "writing --json %s failed: %s", json_path, strerror(errno));
-      code = SDV_EXIT_RUNTIME;
-      goto done;
-    }
-  }
-  if (cf.fp) {
-    if (write_csv(cf.fp, &s, sides, m->eta) != 0 || sdv_outfile_commit(&cf) != 0) {
-      sdv_cli_error(CMD, "writing --csv %s failed: %s", csv_path, strerror(errno));
-      code = SDV_EXIT_RUNTIME;
-      goto done;
-    }
-  }
+  if ((code = write_outputs(&s, sides, &a, K, &jf, &cf)) != SDV_EXIT_OK) goto done;
   printf("\n%zu rows per side (%zu times x %zu observables) written to %s%s%s\n", nt * nobs, nt,
          nobs, json_path ? json_path : "", json_path && csv_path ? " and " : "",
          csv_path ? csv_path : "");
   code = sides[0].impossible_rows || sides[1].impossible_rows ? SDV_EXIT_FAIL : SDV_EXIT_OK;
-  goto done;
-input_error:
-  sdv_cli_error(CMD, "%s", sdv_last_error());
-  code = SDV_EXIT_USAGE;
 done:
   sdv_outfile_abort(&jf);
   sdv_outfile_abort(&cf);
@@ -484,7 +531,6 @@ done:
   }
   free(steps);
   free(obs);
-  sdv_process_free(probe);
   sdv_model_free(m);
   return code;
 }

@@ -115,10 +115,14 @@ void sdv_list_checks(const char *indent) {
     printf("%s%-26s %-13s %s\n", indent, all[k]->id, all[k]->family, all[k]->claim);
 }
 
-int sdv_cmd_verify(int argc, char **argv) {
-  const char *only = NULL, *outdir = "results";
-  bool full = false, list = false;
-  sdv_check_ctx ctx = {.seed = 1, .cancel = &interrupted};
+/* The command line of sdv verify. */
+typedef struct verify_args {
+  const char *only, *outdir;
+  bool full, list;
+} verify_args;
+
+/* Parses argv into a and ctx (seed, threads). Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, verify_args *a, sdv_check_ctx *ctx) {
   for (int i = 1; i < argc; i++) {
     bool bad = false;
     const char *v;
@@ -126,47 +130,97 @@ int sdv_cmd_verify(int argc, char **argv) {
       usage(stdout);
       return SDV_EXIT_OK;
     } else if (strcmp(argv[i], "--full") == 0) {
-      full = true;
+      a->full = true;
     } else if (strcmp(argv[i], "--list") == 0) {
-      list = true;
+      a->list = true;
     } else if ((v = sdv_cli_value(CMD, "only", argc, argv, &i, &bad))) {
-      only = v;
+      a->only = v;
     } else if ((v = sdv_cli_value(CMD, "out", argc, argv, &i, &bad))) {
-      outdir = v;
+      a->outdir = v;
     } else if ((v = sdv_cli_value(CMD, "seed", argc, argv, &i, &bad))) {
       size_t s;
       if (sdv_parse_size(v, "--seed", &s)) {
         sdv_cli_error(CMD, "%s", sdv_last_error());
         return SDV_EXIT_USAGE;
       }
-      ctx.seed = s;
+      ctx->seed = s;
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_cli_threads(CMD, v, &ctx.threads)) return SDV_EXIT_USAGE;
+      if (sdv_cli_threads(CMD, v, &ctx->threads)) return SDV_EXIT_USAGE;
     } else {
       if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv verify --help)", argv[i]);
       return SDV_EXIT_USAGE;
     }
     if (bad) return SDV_EXIT_USAGE;
   }
+  return -1;
+}
+
+/* Every id of the --only list must name a check (the error names the first that does not). */
+static bool only_ids_known(const char *only, const sdv_check *const *all, size_t n) {
+  char *copy = strdup(only), *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    bool found = false;
+    for (size_t k = 0; k < n; k++) found |= strcmp(all[k]->id, tok) == 0;
+    if (!found) {
+      sdv_cli_error(CMD, "--only: unknown check id '%s' (sdv verify --list)", tok);
+      free(copy);
+      return false;
+    }
+  }
+  free(copy);
+  return true;
+}
+
+/* A selected check that did not finish in this run must not leave an older run's CSV next
+ * to this run's summary: such a file is removed, and the summary lists the check. Returns
+ * how many files were removed. */
+static size_t remove_stale(const char *only, const char *outdir, const sdv_check *const *all,
+                           size_t n, const bool *written, json_t *checks) {
+  char path[4096];
+  size_t stale = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (!selected(only, all[k]->id) || written[k]) continue;
+    snprintf(path, sizeof path, "%s/%s.csv", outdir, all[k]->id);
+    if (unlink(path) == 0) stale++;
+    bool listed = false;
+    for (size_t q = 0; q < json_array_size(checks); q++)
+      listed |= strcmp(json_string_value(json_object_get(json_array_get(checks, q), "id")),
+                       all[k]->id) == 0;
+    if (!listed)
+      json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "id", all[k]->id, "family",
+                                              all[k]->family, "status", "not run"));
+  }
+  return stale;
+}
+
+/* Writes root to outdir/summary.json (atomically). Returns SDV_EXIT_OK or SDV_EXIT_RUNTIME. */
+static int write_summary(const char *outdir, json_t *root) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/summary.json", outdir);
+  sdv_outfile sf = {0};
+  if (sdv_outfile_open(&sf, path) != 0 ||
+      json_dumpf(root, sf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
+      sdv_outfile_commit(&sf) != 0) {
+    sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
+    sdv_outfile_abort(&sf);
+    return SDV_EXIT_RUNTIME;
+  }
+  return SDV_EXIT_OK;
+}
+
+int sdv_cmd_verify(int argc, char **argv) {
+  verify_args args = {.only = NULL, .outdir = "results"};
+  sdv_check_ctx ctx = {.seed = 1, .cancel = &interrupted};
+  const int st = parse_args(argc, argv, &args, &ctx);
+  if (st >= 0) return st;
+  const char *only = args.only, *outdir = args.outdir;
+  const bool full = args.full, list = args.list;
   ctx.full = full;
   const sdv_check *const *all;
   const size_t n = sdv_checks_all(&all);
   size_t nsel = 0;
   for (size_t k = 0; k < n; k++) nsel += selected(only, all[k]->id);
-  if (only) {
-    /* Every requested id must exist. */
-    char *copy = strdup(only), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      bool found = false;
-      for (size_t k = 0; k < n; k++) found |= strcmp(all[k]->id, tok) == 0;
-      if (!found) {
-        sdv_cli_error(CMD, "--only: unknown check id '%s' (sdv verify --list)", tok);
-        free(copy);
-        return SDV_EXIT_USAGE;
-      }
-    }
-    free(copy);
-  }
+  if (only && !only_ids_known(only, all, n)) return SDV_EXIT_USAGE;
   if (nsel == 0) {
     sdv_cli_error(CMD, "no check selected: nothing to verify");
     return SDV_EXIT_USAGE;
@@ -242,21 +296,7 @@ int sdv_cmd_verify(int argc, char **argv) {
     json_array_append_new(checks, result_json(c, &r, secs, "done"));
   }
   const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
-  /* A selected check that did not finish in this run must not leave an older run's CSV next
-   * to this run's summary: such a file is removed, and the summary lists the check. */
-  size_t stale = 0;
-  for (size_t k = 0; k < n && !complete; k++) {
-    if (!selected(only, all[k]->id) || written[k]) continue;
-    snprintf(path, sizeof path, "%s/%s.csv", outdir, all[k]->id);
-    if (unlink(path) == 0) stale++;
-    bool listed = false;
-    for (size_t q = 0; q < json_array_size(checks); q++)
-      listed |= strcmp(json_string_value(json_object_get(json_array_get(checks, q), "id")),
-                       all[k]->id) == 0;
-    if (!listed)
-      json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "id", all[k]->id, "family",
-                                              all[k]->family, "status", "not run"));
-  }
+  const size_t stale = complete ? 0 : remove_stale(only, outdir, all, n, written, checks);
   const double total = now() - t_start;
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
@@ -267,15 +307,7 @@ int sdv_cmd_verify(int argc, char **argv) {
                            (json_int_t)nsel, "passed", (json_int_t)passed, "failed",
                            (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
                            "checks", checks);
-  snprintf(path, sizeof path, "%s/summary.json", outdir);
-  sdv_outfile sf = {0};
-  if (sdv_outfile_open(&sf, path) != 0 ||
-      json_dumpf(root, sf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
-      sdv_outfile_commit(&sf) != 0) {
-    sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
-    sdv_outfile_abort(&sf);
-    code = SDV_EXIT_RUNTIME;
-  }
+  if (write_summary(outdir, root) != SDV_EXIT_OK) code = SDV_EXIT_RUNTIME;
   json_decref(root);
   free(written);
 

@@ -78,17 +78,11 @@ void sdv_stream_normals(sdv_stream *s, double *out, size_t n);
 /* Gamma(shape a, scale 1), a > 0 (Marsaglia-Tsang, with the U^(1/a) boost for a < 1). */
 double sdv_stream_gamma(sdv_stream *s, double a);
 
-/* Student-t with nu > 0 degrees of freedom (nu = 1 is Cauchy). Returns NAN for nu <= 0. */
-double sdv_stream_student_t(sdv_stream *s, double nu);
-
 /* Binomial(n, p): the number of successes in n independent trials of probability p, exact:
  * n <= 64 compares n random bytes with p (about n/8 words), larger n by inversion (one
  * uniform per 256 trials, about n min(p, 1-p) + 1 steps). p <= 0 or NaN gives 0 and p >= 1
  * gives n. */
 size_t sdv_stream_binomial(sdv_stream *s, size_t n, double p);
-
-/* Standard Cauchy, tan(pi (U - 1/2)). */
-double sdv_stream_cauchy(sdv_stream *s);
 
 /* Random sign, +1 or -1 with probability 1/2 each. */
 static inline double sdv_stream_sign(sdv_stream *s) {

@@ -15,8 +15,9 @@
  * Normals: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) with 256 layers in
  * Doornik's formulation (2005), one 64-bit word per attempt: bits 0-7 pick the layer and
  * the top 52 bits the abscissa; sdv_stream_normals makes four attempts per AVX2 instruction
- * where the CPU has it (the same normals from the same words). Student-t: Bailey's polar method
- * (Math. Comp. 62, 1994), exact for every nu > 0. Gamma: Marsaglia & Tsang (ACM TOMS 26, 2000).
+ * where the CPU has it (the same normals from the same words). Gamma: Marsaglia & Tsang (ACM
+ * TOMS 26, 2000). Student-t and Cauchy draws are the noise laws' (lib/noise/student_t.c): one
+ * sampler per law.
  * Binomial: byte comparisons for n <= 64, inversion above (Devroye 1986, X.4).
  */
 #include <sdv/rng.h>
@@ -562,18 +563,6 @@ double sdv_stream_gamma(sdv_stream *s, double a) {
     if (log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
   }
 }
-
-double sdv_stream_student_t(sdv_stream *s, double nu) {
-  if (!(nu > 0)) return NAN;
-  for (;;) {
-    const double u1 = 2.0 * sdv_stream_uniform(s) - 1.0;
-    const double u2 = 2.0 * sdv_stream_uniform(s) - 1.0;
-    const double w = u1 * u1 + u2 * u2;
-    if (w < 1.0 && w > 0.0) return u1 * sqrt(nu * (pow(w, -2.0 / nu) - 1.0) / w);
-  }
-}
-
-double sdv_stream_cauchy(sdv_stream *s) { return tan(M_PI * (sdv_stream_uniform(s) - 0.5)); }
 
 /* ---- gsl_rng adaptor: the gsl_rng's state holds a pointer to the borrowed stream ---- */
 typedef struct {

@@ -1,6 +1,7 @@
 /* The deterministic skeletons of any model: the drift ODE and the noise-free recursion.
  *
- *   ODE        x'(t) = b(x(t)),  x(0) = x0           (CVODE, BDF + dense linear solver)
+ *   ODE        x'(t) = b(x(t)),  x(0) = x0           (CVODE, BDF + dense linear solver,
+ *                                                    set up in cvode_setup.c)
  *   NOISEFREE  xbar_{k+1} = xbar_k + eta b(xbar_k),  xbar_0 = x0
  * with b the model's SDE drift (sdv_model_drift), for any objective and method. Their
  * difference carries the leading weak-error constant of every order-1 model (theory §5):
@@ -18,7 +19,7 @@
 #include <sdv/errors.h>
 
 #include "exact/exact_private.h"
-#include "exact/sundials_compat.h"
+#include "exact/cvode_setup.h"
 
 typedef struct drift_data {
   const sdv_model *m;
@@ -41,75 +42,28 @@ static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
 int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, double *x,
                         const sdv_exact_options *opt, sdv_exact_info *info) {
   const size_t d = m->dim;
-  SUNContext ctx = NULL;
-  N_Vector y = NULL;
-  SUNMatrix A = NULL;
-  SUNLinearSolver LS = NULL;
-  void *cv = NULL;
+  sdv_exact_cvode cv = {0};
   drift_data dd = {m, NULL, opt ? opt->cancel : NULL};
-  int rc = sdv_work_alloc(&dd.w, m), src = 0;
-  const char *what = "";
+  int rc = sdv_work_alloc(&dd.w, m);
   if (rc) return rc;
-  if (sdv_sun_context_create(&ctx)) {
-    what = "SUNContext_Create";
-    src = -1;
+  if ((rc = sdv_exact_cvode_alloc(&cv, d))) {
+    if (rc == SDV_ENOMEM) {
+      rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (CVODE vectors, d = %zu)", d);
+      goto done;
+    }
     goto fail;
   }
-  y = N_VNew_Serial((sunindextype)d, ctx);
-  A = SUNDenseMatrix((sunindextype)d, (sunindextype)d, ctx);
-  if (!y || !A) {
-    rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (CVODE vectors, d = %zu)", d);
-    goto done;
-  }
-  double *Y = N_VGetArrayPointer(y);
+  double *Y = sdv_exact_cvode_state(&cv);
   double scale = 0.0;
   for (size_t j = 0; j < d; j++) {
     Y[j] = m->x0[j];
     if (fabs(m->x0[j]) > scale) scale = fabs(m->x0[j]);
   }
   if (!(scale > 0.0)) scale = 1.0;
-  cv = CVodeCreate(CV_BDF, ctx);
-  if (!cv) {
-    what = "CVodeCreate";
-    src = -1;
-    goto fail;
-  }
-  if ((src = sdv_sun_silence(ctx, cv))) {
-    what = "silencing CVODE";
-    goto fail;
-  }
-  if ((src = CVodeInit(cv, rhs, 0.0, y))) {
-    what = "CVodeInit";
-    goto fail;
-  }
   /* The state is x itself: atol relative to max |x0_j|. */
-  if ((src = CVodeSStolerances(cv, opt->rtol, opt->atol * scale))) {
-    what = "CVodeSStolerances";
-    goto fail;
-  }
-  if ((src = CVodeSetUserData(cv, &dd))) {
-    what = "CVodeSetUserData";
-    goto fail;
-  }
-  if ((src = CVodeSetMaxNumSteps(cv, 1000000))) {
-    what = "CVodeSetMaxNumSteps";
-    goto fail;
-  }
-  LS = SUNLinSol_Dense(y, A, ctx);
-  if (!LS) {
-    what = "SUNLinSol_Dense";
-    src = -1;
-    goto fail;
-  }
-  if ((src = CVodeSetLinearSolver(cv, LS, A))) {
-    what = "CVodeSetLinearSolver";
-    goto fail;
-  }
-  sunrealtype tcur = 0.0;
+  if ((rc = sdv_exact_cvode_init(&cv, CV_BDF, rhs, &dd, opt->rtol, opt->atol * scale))) goto fail;
   for (size_t t = 0; t < nt; t++) {
-    const double tout = (double)steps[t] * m->eta;
-    if (tout > tcur && (src = CVode(cv, tout, y, &tcur, CV_NORMAL)) < 0) {
-      what = "CVode";
+    if ((rc = sdv_exact_cvode_advance(&cv, (double)steps[t] * m->eta))) {
       if (dd.cancel && *dd.cancel) {
         rc = SDV_ERROR(SDV_EINTR, "exact: drift ODE cancelled");
         goto done;
@@ -118,24 +72,13 @@ int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, doub
     }
     memcpy(x + t * d, Y, d * sizeof *Y);
   }
-  if (info) {
-    long nst = 0;
-    if ((src = CVodeGetNumSteps(cv, &nst))) {
-      what = "CVodeGetNumSteps";
-      goto fail;
-    }
-    info->iterations = (size_t)nst;
-  }
+  if (info && (rc = sdv_exact_cvode_steps(&cv, &info->iterations))) goto fail;
   goto done;
 fail:
   rc = SDV_ERROR(SDV_ENUMERIC, "exact: drift ODE of %s: %s failed (flag %d)",
-                 m->description ? m->description : m->method->name, what, src);
+                 m->description ? m->description : m->method->name, cv.what, cv.flag);
 done:
-  if (cv) CVodeFree(&cv);
-  if (LS) SUNLinSolFree(LS);
-  if (A) SUNMatDestroy(A);
-  if (y) N_VDestroy(y);
-  if (ctx) SUNContext_Free(&ctx);
+  sdv_exact_cvode_free(&cv);
   sdv_work_free(dd.w);
   return rc;
 }

@@ -10,7 +10,7 @@
  * so S_jl(t) = e^{-alpha t} x0_j x0_l + q (1 - e^{-alpha t})/alpha; for DCSGD-Bernoulli
  * alpha = 2 lambda - eta omega_bar lambda^2/N (theory §6.2, claim 6).
  * Dense H: the d + d^2 linear ODE by CVODE (Adams, Newton with the dense linear solver,
- * rtol 1e-11 by default, every return checked).
+ * rtol 1e-11 by default, every return checked; set up in cvode_setup.c).
  *
  * Reference value (tests/test-exact.c, "closed forms"): DCSGD-Bernoulli omega = 4, N = 2,
  * lambda = 1.5, sigma = 0 (pure compression), eta = 0.02, x0 = 1, t = 1:
@@ -23,7 +23,7 @@
 #include <sdv/errors.h>
 
 #include "exact/exact_private.h"
-#include "exact/sundials_compat.h"
+#include "exact/cvode_setup.h"
 
 double sdv_exact_lin_mean_sde(const sdv_exact_lin *L, size_t j, double t) {
   return exp(-L->lam[j] * t) * L->x0[j];
@@ -64,30 +64,21 @@ static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
 int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt, double *mean,
                           double *S, const sdv_exact_options *opt, sdv_exact_info *info) {
   const size_t d = L->d, dd = d * d, n = d + dd;
-  SUNContext ctx = NULL;
-  N_Vector y = NULL;
-  SUNMatrix A = NULL;
-  SUNLinearSolver LS = NULL;
-  void *cv = NULL;
+  sdv_exact_cvode cv = {0};
   ode_data od = {L, malloc(2 * dd * sizeof(double))};
-  int rc = SDV_OK, src = 0;
-  const char *what = "";
+  int rc = SDV_OK;
   if (!od.scratch) {
     rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (d = %zu)", d);
     goto done;
   }
-  if (sdv_sun_context_create(&ctx)) {
-    what = "SUNContext_Create";
-    src = -1;
+  if ((rc = sdv_exact_cvode_alloc(&cv, n))) {
+    if (rc == SDV_ENOMEM) {
+      rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (CVODE vectors, n = %zu)", n);
+      goto done;
+    }
     goto fail;
   }
-  y = N_VNew_Serial((sunindextype)n, ctx);
-  A = SUNDenseMatrix((sunindextype)n, (sunindextype)n, ctx);
-  if (!y || !A) {
-    rc = SDV_ERROR(SDV_ENOMEM, "exact: out of memory (CVODE vectors, n = %zu)", n);
-    goto done;
-  }
-  double *Y = N_VGetArrayPointer(y);
+  double *Y = sdv_exact_cvode_state(&cv);
   double scale = 0.0;
   for (size_t j = 0; j < d; j++) {
     Y[j] = L->x0[j];
@@ -101,76 +92,24 @@ int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt
   const double level = L->c2 * L->eta * L->qv / (2.0 * lmin);
   if (level > scale) scale = level;
   if (!(scale > 0.0)) scale = 1.0;
-
-  cv = CVodeCreate(CV_ADAMS, ctx);
-  if (!cv) {
-    what = "CVodeCreate";
-    src = -1;
-    goto fail;
-  }
-  if ((src = sdv_sun_silence(ctx, cv))) {
-    what = "silencing CVODE";
-    goto fail;
-  }
-  if ((src = CVodeInit(cv, rhs, 0.0, y))) {
-    what = "CVodeInit";
-    goto fail;
-  }
-  if ((src = CVodeSStolerances(cv, opt->rtol, opt->atol * scale))) {
-    what = "CVodeSStolerances";
-    goto fail;
-  }
-  if ((src = CVodeSetUserData(cv, &od))) {
-    what = "CVodeSetUserData";
-    goto fail;
-  }
-  if ((src = CVodeSetMaxNumSteps(cv, 1000000))) {
-    what = "CVodeSetMaxNumSteps";
-    goto fail;
-  }
-  LS = SUNLinSol_Dense(y, A, ctx);
-  if (!LS) {
-    what = "SUNLinSol_Dense";
-    src = -1;
-    goto fail;
-  }
-  if ((src = CVodeSetLinearSolver(cv, LS, A))) {
-    what = "CVodeSetLinearSolver";
-    goto fail;
-  }
-  sunrealtype tcur = 0.0;
+  if ((rc = sdv_exact_cvode_init(&cv, CV_ADAMS, rhs, &od, opt->rtol, opt->atol * scale))) goto fail;
   for (size_t t = 0; t < nt; t++) {
-    const double tout = (double)steps[t] * L->eta;
-    if (tout > tcur) {
-      if ((src = CVode(cv, tout, y, &tcur, CV_NORMAL)) < 0) {
-        what = "CVode";
-        if (L->cancel && *L->cancel) {
-          rc = SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
-          goto done;
-        }
-        goto fail;
+    if ((rc = sdv_exact_cvode_advance(&cv, (double)steps[t] * L->eta))) {
+      if (L->cancel && *L->cancel) {
+        rc = SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
+        goto done;
       }
+      goto fail;
     }
     if (mean) memcpy(mean + t * d, Y, d * sizeof *Y);
     if (S) memcpy(S + t * dd, Y + d, dd * sizeof *Y);
   }
-  if (info) {
-    long nst = 0;
-    if ((src = CVodeGetNumSteps(cv, &nst))) {
-      what = "CVodeGetNumSteps";
-      goto fail;
-    }
-    info->iterations = (size_t)nst;
-  }
+  if (info && (rc = sdv_exact_cvode_steps(&cv, &info->iterations))) goto fail;
   goto done;
 fail:
-  rc = SDV_ERROR(SDV_ENUMERIC, "exact: SDE moment ODE: %s failed (flag %d)", what, src);
+  rc = SDV_ERROR(SDV_ENUMERIC, "exact: SDE moment ODE: %s failed (flag %d)", cv.what, cv.flag);
 done:
-  if (cv) CVodeFree(&cv);
-  if (LS) SUNLinSolFree(LS);
-  if (A) SUNMatDestroy(A);
-  if (y) N_VDestroy(y);
-  if (ctx) SUNContext_Free(&ctx);
+  sdv_exact_cvode_free(&cv);
   free(od.scratch);
   return rc;
 }

@@ -49,8 +49,8 @@ between calls.
         def sample_coupled(self, stream, n) -> (draws, normals)  # optional (sdv/noise.h)
 
 Randomness comes only from `stream` (an sdv.Stream: uniform(), normal(), normals(n),
-below(n), u64(), sign(), gamma(a), student_t(nu), cauchy(), binomial(n, p), each the C
-function of the same name), so results are reproducible and do not depend on the number of
+below(n), u64(), sign(), gamma(a), binomial(n, p), each the C function of the same name;
+student_t(nu), cauchy(): the noise laws' own samplers), so results are reproducible and do not depend on the number of
 threads; the stream is valid during the call only. A Python rand-k drawing as sdv's does gives
 sdv's numbers bit for bit (python/tests/test_components.py).
 

@@ -173,8 +173,6 @@ double sdv_stream_normal(sdv_stream *s);
 void sdv_stream_normals(sdv_stream *s, double *out, size_t n);
 double sdv_stream_sign(sdv_stream *s);
 double sdv_stream_gamma(sdv_stream *s, double a);
-double sdv_stream_student_t(sdv_stream *s, double nu);
-double sdv_stream_cauchy(sdv_stream *s);
 size_t sdv_stream_binomial(sdv_stream *s, size_t n, double p);
 #define SDV_PURPOSE_SAMPLING ...
 #define SDV_PURPOSE_USER ...

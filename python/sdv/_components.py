@@ -85,7 +85,8 @@ class Stream:
       below(n)       uniform integer in [0, n) (Lemire's rejection; n >= 1)
       normal()       N(0, 1);  normals(n): n of them as a NumPy array (same values)
       sign()         +1.0 or -1.0
-      gamma(a), student_t(nu), cauchy(), binomial(n, p)
+      gamma(a), binomial(n, p)
+      student_t(nu), cauchy()  the noise laws' samplers (student-t:nu=NU, cauchy) on this stream
       uniforms(n)    n uniforms as a NumPy array (n calls of uniform())
     """
 
@@ -137,16 +138,35 @@ class Stream:
         return lib.sdv_stream_gamma(self._s, a)
 
     def student_t(self, nu):
-        return lib.sdv_stream_student_t(self._s, nu)
+        return lib.sdvpy_noise_sample(_law("student-t:nu=%r" % (float(nu),)), self._s)
 
     def cauchy(self):
-        return lib.sdv_stream_cauchy(self._s)
+        return lib.sdvpy_noise_sample(_law("cauchy"), self._s)
 
     def binomial(self, n, p):
         return lib.sdv_stream_binomial(self._s, n, p)
 
 
 _wrap = Stream._wrap
+
+# Stream.student_t and Stream.cauchy draw with the noise laws' own samplers (one sampler per
+# law: the numbers a model draws), one law per spec, allocated on first use.
+_laws = {}
+_laws_lock = threading.Lock()
+
+
+def _law(spec):
+    with _laws_lock:
+        law = _laws.get(spec)
+        if law is None:
+            p = ffi.new("sdv_noise **")
+            status = lib.sdv_noise_alloc(p, spec.encode())
+            if status != lib.SDV_OK:
+                from . import _raise  # the package's error classes (sdv/__init__.py)
+
+                _raise(status)
+            law = _laws[spec] = ffi.gc(p[0], lib.sdv_noise_free)
+        return law
 
 # ---- registration ----
 
