@@ -34,11 +34,12 @@ static double now(void) {
 static void usage(FILE *out) {
   fputs(
       "usage: sdv verify [--full] [--only ID,...] [--list] [--seed S] [--out DIR]\n"
-      "                  [--threads T]\n\n"
+      "                  [--threads T] [--stop-on-fail]\n\n"
       "Runs one check per claim of the theory (docs/claims/). Each check prints what it\n"
       "measured with its confidence interval, the prediction, its verdict, and its negative\n"
       "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
       "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
+      "--stop-on-fail ends the run at the first check that fails (mutation testing).\n"
       "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
       "4 interrupted (completed checks are kept).\n",
       out);
@@ -119,6 +120,7 @@ void sdv_list_checks(const char *indent) {
 typedef struct verify_args {
   const char *only, *outdir;
   bool full, list;
+  bool stop; /* --stop-on-fail: end the run at the first check that fails or errs */
 } verify_args;
 
 /* Parses argv into a and ctx (seed, threads). Returns -1 to go on, or the exit status. */
@@ -133,6 +135,8 @@ static int parse_args(int argc, char **argv, verify_args *a, sdv_check_ctx *ctx)
       a->full = true;
     } else if (strcmp(argv[i], "--list") == 0) {
       a->list = true;
+    } else if (strcmp(argv[i], "--stop-on-fail") == 0) {
+      a->stop = true;
     } else if ((v = sdv_cli_value(CMD, "only", argc, argv, &i, &bad))) {
       a->only = v;
     } else if ((v = sdv_cli_value(CMD, "out", argc, argv, &i, &bad))) {
@@ -247,6 +251,7 @@ int sdv_cmd_verify(int argc, char **argv) {
     return SDV_EXIT_RUNTIME;
   }
   size_t passed = 0, failed = 0, errors = 0, done = 0;
+  bool stopped = false; /* --stop-on-fail ended the run early */
   const double t_start = now();
   int code = SDV_EXIT_OK;
   char path[4096];
@@ -282,6 +287,10 @@ int sdv_cmd_verify(int argc, char **argv) {
       json_t *o = result_json(c, &r, secs, "error");
       json_object_set_new(o, "error", json_string(sdv_last_error()));
       json_array_append_new(checks, o);
+      if (args.stop) {
+        stopped = true;
+        break;
+      }
       continue;
     }
     if (sdv_outfile_commit(&csv) != 0) {
@@ -294,6 +303,10 @@ int sdv_cmd_verify(int argc, char **argv) {
     (r.pass && r.control_rejected) ? passed++ : failed++;
     print_result(c, &r, secs);
     json_array_append_new(checks, result_json(c, &r, secs, "done"));
+    if (args.stop && !(r.pass && r.control_rejected)) {
+      stopped = true;
+      break;
+    }
   }
   const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
   const size_t stale = complete ? 0 : remove_stale(only, outdir, all, n, written, checks);
@@ -307,12 +320,17 @@ int sdv_cmd_verify(int argc, char **argv) {
                            (json_int_t)nsel, "passed", (json_int_t)passed, "failed",
                            (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
                            "checks", checks);
+  if (stopped) json_object_set_new(root, "stopped_on_fail", json_true());
   if (write_summary(outdir, root) != SDV_EXIT_OK) code = SDV_EXIT_RUNTIME;
   json_decref(root);
   free(written);
 
   printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
-         failed, errors, complete ? "" : " (INCOMPLETE: interrupted)", total);
+         failed, errors,
+         complete  ? ""
+         : stopped ? " (INCOMPLETE: stopped at the first failure, --stop-on-fail)"
+                   : " (INCOMPLETE: interrupted)",
+         total);
   if (interrupted) {
     sdv_cli_error(CMD,
                   "interrupted: %zu completed checks kept in %s/, run marked incomplete; %zu "
