@@ -139,6 +139,22 @@ step simulate-output test -s "$work/simulate.csv"
 # ---- 5. the example's own driver (library API, no plugin) ----
 step driver "$ex/driver" --quick
 
+# ---- 5b. the Python package from the prefix (no build tree on the path) ----
+py_installed() {
+  local ext dir
+  ext=$(find "$PREFIX" -name '_sdv*.so' -path '*/sdv/*' | head -n 1)
+  [ -n "$ext" ] || { echo "the Python extension was not installed under $PREFIX"; return 1; }
+  dir=$(dirname "$(dirname "$ext")")
+  echo "package: $dir/sdv"
+  (cd / && PYTHONPATH="$dir" /usr/bin/python3 -c "
+import sdv
+assert sdv.__file__.startswith('$dir'), sdv.__file__
+r = sdv.weak(sdv.Model(method='dsgd', dim=2), eta=[0.1, 0.05], T=1)
+print('import sdv from the prefix:', r.verdict)
+")
+}
+if /usr/bin/python3 -c "import cffi" 2>/dev/null; then step python-installed py_installed; fi
+
 # ---- 6. a new optimizer from outside the tree: examples/majority-vote ----
 mv="$work/majority-vote"
 cp -r "$src/examples/majority-vote" "$mv"
