@@ -492,6 +492,37 @@ START_TEST(verify_arguments) {
 }
 END_TEST
 
+/* --stop-on-fail ends the run at the first check that fails or errs: with the data directory
+ * missing, logistic-weak errs and the check after it is not run; the summary says so. */
+START_TEST(verify_stop_on_fail) {
+  make_tmpdir();
+  setenv("SDV_DATA_DIR", "/nonexistent-sdv-data", 1);
+  run_result r = run("verify --only logistic-weak,coupling-normals --stop-on-fail --out @/v", NULL);
+  ck_assert_exit(r, 3);
+  ck_assert_ptr_nonnull(strstr(r.out, "stopped at the first failure"));
+  ck_assert_ptr_null(strstr(r.out, "[PASS] coupling-normals"));
+  free_result(&r);
+  char path[512];
+  snprintf(path, sizeof path, "%s/v/summary.json", tmpdir);
+  json_t *root = load_json(path);
+  ck_assert(json_is_true(json_object_get(root, "stopped_on_fail")));
+  ck_assert(json_is_false(json_object_get(root, "complete")));
+  json_t *checks = member(root, "checks", JSON_ARRAY);
+  ck_assert_uint_eq(json_array_size(checks), 2); /* the error, then the check not run */
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(checks, 0), "status")),
+                   "error");
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(checks, 1), "status")),
+                   "not run");
+  json_decref(root);
+  /* Without the flag the run goes on past the error. */
+  r = run("verify --only logistic-weak,coupling-normals --out @/w", NULL);
+  ck_assert_exit(r, 3);
+  ck_assert_ptr_nonnull(strstr(r.out, "[PASS] coupling-normals"));
+  free_result(&r);
+  remove_tmpdir();
+}
+END_TEST
+
 /* ================= sdv simulate ================= */
 
 #define SIM_MODEL                                                       \
@@ -621,6 +652,7 @@ static Suite *cli_suite(void) {
   tc = tcase_create("verify");
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, verify_arguments);
+  tcase_add_test(tc, verify_stop_on_fail);
   suite_add_tcase(s, tc);
   tc = tcase_create("simulate");
   tcase_set_timeout(tc, 20);
