@@ -17,6 +17,7 @@
 #ifndef SDV_NOISE_H
 #define SDV_NOISE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <sdv/params.h>
@@ -48,6 +49,11 @@ typedef struct sdv_noise_type {
    * Phi^-1(F(out[i])) (computed from the lower tail on both sides, since T is symmetric). */
   void (*sample_coupled)(const void *state, sdv_stream *s, double *out, double *normal,
                          size_t n);
+  /* Optional (may be NULL): a fast path for m(y[j]) and 1 - |m(y[j])| of n values at once,
+   * into m and tail (no overlap), as accurate as sign_mean and sign_tail; returns false, with
+   * nothing written, when this instance has none (then callers use sign_mean/sign_tail).
+   * Student-t with nu = 3 has one (a vectorised kernel without libm). */
+  bool (*sign_pairs)(const void *state, const double *y, size_t n, double *m, double *tail);
 } sdv_noise_type;
 
 typedef struct sdv_noise {
@@ -84,6 +90,9 @@ void sdv_noise_sample_coupled(const sdv_noise *n, sdv_stream *s, double *out, do
  * -sign(t) Phi^-1(F(-|t|)) so that neither tail loses digits (T is symmetric); clamped to
  * +-38.5 where F(-|t|) underflows. A standard normal when t has law n. */
 double sdv_noise_normal_score(const sdv_noise *n, double t);
+/* The law's sign_pairs fast path (sdv_noise_type.sign_pairs), or false when it has none. */
+bool sdv_noise_sign_pairs(const sdv_noise *n, const double *y, size_t count, double *m,
+                          double *tail);
 static inline double sdv_noise_sign_mean(const sdv_noise *n, double y) {
   return n->type->sign_mean(n->state, y);
 }

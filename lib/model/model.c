@@ -605,7 +605,7 @@ int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s) {
   if (!out) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc_spec: out is NULL");
   *out = NULL;
   if (!s) return SDV_ERROR(SDV_EINVAL, "sdv_model_alloc_spec: spec is NULL");
-  const sdv_method_type *method = s->method ? s->method : sdv_method_dsgd;
+  const sdv_method_type *method = s->method ? s->method : sdv_method_type_from_name("dsgd");
   if (!method->step || !method->drift || !method->diffusion)
     return SDV_ERROR(SDV_EINVAL, "method '%s' lacks step, drift or diffusion",
                      method->name ? method->name : "(unnamed)");

@@ -109,17 +109,3 @@ void sdv_work_free(sdv_work *w) {
 }
 
 void *sdv_work_scratch(sdv_work *w) { return w ? w->method_scratch : NULL; }
-
-/* Writes xi_j = -sum_i a_i zn_ij / sqrt(sum_i a_i^2) for the per-agent coupled normals
- * accumulated (with their weights a_i) in acc and sum a_i^2 in a2: a standard normal vector,
- * or fresh normals from aux when no agent has noise (a2 = 0). The minus sign: the noise
- * enters the step as x -= eta Z, the Brownian increment as X += S dW. */
-void sdv_coupled_finish(size_t d, const double *acc, double a2, sdv_stream *aux, double *xi) {
-  if (!(a2 > 0.0)) {
-    sdv_stream_normals(aux, xi, d);
-    return;
-  }
-  const double c = -1.0 / sqrt(a2);
-  for (size_t j = 0; j < d; j++) xi[j] = c * acc[j];
-}
-

@@ -52,9 +52,4 @@ struct sdv_work {
   void *method_scratch; /* sdv_method_type.scratch bytes, or NULL */
 };
 
-/* The coupled steps' last stage (lib/model/work.c, docs/math/coupling.md): xi_j =
- * -acc_j / sqrt(a2) for per-agent coupled normals summed with weights a_i in acc and
- * a2 = sum_i a_i^2, or fresh normals from aux when a2 = 0 (no agent has noise). */
-void sdv_coupled_finish(size_t d, const double *acc, double a2, sdv_stream *aux, double *xi);
-
 #endif

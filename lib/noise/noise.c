@@ -152,6 +152,11 @@ double sdv_noise_normal_score(const sdv_noise *n, double t) {
   return t > 0.0 ? -z : t < 0.0 ? z : 0.0;
 }
 
+bool sdv_noise_sign_pairs(const sdv_noise *n, const double *y, size_t count, double *m,
+                          double *tail) {
+  return n->type->sign_pairs && n->type->sign_pairs(n->state, y, count, m, tail);
+}
+
 void sdv_noise_sample_coupled(const sdv_noise *n, sdv_stream *s, double *out, double *normal,
                               size_t count) {
   if (n->type->sample_coupled) {

@@ -478,6 +478,8 @@ static double t_batch_scale(const void *state, size_t batch) {
   return batch && st->nu == 1.0 ? 1.0 : NAN;
 }
 
+static bool t_sign_pairs(const void *state, const double *y, size_t n, double *m, double *tail);
+
 static const sdv_noise_type student_t_type = {
     .name = "student-t",
     .help =
@@ -493,6 +495,7 @@ static const sdv_noise_type student_t_type = {
     .variance = t_variance,
     .batch_scale = t_batch_scale,
     .sample_coupled = t_sample_coupled,
+    .sign_pairs = t_sign_pairs,
 };
 
 static const sdv_noise_type cauchy_type = {
@@ -509,6 +512,7 @@ static const sdv_noise_type cauchy_type = {
     .variance = t_variance,
     .batch_scale = t_batch_scale,
     .sample_coupled = t_sample_coupled,
+    .sign_pairs = t_sign_pairs,
 };
 
 const sdv_noise_type *const sdv_noise_student_t = &student_t_type;
@@ -543,6 +547,14 @@ bool sdv_student_t_sign_pair(const sdv_noise *law, double y, double *m, double *
 bool sdv_student_t_sign_pairs(const sdv_noise *law, const double *y, size_t n, double *m,
                               double *tail) {
   if (!nu3_state(law)) return false;
+  nu3_pairs(y, n, m, tail);
+  return true;
+}
+
+/* The type's sign_pairs hook: the nu = 3 kernel, none for other nu. */
+static bool t_sign_pairs(const void *state, const double *y, size_t n, double *m, double *tail) {
+  const t_state *st = state;
+  if (st->form != T_NU3) return false;
   nu3_pairs(y, n, m, tail);
   return true;
 }

@@ -48,6 +48,7 @@
 #include "core/clones.h"
 #include "diffusion/rank1.h"
 #include "model/work.h"
+#include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
 
 static int dcsgd_validate(const sdv_model *m) {

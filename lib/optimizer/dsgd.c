@@ -24,6 +24,7 @@
 #include <sdv/model.h>
 
 #include "model/work.h"
+#include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
 
 static int dsgd_validate(const sdv_model *m) { return m->minibatch ? sdv_mb_validate(m) : SDV_OK; }

@@ -37,7 +37,7 @@
 #include "core/clones.h"
 #include "core/rng_blocks.h"
 #include "model/work.h"
-#include "noise/student_t.h"
+#include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
 
 static int dsignsgd_validate(const sdv_model *m) {
@@ -64,11 +64,11 @@ static inline void sign_pair(const sdv_noise *law, double y, double *mj, double 
   *mj = t <= 0.5 ? copysign(1.0 - t, y) : law->type->sign_mean(law->state, y);
 }
 
-/* sign_pair for y[0..d) into m and t (no overlap): Student-t nu = 3 in one vectorised pass
- * without libm (lib/noise/student_t.c, the same bits coordinate by coordinate), any other
- * law coordinate by coordinate. */
+/* sign_pair for y[0..d) into m and t (no overlap): the law's sign_pairs fast path where it
+ * has one (Student-t nu = 3: one vectorised pass without libm, the same bits coordinate by
+ * coordinate), any other law coordinate by coordinate. */
 static void sign_pairs(const sdv_noise *law, const double *y, size_t d, double *m, double *t) {
-  if (sdv_student_t_sign_pairs(law, y, d, m, t)) return;
+  if (sdv_noise_sign_pairs(law, y, d, m, t)) return;
   for (size_t j = 0; j < d; j++) sign_pair(law, y[j], &m[j], &t[j]);
 }
 
@@ -111,7 +111,7 @@ static void step_binomial(const sdv_model *m, sdv_work *w, double *x, sdv_stream
   /* First every tail (one vectorised pass for nu = 3), then the draws in coordinate order. */
   double *y = w->tmp, *t = w->ci;
   scaled(d, w->grad, 1.0 / m->scale[0], y);
-  if (!sdv_student_t_sign_pairs(law, y, d, w->gi, t))
+  if (!sdv_noise_sign_pairs(law, y, d, w->gi, t))
     for (size_t j = 0; j < d; j++) t[j] = law->type->sign_tail(law->state, y[j]);
   double *q = w->gi, *b = w->noise;
   halves(d, y, t, q);

@@ -5,11 +5,14 @@
  * returns s S(x) xi, and noise_increment returns s times a zero-mean draw with covariance
  * Sigma(x). The method files never look at s.
  */
+#include <math.h>
+
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
 #include "core/registry.h"
 #include "model/work.h"
+#include "optimizer/coupled.h"
 
 static void builtins(const void **list) {
   list[0] = sdv_method_dsgd;
@@ -113,4 +116,13 @@ int sdv_model_noise_increment(const sdv_model *m, sdv_work *w, const double *x, 
   if (m->diffusion_scale != 1.0)
     for (size_t j = 0; j < m->dim; j++) out[j] *= m->diffusion_scale;
   return SDV_OK;
+}
+
+void sdv_coupled_finish(size_t d, const double *acc, double a2, sdv_stream *aux, double *xi) {
+  if (!(a2 > 0.0)) {
+    sdv_stream_normals(aux, xi, d);
+    return;
+  }
+  const double c = -1.0 / sqrt(a2);
+  for (size_t j = 0; j < d; j++) xi[j] = c * acc[j];
 }
