@@ -23,6 +23,8 @@
 #   --only N,M     run only these mutants (numbers as in the file names)
 #   --ci           run the representative quick subset CI_SET below, each mutant's verify
 #                  stopping at its first failing check (sdv verify --stop-on-fail)
+#   --fast         stop each mutant's verify at its first failing check, as --ci does, for
+#                  any selection (a kill census; the matrix then lists only the first killer)
 #   --matrix FILE  write the kill matrix (Markdown) to FILE
 #   --unit         also build the unit tests and run `meson test --suite quick` per mutant;
 #                  the matrix then lists the unit tests each mutant fails
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --only) [ $# -ge 2 ] || die "--only needs a list N,M,..."; only=$2; shift ;;
     --only=*) only=${1#--only=} ;;
     --ci) only=$CI_SET; ci=1 ;;
+    --fast) ci=1 ;;
     --matrix) [ $# -ge 2 ] || die "--matrix needs a file"; matrix=$2; shift ;;
     --matrix=*) matrix=${1#--matrix=} ;;
     --unit) unit=1 ;;
