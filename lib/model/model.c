@@ -204,13 +204,15 @@ static void strbuf_specs(strbuf *b, const char *key, const char *const *s, size_
   for (size_t k = 0; k < (same ? 1 : n); k++) strbuf_printf(b, "%s%s", k ? ";" : "", s[k]);
 }
 
-static char *describe(const sdv_model *m, const char *objective, const spec_list *noise,
-                      const char *shards) {
+/* The canonical one-line spec of a built model: noise[nnoise] are the noise specs as given
+ * (strbuf_specs writes one when all are equal), shards is written for minibatch models. */
+static char *describe(const sdv_model *m, const char *objective, const char *const *noise,
+                      size_t nnoise, const char *shards) {
   strbuf b = {0};
   char num[40];
   strbuf_printf(&b, "%s dim=%zu agents=%zu batch=%zu eta=%s objective=%s", m->method->name, m->dim,
                 m->agents, m->batch, format_double(num, sizeof num, m->eta), objective);
-  strbuf_specs(&b, "noise", (const char *const *)noise->part, noise->n);
+  strbuf_specs(&b, "noise", noise, nnoise);
   strbuf_values(&b, "sigma", m->sigma, m->agents);
   if (m->compressor) {
     strbuf_printf(&b, " compressor=");
@@ -531,7 +533,8 @@ int sdv_model_alloc(sdv_model **out, const sdv_model_options *o) {
   if ((rc = build_minibatch(m, or_default(o->noise, "gaussian"), shards, &noise))) goto fail;
   if ((rc = build_compressor(m, or_default(o->compressor, "identity")))) goto fail;
   if ((rc = build_x0(m, or_default(o->x0, "1")))) goto fail;
-  if (!(m->description = describe(m, objective, &noise, shards))) {
+  m->description = describe(m, objective, (const char *const *)noise.part, noise.n, shards);
+  if (!m->description) {
     rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
     goto fail;
   }
@@ -566,39 +569,10 @@ static int list_count(size_t k, size_t n, const char *name, const char *what) {
 
 /* The typed model's description: components by type name (compressors by spec). */
 static char *describe_spec(const sdv_model *m) {
-  strbuf b = {0};
-  char num[40];
-  strbuf_printf(&b, "%s dim=%zu agents=%zu batch=%zu eta=%s objective=%s", m->method->name, m->dim,
-                m->agents, m->batch, format_double(num, sizeof num, m->eta),
-                m->objective->type->name);
   const char *names[64];
   const size_t k = m->agents < 64 ? m->agents : 64;
-  bool same = true;
-  for (size_t i = 0; i < k; i++) {
-    names[i] = m->noise[i]->type->name;
-    same = same && m->noise[i]->type == m->noise[0]->type &&
-           memcmp(m->noise[i]->state, m->noise[0]->state, m->noise[0]->type->size) == 0;
-  }
-  strbuf_specs(&b, "noise", names, same ? 1 : k);
-  strbuf_values(&b, "sigma", m->sigma, m->agents);
-  if (m->compressor) {
-    strbuf_printf(&b, " compressor=");
-    bool csame = true;
-    for (size_t i = 1; i < m->agents; i++)
-      csame = csame && strcmp(m->compressor[i]->spec, m->compressor[0]->spec) == 0;
-    for (size_t i = 0; i < (csame ? 1 : m->agents); i++)
-      strbuf_printf(&b, "%s%s", i ? ";" : "", m->compressor[i]->spec);
-  }
-  strbuf_values(&b, "x0", m->x0, m->dim);
-  strbuf_printf(&b, " seed=%llu sde=%s diffusion-scale=%s", (unsigned long long)m->seed,
-                m->sde_route == SDV_SDE_SAMPLED ? "sampled" : "auto",
-                format_double(num, sizeof num, m->diffusion_scale));
-  if (m->literal) strbuf_printf(&b, " literal=yes");
-  if (b.failed) {
-    free(b.s);
-    return NULL;
-  }
-  return b.s;
+  for (size_t i = 0; i < k; i++) names[i] = m->noise[i]->type->name;
+  return describe(m, m->objective->type->name, names, k, NULL);
 }
 
 int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s) {

@@ -250,6 +250,21 @@ done:
   return rc;
 }
 
+/* The COUPLED process of the study's optimizer with SDE model m (sdv/process.h): the
+ * optimizer on its uncoupled streams (sub_d), the SDE's bridge on sub_s. */
+static sdv_process_options coupled_options(const study *s, const sdv_model *m, uint32_t sub_d,
+                                           uint32_t sub_s) {
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  po.kind = SDV_PROCESS_COUPLED;
+  po.integrator = s->integrator;
+  po.substeps = s->o->substeps;
+  po.sub = sub_d;
+  po.sde_model = m;
+  po.sde_sub = sub_s;
+  return po;
+}
+
 /* One rung's SDE side with diffusion scale dscale on common random numbers with the optimizer
  * (sdv/process.h, COUPLED): side[c] from the SDE column, err/se[c] from the difference
  * column. The optimizer's streams are those of its uncoupled run (sub_d), so its column is
@@ -262,30 +277,23 @@ static int estimate_coupled(const study *s, const model_src *base, double eta,
   const size_t nt = s->ntimes, nobs = s->nobs;
   sdv_model *md = NULL, *m = NULL, *m0 = NULL;
   sdv_mc_result *res = NULL, *res0 = NULL;
-  sdv_process *probe = NULL;
   *used = false;
   int rc;
   if ((rc = model_at(&m, base, eta, dscale))) goto done;
   if (s->o->exact && exact_all(m, SDV_SIDE_SDE, s)) goto done;
   if ((rc = model_at(&md, s->disc, eta, s->disc->diffusion_scale))) goto done;
-  sdv_process_options po;
-  sdv_process_options_default(&po);
-  po.kind = SDV_PROCESS_COUPLED;
-  po.integrator = s->integrator;
-  po.substeps = s->o->substeps;
-  po.sub = sub_d;
-  po.sde_model = m;
-  po.sde_sub = sub_s;
-  rc = sdv_process_alloc(&probe, md, &po);
+  const sdv_process_options po = coupled_options(s, m, sub_d, sub_s);
+  sdv_mc_options mo;
+  mc_options(s, &mo);
+  /* The engine allocates its processes before simulating anything: a model without a
+   * coupling is refused there (SDV_ENOTSUP) at no cost, and the rung runs uncoupled. */
+  rc = sdv_mc_run(&res, md, &po, steps, nt, s->obs, nobs, &mo);
   if (rc == SDV_ENOTSUP) {
     if (!s->note[0]) snprintf(s->note, 256, "%s", sdv_last_error());
     rc = SDV_OK;
     goto done;
   }
   if (rc) goto done;
-  sdv_mc_options mo;
-  mc_options(s, &mo);
-  if ((rc = sdv_mc_run(&res, md, &po, steps, nt, s->obs, nobs, &mo))) goto done;
   /* Noise-free reference on the same integrator: one deterministic path. */
   sdv_process_options p0;
   sdv_process_options_default(&p0);
@@ -325,7 +333,6 @@ static int estimate_coupled(const study *s, const model_src *base, double eta,
     }
   *used = true;
 done:
-  sdv_process_free(probe);
   sdv_mc_result_free(res);
   sdv_mc_result_free(res0);
   sdv_model_free(md);
@@ -351,12 +358,7 @@ static int plan_coupled(const study *s, const model_src *sde, double eta,
   if (s->o->exact && exact_all(md, SDV_SIDE_DISCRETE, s)) goto done;
   if ((rc = model_at(&m, sde, eta, sde->diffusion_scale))) goto done;
   if (s->o->exact && exact_all(m, SDV_SIDE_SDE, s)) goto done;
-  sdv_process_options po;
-  sdv_process_options_default(&po);
-  po.kind = SDV_PROCESS_COUPLED;
-  po.integrator = s->integrator;
-  po.substeps = s->o->substeps;
-  po.sde_model = m;
+  const sdv_process_options po = coupled_options(s, m, 0, 1);
   rc = sdv_process_alloc(&probe, md, &po);
   if (rc == SDV_ENOTSUP) { /* estimate_coupled records the reason */
     rc = SDV_OK;
