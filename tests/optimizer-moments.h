@@ -12,7 +12,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "model/work.h"
+#include "core/work.h"
 #include "testutil.h"
 
 static sdv_work *work(const sdv_model *m) {

@@ -73,8 +73,12 @@ static double user_omega(const void *state, size_t dim) { return 0.0; }
 static void user_apply(void *state, size_t dim, const double *v, double *out, sdv_stream *s) {
   memcpy(out, v, dim * sizeof *out);
 }
-static const sdv_compressor_type user_type = {"user-copy", "test", user_size, user_init,
-                                              user_omega, user_apply, NULL, NULL};
+static const sdv_compressor_type user_type = {.name = "user-copy",
+                                              .help = "test",
+                                              .size = user_size,
+                                              .init = user_init,
+                                              .omega = user_omega,
+                                              .apply = user_apply};
 
 START_TEST(test_registry_user) {
   ck_assert_int_eq(sdv_compressor_register(&user_type), SDV_OK);
@@ -331,8 +335,8 @@ START_TEST(test_rand_k_below_matches) {
 END_TEST
 
 START_TEST(test_rand_k_subset_reference) {
-  /* sdv_rand_k_subset and apply() give the reference shuffle's subset, in its order, from
-   * the same words, call after call (so the permutation is restored each time). */
+  /* The subsets hook (one instance) and apply() give the reference shuffle's subset, in its order,
+   * from the same words, call after call (so the permutation is restored each time). */
   const size_t dk[][2] = {{1, 1},   {2, 1},   {2, 2},  {5, 3},   {10, 3},
                           {10, 10}, {33, 17}, {64, 8}, {100, 1}, {7, 6}};
   for (size_t c = 0; c < sizeof dk / sizeof *dk; c++) {
@@ -357,7 +361,11 @@ START_TEST(test_rand_k_subset_reference) {
                       r);
         continue;
       }
-      ck_assert_uint_eq(sdv_rand_k_subset(comp, &s1, got), k);
+      size_t nk;
+      double sc;
+      ck_assert_uint_eq(comp->type->subsets(&comp, 1, &s1, got, &nk, &sc), k);
+      ck_assert_uint_eq(nk, k);
+      ck_assert(sc == scale);
       for (size_t i = 0; i < k; i++)
         ck_assert_msg(got[i] == want[i], "%s d=%zu round %d index %zu: %zu != %zu", spec, d, r, i,
                       got[i], want[i]);
@@ -380,13 +388,14 @@ START_TEST(test_rand_k_subsets_batch) {
   sdv_stream_init(&s1, SEED, 17, SDV_PURPOSE_COMPRESSOR, 0);
   sdv_stream_init(&s2, SEED, 17, SDV_PURPOSE_COMPRESSOR, 0);
   for (int r = 0; r < 200; r++) {
-    size_t kept[28], nkept[4], one[28], total = 0;
+    size_t kept[28], nkept[4], one[28], total = 0, k;
+    double scale[4], sc;
     const size_t n = (size_t)(r % 4) + 1;  /* 1..4 compressors */
     const size_t sum_k[4] = {2, 7, 8, 15}; /* k summed over the first n compressors */
-    ck_assert_uint_eq(sdv_rand_k_subsets(a, n, &s1, kept, nkept), sum_k[n - 1]);
+    ck_assert_uint_eq(a[0]->type->subsets(a, n, &s1, kept, nkept, scale), sum_k[n - 1]);
     for (size_t i = 0; i < n; i++) {
-      const size_t k = sdv_rand_k_subset(b[i], &s2, one + total);
-      ck_assert_uint_eq(nkept[i], k);
+      ck_assert_uint_eq(b[i]->type->subsets(b + i, 1, &s2, one + total, &k, &sc), nkept[i]);
+      ck_assert(sc == scale[i] && sc == 7.0 / (double)k);
       total += k;
     }
     ck_assert(memcmp(kept, one, total * sizeof *kept) == 0);
@@ -411,7 +420,8 @@ START_TEST(test_zero_and_determinism) {
     sdv_stream_init(&s, SEED, 3, SDV_PURPOSE_USER, 0);
     for (int n = 0; n < 50; n++) {
       sdv_compressor_apply(c, v, out, &s);
-      for (size_t j = 0; j < d; j++) ck_assert_msg(out[j] == 0.0, "%s: C(0) != 0", builtins[i].spec);
+      for (size_t j = 0; j < d; j++)
+        ck_assert_msg(out[j] == 0.0, "%s: C(0) != 0", builtins[i].spec);
     }
     fixed_vector(v, d);
     sdv_stream_init(&s, SEED, 7, SDV_PURPOSE_COMPRESSOR, 11);
@@ -566,8 +576,7 @@ typedef struct unscaled_state {
 static size_t unscaled_size(size_t dim) { return dim * sizeof(size_t); }
 static int unscaled_init(void *state, size_t dim, sdv_params *p) { return SDV_OK; }
 static double unscaled_omega(const void *state, size_t dim) { return (double)dim / 3.0 - 1.0; }
-static void unscaled_apply(void *state, size_t dim, const double *v, double *out,
-                           sdv_stream *s) {
+static void unscaled_apply(void *state, size_t dim, const double *v, double *out, sdv_stream *s) {
   size_t *idx = state;
   for (size_t i = 0; i < dim; i++) idx[i] = i;
   memset(out, 0, dim * sizeof *out);
@@ -578,9 +587,12 @@ static void unscaled_apply(void *state, size_t dim, const double *v, double *out
     out[idx[i]] = v[idx[i]]; /* missing factor d/k */
   }
 }
-static const sdv_compressor_type unscaled_type = {"bad-unscaled", "negative control",
-                                                  unscaled_size, unscaled_init, unscaled_omega,
-                                                  unscaled_apply, NULL, NULL};
+static const sdv_compressor_type unscaled_type = {.name = "bad-unscaled",
+                                                  .help = "negative control",
+                                                  .size = unscaled_size,
+                                                  .init = unscaled_init,
+                                                  .omega = unscaled_omega,
+                                                  .apply = unscaled_apply};
 
 /* Negative control 2: Bernoulli(1/2) (true omega 1) declaring omega = 1/2, no closed form. */
 static size_t half_size(size_t dim) { return 0; }
@@ -589,8 +601,12 @@ static double half_omega(const void *state, size_t dim) { return 0.5; }
 static void half_apply(void *state, size_t dim, const double *v, double *out, sdv_stream *s) {
   for (size_t j = 0; j < dim; j++) out[j] = sdv_stream_uniform(s) < 0.5 ? 2.0 * v[j] : 0.0;
 }
-static const sdv_compressor_type half_type = {"bad-omega", "negative control", half_size,
-                                              half_init, half_omega, half_apply, NULL, NULL};
+static const sdv_compressor_type half_type = {.name = "bad-omega",
+                                              .help = "negative control",
+                                              .size = half_size,
+                                              .init = half_init,
+                                              .omega = half_omega,
+                                              .apply = half_apply};
 
 /* Negative control 3: a correct Bernoulli(1/2) that declares rand-k-like off-diagonal
  * covariance terms (wrong Phi, omega itself fine). */
@@ -600,13 +616,16 @@ static int wrong_linear(const void *state, size_t dim, double *a, double *c) {
   *c = 0.5 / (double)(dim - 1);
   return SDV_OK;
 }
-static const sdv_compressor_type wrongcov_type = {"bad-cov", "negative control", half_size,
-                                                  half_init, half_omega_ok, half_apply,
-                                                  wrong_linear, NULL};
+static const sdv_compressor_type wrongcov_type = {.name = "bad-cov",
+                                                  .help = "negative control",
+                                                  .size = half_size,
+                                                  .init = half_init,
+                                                  .omega = half_omega_ok,
+                                                  .apply = half_apply,
+                                                  .linear = wrong_linear};
 
 static void register_once(const sdv_compressor_type *t) {
-  if (!sdv_compressor_type_from_name(t->name))
-    ck_assert_int_eq(sdv_compressor_register(t), SDV_OK);
+  if (!sdv_compressor_type_from_name(t->name)) ck_assert_int_eq(sdv_compressor_register(t), SDV_OK);
 }
 
 static int row_failed(const sdv_conformance_report *r, const char *what) {

@@ -16,7 +16,7 @@
 #include <sdv/process.h>
 #include <sdv/stats.h>
 
-#include "model/work.h"
+#include "core/work.h"
 #include "testutil.h"
 
 #define K_SE 5.0

@@ -9,7 +9,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "model/work.h"
+#include "core/work.h"
 #include "testutil.h"
 
 /* The error message contains every needle. */

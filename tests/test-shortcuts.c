@@ -23,7 +23,7 @@
 #include <sdv/noise.h>
 #include <sdv/rng.h>
 
-#include "model/work.h"
+#include "core/work.h"
 #include "noise/student_t.h"
 #include "testutil.h"
 
@@ -286,7 +286,7 @@ static const double X5[5] = {0.3, -1.2, 2.385, 0.7, -0.45};
 static void same_subsets(const char *const *kv, const char *what) {
   sdv_model *fast = model_from(kv, 0), *slow = model_from(kv, 1);
   sdv_work *wf = work_for(fast), *ws = work_for(slow);
-  ck_assert(wf->all_rand_k);
+  ck_assert(wf->all_subsets);
   for (uint64_t t = 0; t < 200; t++) {
     double a[5], b[5];
     memcpy(a, X5, sizeof a);

@@ -77,23 +77,19 @@ static void low_omega_apply(void *state, size_t dim, const double *v, double *ou
 }
 
 static const sdv_compressor_type broken_unscaled = {
-    "control-unscaled-bernoulli",
-    "Bernoulli(1/2) without the 1/p scaling (biased)",
-    broken_size,
-    broken_init,
-    unscaled_omega,
-    unscaled_apply,
-    NULL,
-    NULL};
+    .name = "control-unscaled-bernoulli",
+    .help = "Bernoulli(1/2) without the 1/p scaling (biased)",
+    .size = broken_size,
+    .init = broken_init,
+    .omega = unscaled_omega,
+    .apply = unscaled_apply};
 static const sdv_compressor_type broken_low_omega = {
-    "control-low-omega",
-    "Bernoulli(1/4) declaring omega 1.5 instead of 3",
-    broken_size,
-    broken_init,
-    low_omega,
-    low_omega_apply,
-    NULL,
-    NULL};
+    .name = "control-low-omega",
+    .help = "Bernoulli(1/4) declaring omega 1.5 instead of 3",
+    .size = broken_size,
+    .init = broken_init,
+    .omega = low_omega,
+    .apply = low_omega_apply};
 
 /* Runs the conformance test of one (type, dim), writes its rows to the CSV. *status is
  * 1 pass, 0 fail, -1 not testable (the type cannot be built without parameters we know). */

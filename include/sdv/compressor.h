@@ -33,6 +33,8 @@
 extern "C" {
 #endif
 
+typedef struct sdv_compressor sdv_compressor;
+
 typedef struct sdv_compressor_type {
   const char *name; /* registry key, e.g. "rand-k" */
   const char *help; /* one line for `sdv list` */
@@ -49,15 +51,25 @@ typedef struct sdv_compressor_type {
   /* Optional (NULL): exact Phi_C(v) = Diag(diag) - (*beta) u u^T. */
   int (*covariance)(const void *state, size_t dim, const double *v, double *diag,
                     double *beta, double *u);
+  /* Optional (NULL), for a random sparsifier, whose C(v) is scale * v_j on a random subset of
+   * the coordinates and 0 elsewhere (scale fixed by the instance): the subsets of n >= 1
+   * instances c[0..n) of this type, in turn, drawn from s exactly as n calls of apply()
+   * would draw them (the same numbers, in the same order). Instance i's coordinates go to
+   * kept after the earlier instances' (in draw order), their number to nkept[i] and its
+   * scale to scale[i]; returns the total (kept holds room for n * dim). May use the
+   * instances' state as scratch. Lets a method skip the work of dropped coordinates (DCSGD
+   * then draws gradient noise only where a coordinate is kept; same law). rand-k has it. */
+  size_t (*subsets)(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
+                    size_t *nkept, double *scale);
 } sdv_compressor_type;
 
-typedef struct sdv_compressor {
+struct sdv_compressor {
   const sdv_compressor_type *type;
   size_t dim;
   size_t size;  /* bytes of state */
   char *spec;   /* canonical spec text, for reports (owned) */
   void *state;  /* owned */
-} sdv_compressor;
+};
 
 extern const sdv_compressor_type *const sdv_compressor_identity;  /* "identity" */
 extern const sdv_compressor_type *const sdv_compressor_bernoulli; /* "bernoulli:p=P", 0<P<=1 */

@@ -54,6 +54,12 @@ typedef struct sdv_noise_type {
    * nothing written, when this instance has none (then callers use sign_mean/sign_tail).
    * Student-t with nu = 3 has one (a vectorised kernel without libm). */
   bool (*sign_pairs)(const void *state, const double *y, size_t n, double *m, double *tail);
+  /* What the type declares about itself (false by default): sample(s) is exactly
+   * sdv_stream_normal(s), and sample_n (if any) sdv_stream_normals, so T ~ N(0, 1). Methods
+   * then average agents in closed form (a weighted sum of independent draws is one draw
+   * times the root of the summed squared weights) and draw many agents' normals in one call.
+   * Declare it only if it holds bit for bit: the shortcuts draw sdv_stream_normals directly. */
+  bool normal;
 } sdv_noise_type;
 
 typedef struct sdv_noise {

@@ -83,15 +83,13 @@ static inline size_t rand_k_draw(rand_k_state *st, size_t dim, sdv_stream *s, si
   return k;
 }
 
-size_t sdv_rand_k_subset(sdv_compressor *c, sdv_stream *s, size_t *kept) {
-  return rand_k_draw(c->state, c->dim, s, kept);
-}
-
-size_t sdv_rand_k_subsets(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
-                          size_t *nkept) {
+/* The subsets hook (sdv/compressor.h): the draws of n apply() calls, without the vectors. */
+static size_t rand_k_subsets(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
+                             size_t *nkept, double *scale) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {
     nkept[i] = rand_k_draw(c[i]->state, c[i]->dim, s, kept + total);
+    scale[i] = (double)c[i]->dim / (double)nkept[i];
     total += nkept[i];
   }
   return total;
@@ -128,6 +126,7 @@ static const sdv_compressor_type rand_k_type = {
     .apply = rand_k_apply,
     .linear = rand_k_linear,
     .covariance = NULL,
+    .subsets = rand_k_subsets,
 };
 
 const sdv_compressor_type *const sdv_compressor_rand_k = &rand_k_type;

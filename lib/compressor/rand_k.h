@@ -1,5 +1,5 @@
-/* Private: the subset draw of rand-k, for exact shortcuts that need only the kept
- * coordinates (lib/optimizer/dcsgd.c). */
+/* Private to rand-k (lib/compressor/rand_k.c) and its tests: the bounded integer draw of its
+ * subset shuffle. Methods reach the subsets through the type's subsets hook. */
 #ifndef SDV_RAND_K_H
 #define SDV_RAND_K_H
 
@@ -8,18 +8,6 @@
 
 #include <sdv/compressor.h>
 #include <sdv/rng.h>
-
-/* For c of type sdv_compressor_rand_k: draws the k-subset exactly as c's apply() does (the
- * same numbers from s, in the same order), writes its coordinates to kept[0..k) in draw order
- * and returns k. C(v) is then (d/k) v_j at those j and 0 elsewhere. Uses c's scratch. */
-size_t sdv_rand_k_subset(sdv_compressor *c, sdv_stream *s, size_t *kept);
-
-/* The subsets of n compressors c[0..n), every one of type sdv_compressor_rand_k (the caller
- * checks), in turn, as n calls of sdv_rand_k_subset would draw them (same numbers from s, same
- * order): agent i's k_i coordinates go to kept after the earlier agents' and k_i to nkept[i].
- * Returns the total. One call per step instead of n. */
-size_t sdv_rand_k_subsets(sdv_compressor *const *c, size_t n, sdv_stream *s, size_t *kept,
-                          size_t *nkept);
 
 /* Lemire's rejection threshold for the bound n >= 1: t = 2^64 mod n. A word x gives
  * r = floor(x n / 2^64) and the low word l = x n mod 2^64; each interval [r 2^64, (r+1) 2^64)

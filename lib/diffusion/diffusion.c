@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "core/clones.h"
-#include "rank1.h"
+#include "core/rank1.h"
 
 /* Round-off allowances. A diagonal entry computed as a difference of nearly equal terms can
  * come out a few ulps below zero; a value r = 1 (singular but PSD Sigma) can come out a few

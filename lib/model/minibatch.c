@@ -27,7 +27,7 @@
 #include <sdv/model.h>
 
 #include "model/minibatch.h"
-#include "model/work.h"
+#include "core/work.h"
 
 static inline void sample_gradient(const sdv_model *m, size_t s, const double *x, double *g) {
   const sdv_objective *o = m->objective;

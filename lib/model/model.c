@@ -21,7 +21,7 @@
 #include <sdv/params.h>
 
 #include "model/minibatch.h"
-#include "model/work.h"
+#include "core/work.h"
 
 void sdv_model_options_default(sdv_model_options *o) {
   *o = (sdv_model_options){.method = "dsgd",

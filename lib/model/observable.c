@@ -8,7 +8,7 @@
 #include <sdv/model.h>
 #include <sdv/params.h>
 
-#include "model/work.h"
+#include "core/work.h"
 
 /* "x:J" / "x2:J" with 1 <= J <= dim; stores J - 1. */
 static int parse_index(sdv_observable *o, const char *text, const char *j, size_t dim) {

@@ -1,5 +1,5 @@
-/* Per-thread scratch of a model (lib/model/work.h): everything the hot functions need,
- * sized once from the model. */
+/* Per-thread scratch of a model (lib/core/work.h): everything generic the hot functions need,
+ * sized once from the model, and the method's own scratch, sized by its type. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +7,9 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "model/work.h"
+#include "core/work.h"
 
-#define NVECTORS 11 /* grad, gi, ci, acc, noise, tmp, xi, memo_x, memo_d, gmemo_x, gmemo */
+#define NVECTORS 9 /* grad, gi, ci, acc, noise, tmp, xi, memo_x, memo_v */
 
 /* Two agents' laws are the same when their types match and their parameter blocks are
  * byte-for-byte equal (the states are relocatable values, sdv/noise.h). */
@@ -21,12 +21,12 @@ static void set_shortcuts(sdv_work *w, const sdv_model *m) {
   const size_t n = m->agents;
   const double s0 = m->scale[0];
   w->same_law = isfinite(s0) && s0 > 0.0;
-  w->all_gaussian = true;
-  w->all_rand_k = m->compressor != NULL;
+  w->all_normal = true;
+  w->all_subsets = m->compressor != NULL && m->compressor[0]->type->subsets != NULL;
   for (size_t i = 0; i < n; i++) {
     if (m->scale[i] != s0 || !same_noise(m->noise[i], m->noise[0])) w->same_law = false;
-    if (m->noise[i]->type != sdv_noise_gaussian) w->all_gaussian = false;
-    if (m->compressor && m->compressor[i]->type != sdv_compressor_rand_k) w->all_rand_k = false;
+    if (!m->noise[i]->type->normal) w->all_normal = false;
+    if (m->compressor && m->compressor[i]->type != m->compressor[0]->type) w->all_subsets = false;
   }
 }
 
@@ -53,9 +53,7 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
   w->tmp = block + 5 * d;
   w->xi = block + 6 * d;
   w->memo_x = block + 7 * d;
-  w->memo_d = block + 8 * d;
-  w->gmemo_x = block + 9 * d;
-  w->gmemo = block + 10 * d;
+  w->memo_v = block + 8 * d;
   if (m->compressor) {
     if (!(w->comp = calloc(m->agents, sizeof *w->comp))) {
       rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
@@ -66,13 +64,6 @@ int sdv_work_alloc(sdv_work **out, const sdv_model *m) {
         rc = SDV_ERROR(SDV_ENOMEM, "out of memory (compressor of agent %zu)", i + 1);
         goto fail;
       }
-  }
-  w->kept = calloc(m->agents * d, sizeof *w->kept);
-  w->nkept = calloc(m->agents, sizeof *w->nkept);
-  w->knoise = calloc(m->agents * d, sizeof *w->knoise);
-  if (!w->kept || !w->nkept || !w->knoise) {
-    rc = SDV_ERROR(SDV_ENOMEM, "out of memory");
-    goto fail;
   }
   if (m->method->scratch) {
     const size_t bytes = m->method->scratch(m);
@@ -100,9 +91,6 @@ void sdv_work_free(sdv_work *w) {
     for (size_t i = 0; i < w->model->agents; i++) sdv_compressor_free(w->comp[i]);
   free(w->comp);
   sdv_diffusion_free(w->diff);
-  free(w->kept);
-  free(w->nkept);
-  free(w->knoise);
   free(w->grad);
   free(w->method_scratch);
   free(w);

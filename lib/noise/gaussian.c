@@ -87,6 +87,7 @@ static const sdv_noise_type gaussian_type = {
     .variance = gaussian_variance,
     .batch_scale = gaussian_batch_scale,
     .sample_coupled = gaussian_sample_coupled,
+    .normal = true,
 };
 
 const sdv_noise_type *const sdv_noise_gaussian = &gaussian_type;

@@ -32,9 +32,10 @@
  *
  * Assumptions: finite v_i. With Student-t nu <= 2 diffusion() returns SDV_ENOTSUP (no SDE; the
  * discrete step still runs). Randomness of step(): Z_i from `noise`, C_i from `comp`, agents
- * in order 0..N-1 on each stream. Shortcut (unless model->literal): when every agent uses
- * rand-k, only the k kept coordinates of each agent get noise (step_rand_k below); same law,
- * other draws from `noise` (tests/test-shortcuts.c compares the two).
+ * in order 0..N-1 on each stream. Shortcut (unless model->literal): when every agent's
+ * compressor is a random sparsifier of one type (the subsets hook, sdv/compressor.h: rand-k),
+ * only the kept coordinates of each agent get noise (step_sparse below); same law, other
+ * draws from `noise` (tests/test-shortcuts.c compares the two).
  * Reference value (tests/test-optimizer.c): N = 2, Bernoulli p = (0.5, 0.25), Gaussian
  * sigma = (1, 2), B = 1, g_j = 2: D_j = (1/4)[2*1 + 1*4 + 4*4 + 3*4] = 8.5.
  */
@@ -44,12 +45,43 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "compressor/rand_k.h"
 #include "core/clones.h"
-#include "diffusion/rank1.h"
-#include "model/work.h"
+#include "core/rank1.h"
+#include "core/work.h"
 #include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
+
+/* DCSGD's own scratch (sdv_method_type.scratch, one per sdv_work): the closed-form
+ * diffusion's sums over the agents, which depend on the model only and are decided at the
+ * first diffusion() call (linear_setup), and the sparsifier shortcut's subsets. The arrays
+ * follow the struct in the same allocation; scratch_of points them there on first use. */
+typedef struct dcsgd_scratch {
+  bool lin_ready;   /* linear_setup has run */
+  bool lin_sampled; /* no closed form: SAMPLED route */
+  double lin_base, lin_asum, lin_csum;
+  double lin_inv_n2; /* 1/N^2 when multiplying by it is exact (N a power of 2), else 0 */
+  double *knoise;    /* [N d] the kept coordinates' noise */
+  double *kscale;    /* [N] each agent's sparsifier scale */
+  size_t *kept;      /* [N d] coordinates the agents' subsets kept */
+  size_t *nkept;     /* [N] how many each agent kept */
+} dcsgd_scratch;
+
+static size_t dcsgd_scratch_bytes(const sdv_model *m) {
+  const size_t n = m->agents, nd = n * m->dim;
+  return sizeof(dcsgd_scratch) + (nd + n) * sizeof(double) + (nd + n) * sizeof(size_t);
+}
+
+static dcsgd_scratch *scratch_of(const sdv_model *m, sdv_work *w) {
+  dcsgd_scratch *s = sdv_work_scratch(w);
+  if (!s->kept) {
+    const size_t n = m->agents, nd = n * m->dim;
+    s->knoise = (double *)(s + 1);
+    s->kscale = s->knoise + nd;
+    s->kept = (size_t *)(s->kscale + n);
+    s->nkept = s->kept + nd;
+  }
+  return s;
+}
 
 static int dcsgd_validate(const sdv_model *m) {
   if (!m->compressor) return SDV_ERROR(SDV_EINVAL, "dcsgd: the model has no compressors");
@@ -99,49 +131,51 @@ static inline double coupled_weight(const sdv_model *m, size_t i) {
   return isfinite(a) ? a : 0.0;
 }
 
-/* Shortcut for rand-k agents: C_i(g + Z_i) is (d/k)(g_j + Z_ij) on the kept set and 0
- * elsewhere, so only the k kept coordinates need noise. The subsets come from `comp`
- * exactly as in the literal step; the noise of the kept coordinates, in kept order, from
- * `noise`. Same law as the literal step (the Z_ij are i.i.d. and independent of the subset),
- * with k instead of d noise draws per agent and no d-vector per agent. Gaussian agents draw
- * every agent's normals in one call (a zero scale then multiplies its draws by 0).
+/* Shortcut for sparsifying agents (every compressor of one type with the subsets hook, e.g.
+ * rand-k): C_i(g + Z_i) is scale_i (g_j + Z_ij) on the kept set and 0 elsewhere, so only the
+ * kept coordinates need noise. The subsets come from `comp` exactly as in the literal step
+ * (all agents' in one call: only the subsets use that stream); the noise of the kept
+ * coordinates, in kept order, from `noise`. Same law as the literal step (the Z_ij are i.i.d.
+ * and independent of the subset), with k instead of d noise draws per agent and no d-vector
+ * per agent. Agents with normal laws draw every agent's normals in one call (a zero scale
+ * then multiplies its draws by 0).
  * Coupled (sh != NULL): agent i's normal for coordinate j is the coupled normal of Z_ij where
  * it was drawn (kept) and a fresh normal from aux elsewhere; independent of the subset, so
  * still N(0, I). sh accumulates them weighted by coupled_weight, *a2 the squared weights. */
-static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp,
+static void step_sparse(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_stream *comp,
                         sdv_stream *aux, double *sh, double *a2) {
   const size_t d = m->dim, n = m->agents;
-  if (w->all_gaussian) {
-    /* All subsets first (compressor stream, one call for the N agents), then all agents'
-     * kept-coordinate normals in one call (noise stream): the same numbers, in the same
-     * order, as agent by agent. */
-    const size_t total = sdv_rand_k_subsets(w->comp, n, comp, w->kept, w->nkept);
-    sdv_stream_normals(noise, w->knoise, total);
-    for (size_t i = 0, o = 0; i < n; o += w->nkept[i], i++) {
-      const size_t k = w->nkept[i];
-      const double sc = (double)d / (double)k, scale = m->scale[i];
+  dcsgd_scratch *S = scratch_of(m, w);
+  const size_t total = w->comp[0]->type->subsets(w->comp, n, comp, S->kept, S->nkept, S->kscale);
+  if (w->all_normal) {
+    /* All agents' kept-coordinate normals in one call (noise stream): the same numbers, in
+     * the same order, as agent by agent. */
+    sdv_stream_normals(noise, S->knoise, total);
+    for (size_t i = 0, o = 0; i < n; o += S->nkept[i], i++) {
+      const size_t k = S->nkept[i];
+      const double sc = S->kscale[i], scale = m->scale[i];
       for (size_t t = 0; t < k; t++) {
-        const size_t j = w->kept[o + t];
-        w->acc[j] += sc * (w->grad[j] + scale * w->knoise[o + t]);
+        const size_t j = S->kept[o + t];
+        w->acc[j] += sc * (w->grad[j] + scale * S->knoise[o + t]);
       }
       const double a = sh ? coupled_weight(m, i) : 0.0;
       if (a > 0.0) {
         sdv_stream_normals(aux, w->tmp, d);
-        for (size_t t = 0; t < k; t++) w->tmp[w->kept[o + t]] = w->knoise[o + t];
+        for (size_t t = 0; t < k; t++) w->tmp[S->kept[o + t]] = S->knoise[o + t];
         for (size_t j = 0; j < d; j++) sh[j] += a * w->tmp[j];
         *a2 += a * a;
       }
     }
     return;
   }
-  for (size_t i = 0; i < n; i++) {
-    const size_t k = sdv_rand_k_subset(w->comp[i], comp, w->kept);
-    const double sc = (double)d / (double)k, scale = m->scale[i];
+  for (size_t i = 0, o = 0; i < n; o += S->nkept[i], i++) {
+    const size_t k = S->nkept[i], *kept = S->kept + o;
+    const double sc = S->kscale[i], scale = m->scale[i];
     const double a = sh ? coupled_weight(m, i) : 0.0;
     if (a > 0.0) sdv_stream_normals(aux, w->tmp, d);
     if (isnan(scale)) {
       for (size_t t = 0; t < k; t++) {
-        const size_t j = w->kept[t];
+        const size_t j = kept[t];
         const double z = a > 0.0 ? noise_one_coupled(m, i, noise, aux, &w->tmp[j])
                                  : noise_one(m, i, noise);
         w->acc[j] += sc * (w->grad[j] + z);
@@ -150,13 +184,13 @@ static void step_rand_k(const sdv_model *m, sdv_work *w, sdv_stream *noise, sdv_
       if (scale != 0.0) { /* the k draws at once (noise_one's values, in the same order) */
         if (a > 0.0) {
           sdv_noise_sample_coupled(m->noise[i], noise, w->noise, w->gi, k);
-          for (size_t t = 0; t < k; t++) w->tmp[w->kept[t]] = w->gi[t];
+          for (size_t t = 0; t < k; t++) w->tmp[kept[t]] = w->gi[t];
         } else {
           sdv_noise_sample_n(m->noise[i], noise, w->noise, k);
         }
       }
       for (size_t t = 0; t < k; t++) {
-        const size_t j = w->kept[t];
+        const size_t j = kept[t];
         w->acc[j] += sc * (w->grad[j] + (scale == 0.0 ? 0.0 : scale * w->noise[t]));
       }
     }
@@ -179,8 +213,8 @@ static int dcsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream 
   if (xi)
     for (size_t j = 0; j < d; j++) xi[j] = 0.0;
   for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
-  if (!m->literal && w->all_rand_k) {
-    step_rand_k(m, w, noise, comp, aux, xi, &a2);
+  if (!m->literal && w->all_subsets) {
+    step_sparse(m, w, noise, comp, aux, xi, &a2);
   } else {
     for (size_t i = 0; i < n; i++) {
       const double a = xi ? coupled_weight(m, i) : 0.0;
@@ -227,10 +261,10 @@ static void dcsgd_drift(const sdv_model *m, sdv_work *w, const double *x, double
     return;
   }
   const size_t d = m->dim;
-  w->gmemo_valid = !w->pair_x;
-  if (w->gmemo_valid) memcpy(w->gmemo_x, x, d * sizeof *x); /* first: b may be x */
-  sdv_objective_gradient(m->objective, x, w->gmemo);
-  negate(d, w->gmemo, b);
+  w->memo_valid = !w->pair_x;
+  if (w->memo_valid) memcpy(w->memo_x, x, d * sizeof *x); /* first: b may be x */
+  sdv_objective_gradient(m->objective, x, w->memo_v);
+  negate(d, w->memo_v, b);
 }
 
 /* True if every agent's compressor declares the linear form. The
@@ -242,10 +276,10 @@ static bool all_linear(const sdv_model *m) {
 }
 
 /* What diffusion() needs that depends on the model only, decided at the first call and kept
- * in the work: whether there is an SDE, the route, and the sums over the agents
+ * in DCSGD's scratch: whether there is an SDE, the route, and the sums over the agents
  *   base = sum_i (1 + a_i - c_i) v_i,  asum = sum_i a_i,  csum = sum_i c_i,
  * so that each call costs O(d). A model without an SDE is not kept: every call reports it. */
-static int linear_setup(const sdv_model *m, sdv_work *w) {
+static int linear_setup(const sdv_model *m, dcsgd_scratch *w) {
   const size_t n = m->agents;
   for (size_t i = 0; i < n; i++)
     if (isinf(m->var[i]))
@@ -294,24 +328,25 @@ static SDV_CLONES void linear_diag(size_t d, const double *restrict g, double ba
 static int dcsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_diffusion *D) {
   if (m->minibatch) return sdv_mb_diffusion(m, w, x, D);
   const size_t d = m->dim, n = m->agents;
-  if (!w->lin_ready) {
-    const int rc = linear_setup(m, w);
+  dcsgd_scratch *S = scratch_of(m, w);
+  if (!S->lin_ready) {
+    const int rc = linear_setup(m, S);
     if (rc) return rc;
   }
-  if (w->lin_sampled) {
+  if (S->lin_sampled) {
     D->structure = SDV_DIFFUSION_SAMPLED;
     return SDV_OK;
   }
   /* Sigma = Diag(base + asum g_j^2)/N^2 - (csum/N^2) g g^T with g = grad f(x): the drift's
    * memo when it was taken at this very x (dcsgd_drift). */
-  const double *g = w->gmemo;
-  if (!w->pair_x && !(w->gmemo_valid && memcmp(w->gmemo_x, x, d * sizeof *x) == 0)) {
+  const double *g = w->memo_v;
+  if (!w->pair_x && !(w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0)) {
     sdv_objective_gradient(m->objective, x, w->grad);
     g = w->grad;
   }
-  const double csum = w->lin_csum, n2 = (double)n * (double)n;
+  const double csum = S->lin_csum, n2 = (double)n * (double)n;
   D->structure = csum == 0.0 ? SDV_DIFFUSION_DIAGONAL : SDV_DIFFUSION_DIAG_RANK1;
-  linear_diag(d, g, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, D->diag);
+  linear_diag(d, g, S->lin_base, S->lin_asum, n2, S->lin_inv_n2, D->diag);
   if (csum != 0.0) {
     memcpy(D->u, g, d * sizeof *g);
     D->beta = csum / n2;
@@ -367,16 +402,17 @@ static int dcsgd_em_step(const sdv_model *m, sdv_work *w, double h, double c, do
   *done = false;
   /* scale_covariance would change D, beta; minibatch models are on the sampled route. */
   if (m->diffusion_scale != 1.0 || m->minibatch) return SDV_OK;
-  if (!w->lin_ready) {
-    const int rc = linear_setup(m, w);
+  dcsgd_scratch *S = scratch_of(m, w);
+  if (!S->lin_ready) {
+    const int rc = linear_setup(m, S);
     if (rc) return rc;
   }
-  const double n2 = (double)m->agents * (double)m->agents, beta = w->lin_csum / n2;
-  if (w->lin_sampled || !(beta > 0.0) || !isfinite(beta)) return SDV_OK;
+  const double n2 = (double)m->agents * (double)m->agents, beta = S->lin_csum / n2;
+  if (S->lin_sampled || !(beta > 0.0) || !isfinite(beta)) return SDV_OK;
   /* The gradient goes to the memo's storage, which then no longer describes its x. */
-  w->gmemo_valid = false;
-  sdv_objective_gradient(m->objective, x, w->gmemo);
-  *done = rank1_em_kernel(m->dim, w->gmemo, w->lin_base, w->lin_asum, n2, w->lin_inv_n2, beta, xi,
+  w->memo_valid = false;
+  sdv_objective_gradient(m->objective, x, w->memo_v);
+  *done = rank1_em_kernel(m->dim, w->memo_v, S->lin_base, S->lin_asum, n2, S->lin_inv_n2, beta, xi,
                           h, c, scratch, x);
   return SDV_OK;
 }
@@ -410,6 +446,7 @@ static const sdv_method_type dcsgd_type = {
     .increment = dcsgd_increment,
     .em_step = dcsgd_em_step,
     .step_coupled = dcsgd_step_coupled,
+    .scratch = dcsgd_scratch_bytes,
 };
 
 const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

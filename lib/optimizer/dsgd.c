@@ -12,7 +12,7 @@
  * step is still well defined (the iterates just have no variance), but there is no SDE, and
  * diffusion() returns SDV_ENOTSUP. For 2 < nu <= 4 the SDE matches two moments only.
  * Randomness: Z_0, ..., Z_{N-1} from the `noise` stream in agent order (sdv_model_draw_noise);
- * the compressor stream is not touched. Shortcut (unless model->literal): with N > 1 Gaussian
+ * the compressor stream is not touched. Shortcut (unless model->literal): with N > 1 normal
  * agents the mean noise (1/N) sum_i Z_i is drawn as one Gaussian vector of per-coordinate
  * variance sum_i scale_i^2 / N^2 (d normals instead of N d; tests/test-shortcuts.c).
  * Reference value (tests/test-optimizer.c): N = 2, B = 2, Gaussian, sigma = (0.5, 1.5):
@@ -23,7 +23,7 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "model/work.h"
+#include "core/work.h"
 #include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
 
@@ -37,7 +37,7 @@ static int dsgd_advance(const sdv_model *m, sdv_work *w, double *x, sdv_stream *
                         sdv_stream *aux, double *xi) {
   const size_t d = m->dim, n = m->agents;
   sdv_objective_gradient(m->objective, x, w->grad);
-  if (!m->literal && w->all_gaussian && n > 1) {
+  if (!m->literal && w->all_normal && n > 1) {
     /* (1/N) sum_i scale_i xi_ij ~ (sqrt(sum_i scale_i^2) / N) xi_j: one normal per
      * coordinate instead of N (the mean of independent Gaussians is Gaussian). */
     double s2 = 0.0;

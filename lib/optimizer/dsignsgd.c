@@ -36,7 +36,7 @@
 
 #include "core/clones.h"
 #include "core/rng_blocks.h"
-#include "model/work.h"
+#include "core/work.h"
 #include "optimizer/coupled.h"
 #include "optimizer/minibatch.h"
 
@@ -221,11 +221,11 @@ static void dsignsgd_drift(const sdv_model *m, sdv_work *w, const double *x, dou
      * this x. */
     const double inv = 1.0 / m->scale[0];
     for (size_t j = 0; j < d; j++) w->tmp[j] = w->grad[j] * inv;
-    sign_pairs(m->noise[0], w->tmp, d, b, w->memo_d);
+    sign_pairs(m->noise[0], w->tmp, d, b, w->memo_v);
     for (size_t j = 0; j < d; j++) {
-      const double tj = w->memo_d[j];
+      const double tj = w->memo_v[j];
       b[j] = -b[j];
-      w->memo_d[j] = tj * (2.0 - tj) / (double)n;
+      w->memo_v[j] = tj * (2.0 - tj) / (double)n;
     }
     memcpy(w->memo_x, x, d * sizeof *x);
     w->memo_valid = true;
@@ -250,7 +250,7 @@ static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, 
   D->structure = SDV_DIFFUSION_DIAGONAL;
   /* The drift's memo at this very x needs no gradient. */
   if (w->same_law && w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0) {
-    memcpy(D->diag, w->memo_d, d * sizeof *D->diag);
+    memcpy(D->diag, w->memo_v, d * sizeof *D->diag);
     return SDV_OK;
   }
   sdv_objective_gradient(m->objective, x, w->grad);

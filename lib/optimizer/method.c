@@ -11,7 +11,7 @@
 #include <sdv/model.h>
 
 #include "core/registry.h"
-#include "model/work.h"
+#include "core/work.h"
 #include "optimizer/coupled.h"
 
 static void builtins(const void **list) {

@@ -42,7 +42,7 @@
 #include <sdv/model.h>
 
 #include "model/minibatch.h"
-#include "model/work.h"
+#include "core/work.h"
 #include "optimizer/minibatch.h"
 
 static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
@@ -143,7 +143,7 @@ void sdv_mb_sign_drift(const sdv_model *m, sdv_work *w, const double *x, double 
   const size_t d = m->dim;
   /* x may be b: keep it first, it is also the memo's key. */
   memmove(w->memo_x, x, d * sizeof *x);
-  sign_moments(m, w, w->memo_x, b, w->memo_d);
+  sign_moments(m, w, w->memo_x, b, w->memo_v);
   w->memo_valid = true;
 }
 
@@ -151,7 +151,7 @@ int sdv_mb_sign_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_
   const size_t d = m->dim;
   D->structure = SDV_DIFFUSION_DIAGONAL;
   if (w->memo_valid && memcmp(w->memo_x, x, d * sizeof *x) == 0) {
-    memcpy(D->diag, w->memo_d, d * sizeof *D->diag);
+    memcpy(D->diag, w->memo_v, d * sizeof *D->diag);
     return SDV_OK;
   }
   sign_moments(m, w, x, NULL, D->diag);

@@ -19,7 +19,7 @@
 #include <sdv/process.h>
 
 #include "core/clones.h"
-#include "model/work.h"
+#include "core/work.h"
 
 /* x_j += h b_j + c z_j, in this order of operations for every j (both clones, same bits). */
 static SDV_CLONES void em_update(size_t d, double *restrict x, double h, const double *restrict b,
