@@ -51,7 +51,8 @@ static void usage(FILE *out) {
           "                    up)\n"
           "  --paths M         Monte Carlo paths per side, >= 2 (default 20000)\n"
           "  --substeps m      SDE integrator steps per optimizer step, >= 1 (default 4)\n"
-          "  --integrator I    SDE integrator, euler or richardson (default richardson)\n"
+          "  --integrator I    SDE integrator, euler or richardson (default richardson;\n"
+          "                    euler where the SDE takes the sampled diffusion route)\n"
           "  --no-exact        use Monte Carlo even where an exact reference exists\n"
           "  --threads N       OpenMP threads (default: OMP_NUM_THREADS)\n"
           "  --csv FILE        rows side,step,t,observable,mean,se,exact\n"
@@ -249,7 +250,7 @@ static int parse_args(int argc, char **argv, sim_args *a) {
   a->substeps = 4;
   a->threads = 0;
   a->use_exact = true;
-  a->integrator = sdv_integrator_richardson;
+  a->integrator = NULL; /* the library's default for the model (sdv_integrator_default) */
   a->json_path = a->csv_path = NULL;
   for (int i = 1; i < argc; i++) {
     bool bad = false;
@@ -350,7 +351,8 @@ static int step_count(const sdv_model *m, sim_args *a, size_t *K_out) {
 /* The SDE must exist (e.g. not for DSGD under infinite-variance noise): checked before any
  * computation, so that such a model is an input error. Returns -1 to go on, or the exit
  * status. */
-static int check_sde(const sdv_model *m, const sim_args *a) {
+static int check_sde(const sdv_model *m, sim_args *a) {
+  if (!a->integrator) a->integrator = sdv_integrator_default(m);
   sdv_process_options po;
   sdv_process_options_default(&po);
   po.kind = SDV_PROCESS_SDE;

@@ -38,6 +38,20 @@ typedef enum sdv_sde_route {
                          SDV_ENOTSUP at sdv_model_alloc for methods without increment() */
 } sdv_sde_route;
 
+/* What a method declares about its update law, so that lib/exact (sdv/exact.h) knows which of
+ * its closed-form routes applies; a user's method may declare a family too, and then gets
+ * that family's exact references (tests check them against the method's own step()). */
+typedef enum sdv_method_family {
+  SDV_METHOD_FAMILY_NONE = 0, /* no exact reference (the default) */
+  /* x -= eta (1/N) sum_i C_i(grad f(x) + Z_i) with the agents' unbiased compressors C_i (none:
+   * the identity): on quadratics with linear compressors the first and second moments of
+   * both sides close (DSGD, DCSGD). */
+  SDV_METHOD_FAMILY_LINEAR,
+  /* x -= eta (1/N) sum_i sign(grad f(x) + Z_i), sign(0) = 0: on a diagonal quadratic every
+   * coordinate moves on a lattice with a Poisson-binomial step law (DSignSGD). */
+  SDV_METHOD_FAMILY_SIGN,
+} sdv_method_family;
+
 typedef struct sdv_method_type {
   const char *name; /* "dsgd", "dcsgd", "dsignsgd" */
   const char *help; /* one line for `sdv list` */
@@ -76,6 +90,8 @@ typedef struct sdv_method_type {
    * sdv_work_scratch returns it to the method's functions; 0 or NULL means none. This is how
    * a method outside the library (a plugin) gets scratch without knowing sdv_work. */
   size_t (*scratch)(const sdv_model *m);
+  /* The update law's family, for the exact references (default NONE). */
+  sdv_method_family family;
 } sdv_method_type;
 
 extern const sdv_method_type *const sdv_method_dsgd;

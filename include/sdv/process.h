@@ -75,6 +75,12 @@ extern const sdv_integrator_type *const sdv_integrator_richardson;
 
 /* The registered type named name (built-ins first), NULL if unknown. */
 const sdv_integrator_type *sdv_integrator_type_from_name(const char *name);
+/* The library's default integrator for studies of m's SDE (sdv_weak_run, `sdv weak`,
+ * `sdv simulate`): Richardson extrapolation (weak order 2), except where m's SDE takes the
+ * sampled diffusion route: its two replicas cannot share sampled increments there, so it
+ * would only double the variance, and Euler is the default. NULL m, or a model whose SDE
+ * cannot be evaluated (the study reports that itself): Richardson. */
+const sdv_integrator_type *sdv_integrator_default(const sdv_model *m);
 /* Adds a user type. SDV_EINVAL for NULL, a missing name or step, replicas outside
  * 1..SDV_INTEGRATOR_REPLICAS_MAX, weak_order <= 0, or a taken name; SDV_ELIMIT when full.
  * Not thread-safe: register before starting threads. The table is borrowed for good. */
@@ -123,6 +129,8 @@ typedef struct sdv_process_options {
 
 /* Fills o with the defaults above. */
 void sdv_process_options_default(sdv_process_options *o);
+/* The integrator a process built from o uses: o->integrator, or Euler when it is NULL. */
+const sdv_integrator_type *sdv_process_options_integrator(const sdv_process_options *o);
 
 typedef struct sdv_process sdv_process;
 

@@ -63,8 +63,13 @@ static bool is_quadratic(const sdv_model *m) {
   return k == SDV_OBJECTIVE_QUADRATIC_DIAG || k == SDV_OBJECTIVE_QUADRATIC_DENSE;
 }
 
+/* The route follows the family the method declares (sdv_method_family), not its name. */
 static bool is_linear_method(const sdv_model *m) {
-  return m->method == sdv_method_dsgd || m->method == sdv_method_dcsgd;
+  return m->method->family == SDV_METHOD_FAMILY_LINEAR;
+}
+
+static bool is_sign_method(const sdv_model *m) {
+  return m->method->family == SDV_METHOD_FAMILY_SIGN;
 }
 
 /* Which route answers the request; ROUTE_NONE with the reason in why. */
@@ -80,18 +85,18 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
                sdv_side_name(side), m->objective->type->name);
       return ROUTE_NONE;
     }
-    if (!is_linear_method(m) && m->method != sdv_method_dsignsgd) {
-      snprintf(why, len, "exact: stationary %s side of user method '%s' is unknown",
+    if (!is_linear_method(m) && !is_sign_method(m)) {
+      snprintf(why, len, "exact: stationary %s side of method '%s' is unknown",
                sdv_side_name(side), meth);
       return ROUTE_NONE;
     }
-    if (m->method == sdv_method_dsignsgd)
+    if (is_sign_method(m))
       for (size_t i = 0; i < m->agents; i++)
         if (!(m->sigma[i] > 0.0) || !isfinite(m->scale[i])) {
           snprintf(why, len,
-                   "exact: stationary %s side of dsignsgd needs every noise scale > 0 and "
+                   "exact: stationary %s side of %s needs every noise scale > 0 and "
                    "finite (agent %zu: scale %g)",
-                   sdv_side_name(side), i + 1, m->scale[i]);
+                   sdv_side_name(side), meth, i + 1, m->scale[i]);
           return ROUTE_NONE;
         }
     return ROUTE_DRIFT;
@@ -147,34 +152,35 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
     }
     return ROUTE_LINEAR;
   }
-  if (m->method == sdv_method_dsignsgd) {
+  if (is_sign_method(m)) {
     if (m->objective->type->kind != SDV_OBJECTIVE_QUADRATIC_DIAG) {
       snprintf(why, len,
-               "exact: dsignsgd needs a diagonal quadratic (independent coordinates), not '%s'",
+               "exact: %s needs a diagonal quadratic (independent coordinates), not '%s'", meth,
                m->objective->type->name);
       return ROUTE_NONE;
     }
     for (size_t i = 0; i < m->agents; i++)
       if (m->sigma[i] > 0.0 && !isfinite(m->scale[i])) {
         snprintf(why, len,
-                 "exact: dsignsgd: agent %zu: the law of the minibatch noise is not known in "
+                 "exact: %s: agent %zu: the law of the minibatch noise is not known in "
                  "closed form (scale %g)",
-                 i + 1, m->scale[i]);
+                 meth, i + 1, m->scale[i]);
         return ROUTE_NONE;
       }
     if (side == SDV_SIDE_DISCRETE) return ROUTE_LATTICE;
     if (!stationary) {
       snprintf(why, len,
-               "exact: dsignsgd SDE at finite times has no exact reference (it needs a PDE); "
-               "only its stationary law is exact; use Monte Carlo");
+               "exact: %s SDE at finite times has no exact reference (it needs a PDE); "
+               "only its stationary law is exact; use Monte Carlo",
+               meth);
       return ROUTE_NONE;
     }
     for (size_t i = 0; i < m->agents; i++)
       if (!(m->sigma[i] > 0.0)) {
         snprintf(why, len,
-                 "exact: dsignsgd SDE stationary law needs every sigma_i > 0 (agent %zu has "
+                 "exact: %s SDE stationary law needs every sigma_i > 0 (agent %zu has "
                  "%g)",
-                 i + 1, m->sigma[i]);
+                 meth, i + 1, m->sigma[i]);
         return ROUTE_NONE;
       }
     return ROUTE_SIGN_SDE;
@@ -633,7 +639,7 @@ static int skeleton_growth(const sdv_model *m, sdv_side side, double *growth) {
     free(ev);
     return rc;
   }
-  const double kappa = m->method == sdv_method_dsignsgd ? sdv_exact_sign_a1(m) : 1.0;
+  const double kappa = is_sign_method(m) ? sdv_exact_sign_a1(m) : 1.0;
   double g = side == SDV_SIDE_ODE ? -INFINITY : 0.0;
   for (size_t j = 0; j < d; j++) {
     const double v = side == SDV_SIDE_ODE ? -kappa * ev[j] : fabs(1.0 - m->eta * kappa * ev[j]);

@@ -575,7 +575,7 @@ static int check_problem(const sdv_model *m, const sdv_process_options *po, cons
 static double step_cost(const sdv_model *m, const sdv_process_options *po) {
   const double d = (double)m->dim, n = (double)m->agents;
   if (po->kind == SDV_PROCESS_DISCRETE) return n * d;
-  const sdv_integrator_type *t = po->integrator ? po->integrator : sdv_integrator_euler;
+  const sdv_integrator_type *t = sdv_process_options_integrator(po);
   const double evals = (double)(t->replicas + (t->normals ? t->normals - 1 : 0));
   const double sde = (double)po->substeps * evals * d * n;
   return po->kind == SDV_PROCESS_COUPLED ? sde + n * d : sde;

@@ -447,6 +447,7 @@ static const sdv_method_type dcsgd_type = {
     .em_step = dcsgd_em_step,
     .step_coupled = dcsgd_step_coupled,
     .scratch = dcsgd_scratch_bytes,
+    .family = SDV_METHOD_FAMILY_LINEAR,
 };
 
 const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

@@ -281,6 +281,7 @@ static const sdv_method_type dsignsgd_type = {
     .diffusion = dsignsgd_diffusion,
     .increment = NULL,
     .step_coupled = dsignsgd_step_coupled,
+    .family = SDV_METHOD_FAMILY_SIGN,
 };
 
 const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;

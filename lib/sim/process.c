@@ -43,6 +43,20 @@ const sdv_integrator_type *sdv_integrator_type_from_name(const char *name) {
   return sdv_registry_find(reg(), name);
 }
 
+const sdv_integrator_type *sdv_integrator_default(const sdv_model *m) {
+  sdv_work *w = NULL;
+  sdv_diffusion *D;
+  bool sampled = false;
+  if (m && sdv_work_alloc(&w, m) == SDV_OK && sdv_model_diffusion(m, w, m->x0, &D) == SDV_OK)
+    sampled = D->structure == SDV_DIFFUSION_SAMPLED; /* decided at x0, as sdv_process_alloc */
+  sdv_work_free(w);
+  return sampled ? sdv_integrator_euler : sdv_integrator_richardson;
+}
+
+const sdv_integrator_type *sdv_process_options_integrator(const sdv_process_options *o) {
+  return o->integrator ? o->integrator : sdv_integrator_euler;
+}
+
 static int check_type(const sdv_integrator_type *t) {
   if (!t) return SDV_ERROR(SDV_EINVAL, "integrator type: NULL");
   const char *n = t->name ? t->name : "(unnamed)";
@@ -143,7 +157,7 @@ int sdv_process_alloc(sdv_process **out, const sdv_model *m, const sdv_process_o
                                                         : m;
   const sdv_integrator_type *t = NULL;
   if (sm) {
-    t = o->integrator ? o->integrator : sdv_integrator_euler;
+    t = sdv_process_options_integrator(o);
     const int rc = check_type(t);
     if (rc) return rc;
   }

@@ -186,14 +186,8 @@ static int estimate_side(const study *s, const model_src *base, double eta,
   sdv_process_options_default(&po);
   po.kind = sde ? SDV_PROCESS_SDE : SDV_PROCESS_DISCRETE;
   po.integrator = s->integrator;
-  if (sde && !s->o->integrator) {
-    /* Default integrator: Richardson, except on the sampled route, where its two replicas
-     * cannot share increments and only double the variance: Euler there. */
-    sdv_process *probe = NULL;
-    if ((rc = sdv_process_alloc(&probe, m, &po))) goto done;
-    if (sdv_process_sampled(probe)) po.integrator = sdv_integrator_euler;
-    sdv_process_free(probe);
-  }
+  /* The library's default (Richardson; Euler on the sampled route). */
+  if (sde && !s->o->integrator) po.integrator = sdv_integrator_default(m);
   po.substeps = s->o->substeps;
   po.sub = sub;
   sdv_mc_options mo;
@@ -995,7 +989,7 @@ static int weak_run(const model_src *disc, const model_src *sde, const sdv_weak_
              .obs = o->obs ? o->obs : &f_only,
              .nobs = o->obs ? o->nobs : 1,
              .ntimes = o->ntimes,
-             .integrator = o->integrator ? o->integrator : sdv_integrator_richardson,
+             .integrator = o->integrator ? o->integrator : sdv_integrator_default(NULL),
              .disc = disc};
   const size_t nt = s.ntimes, nobs = s.nobs, neta = o->neta, ncell = nt * nobs;
   double eta[64];

@@ -421,13 +421,14 @@ class SimulateResult:
             *("exact" if self.exact[k] else "Monte Carlo" for k in ("discrete", "sde")))
 
 
-def simulate(model, T, paths=20000, every=None, substeps=4, integrator="richardson",
+def simulate(model, T, paths=20000, every=None, substeps=4, integrator=None,
              exact=True, threads=0):
     """E f, E||x||^2, E x_j and E x_j^2 of the optimizer and of its SDE every `every` steps
     up to T (K = T/eta rounded to whole steps; every defaults to ceil(K/100)), as the command
     `sdv simulate`: a side is computed exactly (moment recursions / ODEs) where sdv can and
     exact=True, else by Monte Carlo over `paths` paths (sdv_mc_run; the SDE by `integrator`
-    with `substeps` steps per optimizer step). The same model and seed give the numbers of
+    with `substeps` steps per optimizer step; None: the library's default, Richardson, or
+    Euler where the SDE takes the sampled route). The same model and seed give the numbers of
     `sdv simulate --csv`, bit for bit. Returns a SimulateResult."""
     if not (T > 0):
         raise InvalidArgument(lib.SDV_EINVAL, "T = %r must be > 0" % (T,))
@@ -435,12 +436,16 @@ def simulate(model, T, paths=20000, every=None, substeps=4, integrator="richards
         raise InvalidArgument(lib.SDV_EINVAL, "paths = %r must be >= 2" % (paths,))
     if substeps < 1:
         raise InvalidArgument(lib.SDV_EINVAL, "substeps = %r must be >= 1" % (substeps,))
-    it = lib.sdv_integrator_type_from_name(integrator.encode())
-    if it == ffi.NULL:
-        raise InvalidArgument(lib.SDV_EINVAL, "integrator = '%s' is unknown" % integrator)
+    it = ffi.NULL
+    if integrator is not None:
+        it = lib.sdv_integrator_type_from_name(integrator.encode())
+        if it == ffi.NULL:
+            raise InvalidArgument(lib.SDV_EINVAL, "integrator = '%s' is unknown" % integrator)
     pm = ffi.new("sdv_model **")
     _check(lib.sdv_model_alloc_spec(pm, model._spec))
     m = ffi.gc(pm[0], lib.sdv_model_free)
+    if it == ffi.NULL:
+        it = lib.sdv_integrator_default(m)
     eta, dim = m.eta, m.dim
     kreal = T / eta
     if not kreal < 1e15:

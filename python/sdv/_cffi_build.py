@@ -76,6 +76,7 @@ typedef struct {
   ...;
 } sdv_model_spec;
 typedef struct { char *description; size_t dim; double eta; ...; } sdv_model;
+const sdv_integrator_type *sdv_integrator_default(const sdv_model *m);
 void sdv_model_spec_default(sdv_model_spec *s);
 int sdv_model_alloc_spec(sdv_model **out, const sdv_model_spec *s);
 void sdv_model_free(sdv_model *m);
