@@ -16,6 +16,9 @@
  * -Phi^-1(u), u the randomised probability integral transform of V_j, exactly N(0, 1).
  * Scratch (method-owned, sdv_work_scratch): grad, z, acc (d each), the pmf (N + 1, twice)
  * and the memo of the drift and diffusion (1 + 3 d).
+ * Exact discrete law (sdv's lattice hooks): on a diagonal quadratic each coordinate moves by
+ * eta V_j, V_j in {-1, 0, +1} with the law above at g_j = lam_j x_j, so it lives on the
+ * lattice x0_j + eta Z and sdv pushes its law forward exactly (h = eta, K = 1).
  */
 #include <math.h>
 #include <string.h>
@@ -166,6 +169,22 @@ static int mv_diffusion(const sdv_model *m, sdv_work *w, const double *x, sdv_di
   return SDV_OK;
 }
 
+/* The lattice hooks (sdv/model.h): h = eta, K = 1, law = (P(V = -1), P(V = 0), P(V = +1))
+ * at g; the vote's law needs the pmf (2 (N + 1) doubles of scratch). The model is validated
+ * already (every noisy agent's law is known), so there is always a lattice. */
+static int mv_lattice(const sdv_model *m, double *h, size_t *K, size_t *scratch) {
+  *h = m->eta;
+  *K = 1;
+  *scratch = 2 * (m->agents + 1);
+  return SDV_OK;
+}
+
+/* x -= eta V: s = V, so law[0] = P(V = -1), law[1] = P(V = 0), law[2] = P(V = +1). */
+static void mv_lattice_law(const sdv_model *m, double g, double *law, double *scratch) {
+  mv_scratch s = {.pmf = scratch, .next = scratch + m->agents + 1};
+  vote_law(m, &s, g, &law[0], &law[1], &law[2]);
+}
+
 static const sdv_method_type majority_vote_type = {
     .name = "majority-vote",
     .help = "signSGD with majority vote: x -= eta * sign(sum_i sign(grad f + Z_i)) (example "
@@ -177,6 +196,8 @@ static const sdv_method_type majority_vote_type = {
     .diffusion = mv_diffusion,
     .step_coupled = mv_step_coupled,
     .scratch = mv_scratch_bytes,
+    .lattice = mv_lattice,
+    .lattice_law = mv_lattice_law,
 };
 
 const sdv_method_type *const majority_vote = &majority_vote_type;

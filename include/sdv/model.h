@@ -92,6 +92,16 @@ typedef struct sdv_method_type {
   size_t (*scratch)(const sdv_model *m);
   /* The update law's family, for the exact references (default NONE). */
   sdv_method_family family;
+  /* Optional (both or neither), for an exact discrete reference on a lattice
+   * (lib/exact/lattice.c): for a method whose coordinates move independently on a diagonal
+   * quadratic f = sum_j lam_j x_j^2 / 2, each by x_j -= h s with s an integer in [-K, K]
+   * whose law, given the coordinate's gradient g = lam_j x_j, depends on g and the model
+   * only. lattice() reports h > 0, K >= 1 and the doubles of scratch lattice_law needs for
+   * model m, or returns SDV_ENOTSUP with a message when m has no such law (e.g. a noise law
+   * not known in closed form); lattice_law() fills law[k] = P(s = k - K | g), k = 0..2K.
+   * DSignSGD has them (h = eta/N, K = N), and so can a plugin (examples/majority-vote). */
+  int (*lattice)(const sdv_model *m, double *h, size_t *K, size_t *scratch);
+  void (*lattice_law)(const sdv_model *m, double g, double *law, double *scratch);
 } sdv_method_type;
 
 extern const sdv_method_type *const sdv_method_dsgd;

@@ -4,7 +4,8 @@
  * Routes (docs/math/exact.md):
  *   linear      DSGD/DCSGD with linear compressors on a quadratic, DISCRETE and SDE
  *               (recursion.c, moment_ode.c, linear.c);
- *   lattice     DSignSGD on a diagonal quadratic, DISCRETE (lattice.c);
+ *   lattice     DSignSGD, or any method declaring a lattice (sdv_method_type.lattice), on a
+ *               diagonal quadratic, DISCRETE (lattice.c);
  *   sign-sde    DSignSGD on a diagonal quadratic, SDE, stationary only (stationary.c);
  *   drift       any model, ODE and NOISEFREE (drift_ode.c).
  * Observables from moments (m = E x, S = E x x^T):
@@ -167,7 +168,14 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
                  meth, i + 1, m->scale[i]);
         return ROUTE_NONE;
       }
-    if (side == SDV_SIDE_DISCRETE) return ROUTE_LATTICE;
+    if (side == SDV_SIDE_DISCRETE) {
+      if (m->method->lattice && m->method->lattice_law) return ROUTE_LATTICE;
+      snprintf(why, len,
+               "exact: %s declares the SIGN family but not its lattice (sdv_method_type.lattice "
+               "and lattice_law); use Monte Carlo",
+               meth);
+      return ROUTE_NONE;
+    }
     if (!stationary) {
       snprintf(why, len,
                "exact: %s SDE at finite times has no exact reference (it needs a PDE); "
@@ -184,6 +192,29 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
         return ROUTE_NONE;
       }
     return ROUTE_SIGN_SDE;
+  }
+  if (m->method->lattice && m->method->lattice_law) {
+    /* Any other method that declares a lattice: its discrete law at finite times. */
+    if (side != SDV_SIDE_DISCRETE || stationary) {
+      snprintf(why, len,
+               "exact: %s: only its discrete side at finite times is exact (the lattice it "
+               "declares), not the %s side%s; use Monte Carlo",
+               meth, sdv_side_name(side), stationary ? "'s stationary law" : "");
+      return ROUTE_NONE;
+    }
+    if (m->objective->type->kind != SDV_OBJECTIVE_QUADRATIC_DIAG) {
+      snprintf(why, len,
+               "exact: %s needs a diagonal quadratic (independent coordinates), not '%s'", meth,
+               m->objective->type->name);
+      return ROUTE_NONE;
+    }
+    double h;
+    size_t K, scratch;
+    if (m->method->lattice(m, &h, &K, &scratch)) {
+      snprintf(why, len, "exact: %s", sdv_last_error());
+      return ROUTE_NONE;
+    }
+    return ROUTE_LATTICE;
   }
   snprintf(why, len, "exact: method '%s' has no exact %s reference", meth, sdv_side_name(side));
   return ROUTE_NONE;

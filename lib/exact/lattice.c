@@ -1,20 +1,19 @@
-/* Exact law of discrete DSignSGD on a diagonal quadratic, one coordinate at a time.
+/* Exact law of a discrete lattice method on a diagonal quadratic, one coordinate at a time.
  *
- * With H = diag(lambda) and noise independent across coordinates and agents, coordinate j
- * is a Markov chain of its own on the lattice x0_j + h Z, h = eta/N: from x, agent i sends
- * +1 with probability p_i = (1 + m_i(lambda x / scale_i))/2 and -1 otherwise (a deterministic
- * sign(lambda x) when sigma_i = 0, 0 at x = 0), and
- *     x' = x - h s,   s = sum_i sign_i in {-N, ..., N}
- * (theory §6.3). The law of s is computed by convolving the N three-point laws (O(N^2) per
- * cell); the probability vector over cells is pushed forward exactly. Only the edge cells
+ * The method declares the lattice (sdv_method_type.lattice and lattice_law, sdv/model.h):
+ * with H = diag(lambda) coordinate j is a Markov chain of its own on x0_j + h Z, moving from
+ * x to x - h s with s in {-K, ..., K} of law lattice_law(lambda x). DSignSGD (theory §6.3):
+ * h = eta/N, K = N, s = sum_i sign_i, agent i sending +1 with probability
+ * p_i = (1 + m_i(lambda x / scale_i))/2 (a deterministic sign(lambda x) when sigma_i = 0, 0 at
+ * x = 0), its law the N three-point laws convolved (O(N^2) per cell; lib/optimizer/dsignsgd.c).
+ * A plugin's method (examples/majority-vote: K = 1) gets the same route by declaring the
+ * hooks. The probability vector over cells is pushed forward exactly. Only the edge cells
  * whose cumulated mass is <= lattice_cut are dropped after each step, and the dropped mass
  * is reported. Coordinates are independent, so E x_j x_l = E x_j E x_l for j != l.
- * Stationary law: the same push-forward from the cell nearest 0 (in x0's parity class when N
- * is even, since s then is even), averaged over two consecutive steps (the chain has period
+ * Stationary law (DSignSGD, the SIGN family, only): the same push-forward from the cell nearest
+ * 0 (in x0's parity class when N is even, since s then is even), averaged over two consecutive steps (the chain has period
  * 2 when N is odd), until the estimated remaining error of E x and E x^2, extrapolated from
  * the geometric decay of their changes, is below stationary_tol relative.
- * The m_i come from the noise type: m = sign(y) (1 - tail) with tail = 1 - |m| computed
- * directly, so probabilities near 0 and 1 keep their digits.
  *
  * Reference values (tests/test-exact.c, "lattice"): the first three steps agree with a
  * brute-force enumeration of all 4^3 sign patterns (N = 2, sigma = (0.7, 1.9)); the
@@ -33,63 +32,32 @@
 typedef struct chain {
   const sdv_model *m;
   double lam, x0, h;
-  size_t n;      /* agents */
+  size_t n;      /* K: s in {-K, ..., K} */
   double *p, *q; /* [cap] current and next probability vectors */
   size_t cap;
   long base;     /* cell index (x = x0 + h * cell) of p[0] */
   size_t lo, hi; /* live range [lo, hi] of buffer indices */
-  double *law;   /* [2N+1] law of s */
-  double *tmp;   /* [2N+1] */
+  double *law;   /* [2K+1] law of s */
+  double *tmp;   /* the method's scratch */
   double cut, dropped;
 } chain;
-
-static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
-
-/* law[s + N] = P(sum of the N signs = s) at gradient g. */
-static void sign_sum_law(chain *c, double g) {
-  const size_t n = c->n, w = 2 * n + 1;
-  double *law = c->law, *tmp = c->tmp;
-  for (size_t s = 0; s < w; s++) law[s] = 0.0;
-  law[n] = 1.0;
-  for (size_t i = 0; i < n; i++) {
-    double pp, pm, p0 = 0.0;
-    if (c->m->sigma[i] == 0.0) {
-      const double sg = sign0(g);
-      pp = sg > 0.0;
-      pm = sg < 0.0;
-      p0 = sg == 0.0;
-    } else {
-      const sdv_noise *nz = c->m->noise[i];
-      const double y = g / c->m->scale[i];
-      const double minor = 0.5 * nz->type->sign_tail(nz->state, fabs(y));
-      pp = y >= 0.0 ? 1.0 - minor : minor;
-      pm = y >= 0.0 ? minor : 1.0 - minor;
-    }
-    for (size_t s = 0; s < w; s++) {
-      double v = p0 * law[s];
-      if (s > 0) v += pp * law[s - 1];
-      if (s + 1 < w) v += pm * law[s + 1];
-      tmp[s] = v;
-    }
-    memcpy(law, tmp, w * sizeof *law);
-  }
-}
 
 static int chain_init(chain *c, const sdv_model *m, double lam, double x0, long start, double cut) {
   memset(c, 0, sizeof *c);
   c->m = m;
   c->lam = lam;
   c->x0 = x0;
-  c->n = m->agents;
-  c->h = m->eta / (double)m->agents;
+  size_t scratch;
+  int rc = m->method->lattice(m, &c->h, &c->n, &scratch);
+  if (rc) return rc;
   c->cut = cut;
   c->cap = 64 + 8 * c->n;
   c->p = calloc(c->cap, sizeof *c->p);
   c->q = calloc(c->cap, sizeof *c->q);
   c->law = malloc((2 * c->n + 1) * sizeof *c->law);
-  c->tmp = malloc((2 * c->n + 1) * sizeof *c->tmp);
+  c->tmp = malloc((scratch ? scratch : 1) * sizeof *c->tmp);
   if (!c->p || !c->q || !c->law || !c->tmp)
-    return SDV_ERROR(SDV_ENOMEM, "exact: lattice: out of memory (N = %zu)", c->n);
+    return SDV_ERROR(SDV_ENOMEM, "exact: lattice: out of memory (K = %zu)", c->n);
   c->lo = c->hi = c->cap / 2;
   c->base = start - (long)c->lo;
   c->p[c->lo] = 1.0;
@@ -103,7 +71,7 @@ static void chain_free(chain *c) {
   free(c->tmp);
 }
 
-/* Makes room for N cells on either side of the live range (re-centring or growing). */
+/* Makes room for K cells on either side of the live range (re-centring or growing). */
 static int chain_room(chain *c) {
   const size_t n = c->n;
   if (c->lo >= n && c->hi + n < c->cap) return SDV_OK;
@@ -138,8 +106,8 @@ static int chain_step(chain *c) {
     const double pi = c->p[i];
     if (pi == 0.0) continue;
     const double x = c->x0 + c->h * (double)(c->base + (long)i);
-    sign_sum_law(c, c->lam * x);
-    /* Cell i moves to i - s, s = k - N for k = 0..2N. */
+    c->m->method->lattice_law(c->m, c->lam * x, c->law, c->tmp);
+    /* Cell i moves to i - s, s = k - K for k = 0..2K. */
     for (size_t k = 0; k <= 2 * n; k++) c->q[i + n - k] += pi * c->law[k];
   }
   for (size_t i = c->lo; i <= c->hi; i++) c->p[i] = 0.0;
@@ -203,15 +171,18 @@ done:
 int sdv_exact_lattice_stationary(const sdv_model *m, double lam, double x0, double *mean,
                                  double *second, const sdv_exact_options *opt,
                                  sdv_exact_info *info) {
-  const double h = m->eta / (double)m->agents;
+  double h;
+  size_t K, scratch;
+  int rc = m->method->lattice(m, &h, &K, &scratch);
+  if (rc) return rc;
   long start = lround(-x0 / h);
   /* With N even every move is an even number of cells: stay in x0's class. */
   if (m->agents % 2 == 0 && (start % 2 + 2) % 2 != 0)
     start += fabs(x0 + h * (double)(start + 1)) < fabs(x0 + h * (double)(start - 1)) ? 1 : -1;
   chain c;
-  int rc = chain_init(&c, m, lam, x0, start, opt->lattice_cut);
+  rc = chain_init(&c, m, lam, x0, start, opt->lattice_cut);
   if (rc) goto done;
-  enum { K = 64 }; /* iterations between convergence checks */
+  enum { CHECK = 64 }; /* iterations between convergence checks */
   double mass, p1, p2, a1 = 0.0, a2 = 0.0, prev1 = NAN, prev2 = NAN, dprev = NAN;
   int good = 0;
   chain_moments(&c, &mass, &p1, &p2);
@@ -225,7 +196,7 @@ int sdv_exact_lattice_stationary(const sdv_model *m, double lam, double x0, doub
     a2 = 0.5 * (p2 + c2) / mass;
     p1 = c1;
     p2 = c2;
-    if (it % K) continue;
+    if (it % CHECK) continue;
     const double dcur = fabs(a2 - prev2) + fabs(a1 - prev1) * sqrt(a2);
     prev1 = a1;
     prev2 = a2;

@@ -271,6 +271,53 @@ static int dsignsgd_diffusion(const sdv_model *m, sdv_work *w, const double *x, 
   return SDV_OK;
 }
 
+/* The lattice hooks (sdv/model.h): on a diagonal quadratic coordinate j moves by h s with
+ * h = eta/N and s = sum_i sign_i in {-N, ..., N}; agent i sends +1 with probability
+ * (1 + m_i(g / scale_i))/2 (a deterministic sign(g) when sigma_i = 0, 0 at g = 0). */
+static int dsignsgd_lattice(const sdv_model *m, double *h, size_t *K, size_t *scratch) {
+  for (size_t i = 0; i < m->agents; i++)
+    if (m->sigma[i] > 0.0 && !isfinite(m->scale[i]))
+      return SDV_ERROR(SDV_ENOTSUP,
+                       "dsignsgd: agent %zu: the law of the minibatch noise is not known in "
+                       "closed form (scale %g)",
+                       i + 1, m->scale[i]);
+  *h = m->eta / (double)m->agents;
+  *K = m->agents;
+  *scratch = 2 * m->agents + 1;
+  return SDV_OK;
+}
+
+/* law[s + N] = P(sum of the N signs = s) at gradient g: the N three-point laws convolved
+ * (O(N^2)). The minor probability 1 - |m| / 2 comes from the law's tail directly, so
+ * probabilities near 0 and 1 keep their digits. */
+static void dsignsgd_lattice_law(const sdv_model *m, double g, double *law, double *tmp) {
+  const size_t n = m->agents, w = 2 * n + 1;
+  for (size_t s = 0; s < w; s++) law[s] = 0.0;
+  law[n] = 1.0;
+  for (size_t i = 0; i < n; i++) {
+    double pp, pm, p0 = 0.0;
+    if (m->sigma[i] == 0.0) {
+      const double sg = sign0(g);
+      pp = sg > 0.0;
+      pm = sg < 0.0;
+      p0 = sg == 0.0;
+    } else {
+      const sdv_noise *nz = m->noise[i];
+      const double y = g / m->scale[i];
+      const double minor = 0.5 * nz->type->sign_tail(nz->state, fabs(y));
+      pp = y >= 0.0 ? 1.0 - minor : minor;
+      pm = y >= 0.0 ? minor : 1.0 - minor;
+    }
+    for (size_t s = 0; s < w; s++) {
+      double v = p0 * law[s];
+      if (s > 0) v += pp * law[s - 1];
+      if (s + 1 < w) v += pm * law[s + 1];
+      tmp[s] = v;
+    }
+    memcpy(law, tmp, w * sizeof *law);
+  }
+}
+
 static const sdv_method_type dsignsgd_type = {
     .name = "dsignsgd",
     .help = "distributed sign SGD: x -= eta * mean_i sign(grad f + Z_i) (averaged, sign(0) = 0)",
@@ -282,6 +329,8 @@ static const sdv_method_type dsignsgd_type = {
     .increment = NULL,
     .step_coupled = dsignsgd_step_coupled,
     .family = SDV_METHOD_FAMILY_SIGN,
+    .lattice = dsignsgd_lattice,
+    .lattice_law = dsignsgd_lattice_law,
 };
 
 const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;
