@@ -310,6 +310,38 @@ static void same_subsets(const char *const *kv, const char *what) {
   sdv_model_free(slow);
 }
 
+/* Mixed compressor types (rand-k for agent 1, identity and Bernoulli for the others) take no
+ * sparsifier shortcut: the non-literal step is the literal one, bit for bit and stream for
+ * stream (with noise, so a wrongly taken shortcut would also change the noise draws). */
+START_TEST(test_mixed_compressors_no_shortcut) {
+  const char *const kv[] = {"method", "dcsgd", "dim", "5", "agents", "3", "eta", "0.05",
+                            "compressor", "rand-k:k=2;identity;bernoulli:p=0.5", "sigma", "0.7",
+                            NULL};
+  sdv_model *fast = model_from(kv, 0), *slow = model_from(kv, 1);
+  sdv_work *wf = work_for(fast), *ws = work_for(slow);
+  ck_assert(!wf->all_subsets);
+  for (uint64_t t = 0; t < 50; t++) {
+    double a[5], b[5];
+    memcpy(a, X5, sizeof a);
+    memcpy(b, X5, sizeof b);
+    sdv_stream n1, c1, n2, c2;
+    sdv_stream_init(&n1, 9, t, SDV_PURPOSE_NOISE, 0);
+    sdv_stream_init(&c1, 9, t, SDV_PURPOSE_COMPRESSOR, 0);
+    sdv_stream_init(&n2, 9, t, SDV_PURPOSE_NOISE, 0);
+    sdv_stream_init(&c2, 9, t, SDV_PURPOSE_COMPRESSOR, 0);
+    ck_assert_int_eq(sdv_model_step(fast, wf, a, &n1, &c1), SDV_OK);
+    ck_assert_int_eq(sdv_model_step(slow, ws, b, &n2, &c2), SDV_OK);
+    ck_assert(memcmp(a, b, sizeof a) == 0);
+    ck_assert(n1.next == n2.next && n1.avail == n2.avail);
+    ck_assert(c1.next == c2.next && c1.avail == c2.avail);
+  }
+  sdv_work_free(wf);
+  sdv_work_free(ws);
+  sdv_model_free(fast);
+  sdv_model_free(slow);
+}
+END_TEST
+
 START_TEST(test_rand_k_same_subsets) {
   /* N = 3 (the update divides by N), N = 4 and N = 1 (powers of two: the update multiplies
    * by the exact 1/N), and Student-t agents (the per-agent path instead of the batched
@@ -707,6 +739,7 @@ static Suite *suite(void) {
   suite_add_tcase(s, opt);
   TCase *rk = tcase_create("dcsgd-rand-k");
   tcase_add_test(rk, test_rand_k_same_subsets);
+  tcase_add_test(rk, test_mixed_compressors_no_shortcut);
   tcase_add_test(rk, test_rand_k_same_law);
   tcase_set_timeout(rk, 30);
   suite_add_tcase(s, rk);
