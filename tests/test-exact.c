@@ -515,6 +515,34 @@ END_TEST
 
 /* ---- DSignSGD lattice ---- */
 
+/* With batch B = 2 each agent's sign sees the mean of two Gaussian draws, scale
+ * sigma_i / sqrt 2, not sigma_i: one step, E x_1 = x0 - (eta/N) sum_i erf(lam x0 / scale_i /
+ * sqrt 2), and E x_1^2 from the three values of the sign sum. */
+START_TEST(test_lattice_batch_scale) {
+  sdv_model *m = model("method=dsignsgd", "agents=2", "batch=2", "eta=0.3",
+                       "objective=quadratic:lam=1.3", "sigma=0.7,1.9", "x0=0.9", NULL);
+  const double lam = 1.3, eta = 0.3, x0 = 0.9, sc[2] = {0.7 / sqrt(2.0), 1.9 / sqrt(2.0)};
+  double pp[2], e1 = 0.0, e2 = 0.0;
+  for (int i = 0; i < 2; i++) pp[i] = (1 + erf(lam * x0 / sc[i] / sqrt(2.0))) / 2;
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) {
+      const double p = (a ? pp[0] : 1 - pp[0]) * (b ? pp[1] : 1 - pp[1]);
+      const double x = x0 - eta * ((a ? 1 : -1) + (b ? 1 : -1)) / 2;
+      e1 += p * x;
+      e2 += p * x * x;
+    }
+  const size_t k = 1;
+  double mean, sec, mass, dropped;
+  sdv_exact_options opt;
+  sdv_exact_options_default(&opt);
+  ck_assert_int_eq(sdv_exact_lattice_run(m, lam, x0, &k, 1, &mean, &sec, &mass, &dropped, &opt),
+                   SDV_OK);
+  ck_assert_close(mean, e1, 1e-14);
+  ck_assert_close(sec, e2, 1e-14);
+  sdv_model_free(m);
+}
+END_TEST
+
 START_TEST(test_lattice_brute) {
   /* N = 2, sigma = (0.7, 1.9), lambda = 1.3, x0 = 0.9, eta = 0.3: enumerate all 4^3 sign
    * patterns of three steps with the Gaussian m = erf(y/sqrt 2). */
@@ -833,6 +861,7 @@ static Suite *exact_suite(void) {
       {"drift", test_drift, 4},
       {"diffusion scale", test_diffusion_scale, 10},
       {"lattice brute", test_lattice_brute, 4},
+      {"lattice batch scale", test_lattice_batch_scale, 4},
       {"lattice deterministic", test_lattice_deterministic, 4},
       {"lattice ode limit", test_lattice_ode_limit, 10},
       {"lattice stationary", test_lattice_stationary, 20},

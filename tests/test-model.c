@@ -109,16 +109,16 @@ START_TEST(test_options_set_errors) {
   static const struct {
     const char *name, *value, *needle;
   } bad[] = {
-      {"eta", "nan", "--eta"},
-      {"eta", "inf", "--eta"},
-      {"eta", "0.1x", "--eta"},
-      {"dim", "-3", "--dim"},
-      {"dim", "2.5", "--dim"},
-      {"agents", "four", "--agents"},
-      {"batch", "", "--batch"},
-      {"seed", "-1", "--seed"},
-      {"sde", "exact", "--sde"},
-      {"diffusion-scale", "nan", "--diffusion-scale"},
+      {"eta", "nan", "eta"},
+      {"eta", "inf", "eta"},
+      {"eta", "0.1x", "eta"},
+      {"dim", "-3", "dim"},
+      {"dim", "2.5", "dim"},
+      {"agents", "four", "agents"},
+      {"batch", "", "batch"},
+      {"seed", "-1", "seed"},
+      {"sde", "exact", "sde_route"},
+      {"diffusion-scale", "nan", "diffusion_scale"},
       {"learning-rate", "0.1", "learning-rate"},
       {"Eta", "0.1", "Eta"},
   };
@@ -162,41 +162,41 @@ static void base_options(sdv_model_options *o) {
 START_TEST(test_invalid_options) {
   static const bad_case cases[] = {
       /* compressor parameters */
-      {"compressor", "rand-k:k=0", SDV_EINVAL, "--compressor", "rand-k:k=0"},
-      {"compressor", "rand-k:k=4", SDV_EINVAL, "--compressor", "rand-k:k=4"},
-      {"compressor", "bernoulli:p=0", SDV_EINVAL, "--compressor", "bernoulli:p=0"},
-      {"compressor", "bernoulli:p=1.5", SDV_EINVAL, "--compressor", "bernoulli:p=1.5"},
-      {"compressor", "bernoulli:p=-0.25", SDV_EINVAL, "--compressor", "p=-0.25"},
-      {"compressor", "qsgd:s=0", SDV_EINVAL, "--compressor", "qsgd:s=0"},
-      {"compressor", "rand-k:K=2", SDV_EINVAL, "--compressor", "rand-k:K=2"},
-      {"compressor", "top-k:k=1", SDV_EINVAL, "--compressor", "top-k"},
-      {"compressor", "identity;rand-k:k=1;identity", SDV_EINVAL, "--compressor", "3 specs"},
-      {"compressor", "identity;", SDV_EINVAL, "--compressor", "identity;"},
+      {"compressor", "rand-k:k=0", SDV_EINVAL, "compressor", "rand-k:k=0"},
+      {"compressor", "rand-k:k=4", SDV_EINVAL, "compressor", "rand-k:k=4"},
+      {"compressor", "bernoulli:p=0", SDV_EINVAL, "compressor", "bernoulli:p=0"},
+      {"compressor", "bernoulli:p=1.5", SDV_EINVAL, "compressor", "bernoulli:p=1.5"},
+      {"compressor", "bernoulli:p=-0.25", SDV_EINVAL, "compressor", "p=-0.25"},
+      {"compressor", "qsgd:s=0", SDV_EINVAL, "compressor", "qsgd:s=0"},
+      {"compressor", "rand-k:K=2", SDV_EINVAL, "compressor", "rand-k:K=2"},
+      {"compressor", "top-k:k=1", SDV_EINVAL, "compressor", "top-k"},
+      {"compressor", "identity;rand-k:k=1;identity", SDV_EINVAL, "compressor", "3 specs"},
+      {"compressor", "identity;", SDV_EINVAL, "compressor", "identity;"},
       /* noise */
-      {"noise", "student-t:nu=0", SDV_EINVAL, "--noise", "student-t:nu=0"},
-      {"noise", "student-t:nu=-1.5", SDV_EINVAL, "--noise", "nu=-1.5"},
-      {"noise", "laplace", SDV_EINVAL, "--noise", "laplace"},
-      {"noise", "gaussian;cauchy;gaussian", SDV_EINVAL, "--noise", "3 specs"},
+      {"noise", "student-t:nu=0", SDV_EINVAL, "noise", "student-t:nu=0"},
+      {"noise", "student-t:nu=-1.5", SDV_EINVAL, "noise", "nu=-1.5"},
+      {"noise", "laplace", SDV_EINVAL, "noise", "laplace"},
+      {"noise", "gaussian;cauchy;gaussian", SDV_EINVAL, "noise", "3 specs"},
       /* sigma */
-      {"sigma", "-0.5", SDV_EINVAL, "--sigma", "-0.5"},
-      {"sigma", "0.7,-2.385", SDV_EINVAL, "--sigma", "-2.385"},
-      {"sigma", "0.7,1.9,2.385", SDV_EINVAL, "--sigma", "3 values; expected 1 or 2 (--agents)"},
-      {"sigma", "0.7,nan", SDV_EINVAL, "--sigma", "nan"},
-      {"sigma", "", SDV_EINVAL, "--sigma", NULL},
+      {"sigma", "-0.5", SDV_EINVAL, "sigma", "-0.5"},
+      {"sigma", "0.7,-2.385", SDV_EINVAL, "sigma", "-2.385"},
+      {"sigma", "0.7,1.9,2.385", SDV_EINVAL, "sigma", "3 values; expected 1 or 2 (agents)"},
+      {"sigma", "0.7,nan", SDV_EINVAL, "sigma", "nan"},
+      {"sigma", "", SDV_EINVAL, "sigma", NULL},
       /* x0 */
-      {"x0", "0.3,-1.2", SDV_EINVAL, "--x0", "2 values; expected 1 or 3 (--dim)"},
-      {"x0", "0.3,inf,1", SDV_EINVAL, "--x0", "inf"},
+      {"x0", "0.3,-1.2", SDV_EINVAL, "x0", "2 values; expected 1 or 3 (dim)"},
+      {"x0", "0.3,inf,1", SDV_EINVAL, "x0", "inf"},
       /* names */
-      {"method", "adam", SDV_EINVAL, "--method", "adam"},
-      {"objective", "rosenbrock", SDV_EINVAL, "--objective", "rosenbrock"},
-      {"objective", "quadratic:lam=-1", SDV_EINVAL, "--objective", "lam=-1"},
+      {"method", "adam", SDV_EINVAL, "method", "adam"},
+      {"objective", "rosenbrock", SDV_EINVAL, "objective", "rosenbrock"},
+      {"objective", "quadratic:lam=-1", SDV_EINVAL, "objective", "lam=-1"},
       /* numbers */
-      {"eta", "-0.5", SDV_EINVAL, "--eta", "-0.5"},
-      {"eta", "0", SDV_EINVAL, "--eta = 0", NULL},
-      {"dim", "0", SDV_EINVAL, "--dim = 0", NULL},
-      {"agents", "0", SDV_EINVAL, "--agents = 0", NULL},
-      {"batch", "0", SDV_EINVAL, "--batch = 0", NULL},
-      {"diffusion-scale", "-1.25", SDV_EINVAL, "--diffusion-scale", "-1.25"},
+      {"eta", "-0.5", SDV_EINVAL, "eta", "-0.5"},
+      {"eta", "0", SDV_EINVAL, "eta = 0", NULL},
+      {"dim", "0", SDV_EINVAL, "dim = 0", NULL},
+      {"agents", "0", SDV_EINVAL, "agents = 0", NULL},
+      {"batch", "0", SDV_EINVAL, "batch = 0", NULL},
+      {"diffusion-scale", "-1.25", SDV_EINVAL, "diffusion_scale", "-1.25"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     sdv_model_options o;
@@ -223,16 +223,16 @@ START_TEST(test_invalid_struct) {
     o.eta = bad_eta[k];
     ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
     ck_assert_ptr_null(m);
-    assert_error_names("--eta", NULL);
+    assert_error_names("eta", NULL);
   }
   base_options(&o);
   o.diffusion_scale = NAN;
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
-  assert_error_names("--diffusion-scale = nan", NULL);
+  assert_error_names("diffusion_scale = nan", NULL);
   base_options(&o);
   o.sde_route = (sdv_sde_route)7;
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
-  assert_error_names("--sde = 7", NULL);
+  assert_error_names("sde_route = 7", NULL);
   ck_assert_int_eq(sdv_model_alloc(&m, NULL), SDV_EINVAL);
   ck_assert_ptr_null(m);
   ck_assert_int_eq(sdv_model_alloc(NULL, &o), SDV_EINVAL);
@@ -247,17 +247,17 @@ START_TEST(test_invalid_method_specific) {
   sdv_test_model_options(&o, dsgd);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
   ck_assert_ptr_null(m);
-  assert_error_names("--compressor = 'rand-k:k=1'", "only used by dcsgd");
+  assert_error_names("compressor = 'rand-k:k=1'", "only used by dcsgd");
   const char *const sign[] = {"method", "dsignsgd", "compressor", "bernoulli:p=0.5", NULL};
   sdv_test_model_options(&o, sign);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_EINVAL);
-  assert_error_names("--compressor", "dsignsgd");
+  assert_error_names("compressor", "dsignsgd");
   /* The sampled route exists only where a method has increment() (DSGD has one since
    * minibatch noise; DSignSGD's diffusion is always in closed form). */
   const char *const sampled[] = {"method", "dsignsgd", "sde", "sampled", NULL};
   sdv_test_model_options(&o, sampled);
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_ENOTSUP);
-  assert_error_names("--sde = sampled", "dsignsgd");
+  assert_error_names("sde_route = sampled", "dsignsgd");
   /* DSignSGD needs the law of the minibatch mean: not known for t_3 with B > 1. */
   const char *const t3[] = {"method", "dsignsgd", "noise", "student-t:nu=3", "batch", "4", NULL};
   sdv_test_model_options(&o, t3);

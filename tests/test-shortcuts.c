@@ -268,7 +268,7 @@ START_TEST(test_literal_option) {
   ck_assert_int_eq(sdv_model_options_set(&o, "literal", "no"), SDV_OK);
   ck_assert(!o.literal);
   ck_assert_int_eq(sdv_model_options_set(&o, "literal", "maybe"), SDV_EINVAL);
-  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "--literal = 'maybe'"));
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "literal = 'maybe'"));
   ck_assert_int_eq(sdv_model_options_set(&o, "literal", "yes"), SDV_OK);
   sdv_model *m = NULL;
   ck_assert_int_eq(sdv_model_alloc(&m, &o), SDV_OK);

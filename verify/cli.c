@@ -44,7 +44,7 @@ bool sdv_cli_check_interrupted(const char *cmd, const char *what) {
 
 int sdv_cli_threads(const char *cmd, const char *text, size_t *out) {
   if (sdv_parse_size(text, "--threads", out)) {
-    sdv_cli_error(cmd, "%s", sdv_last_error());
+    sdv_cli_library_error(cmd, NULL);
     return -1;
   }
   if (*out > SDV_CLI_THREADS_MAX) {
@@ -52,6 +52,54 @@ int sdv_cli_threads(const char *cmd, const char *text, size_t *out) {
     return -1;
   }
   return 0;
+}
+
+/* The library names a model's fields (sdv_model_options, sdv_model_spec: "eta = -1 must be
+ * > 0", "... (agents)"); the command speaks in its flags. */
+static const struct {
+  const char *field, *flag;
+} FLAG_OF[] = {{"method", "--method"},
+               {"dim", "--dim"},
+               {"agents", "--agents"},
+               {"batch", "--batch"},
+               {"eta", "--eta"},
+               {"objective", "--objective"},
+               {"noise", "--noise"},
+               {"sigma", "--sigma"},
+               {"compressor", "--compressor"},
+               {"x0", "--x0"},
+               {"seed", "--seed"},
+               {"sde_route", "--sde"},
+               {"diffusion_scale", "--diffusion-scale"},
+               {"literal", "--literal"},
+               {"shards", "--shards"}};
+
+/* msg with every field name written as an assignment ("eta = ", at the start or after a
+ * space or '(') or as a parenthesised reference ("(agents)") replaced by its flag, into out
+ * (len bytes, truncated if need be). Other words are left alone. */
+void sdv_cli_flags(const char *msg, char *out, size_t len) {
+  size_t o = 0;
+  for (const char *c = msg; *c && o + 1 < len;) {
+    const bool boundary = c == msg || c[-1] == ' ' || c[-1] == '(';
+    const char *flag = NULL;
+    size_t n = 0;
+    for (size_t k = 0; boundary && k < sizeof FLAG_OF / sizeof *FLAG_OF; k++) {
+      const size_t f = strlen(FLAG_OF[k].field);
+      if (strncmp(c, FLAG_OF[k].field, f) != 0) continue;
+      if (strncmp(c + f, " = ", 3) == 0 || (c > msg && c[-1] == '(' && c[f] == ')')) {
+        flag = FLAG_OF[k].flag;
+        n = f;
+        break;
+      }
+    }
+    if (flag) {
+      for (const char *g = flag; *g && o + 1 < len; g++) out[o++] = *g;
+      c += n;
+    } else {
+      out[o++] = *c++;
+    }
+  }
+  out[o] = '\0';
 }
 
 void sdv_cli_error(const char *cmd, const char *fmt, ...) {
@@ -63,9 +111,20 @@ void sdv_cli_error(const char *cmd, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+void sdv_cli_library_error(const char *cmd, const char *context) {
+  char shown[2560];
+  sdv_cli_flags(sdv_last_error(), shown, sizeof shown);
+  if (context)
+    sdv_cli_error(cmd, "%s: %s", context, shown);
+  else
+    sdv_cli_error(cmd, "%s", shown);
+}
+
 int sdv_cli_status_exit(const char *cmd, int status) {
-  const char *msg = sdv_last_error();
-  sdv_cli_error(cmd, "%s", *msg ? msg : sdv_strerror(status));
+  if (*sdv_last_error())
+    sdv_cli_library_error(cmd, NULL);
+  else
+    sdv_cli_error(cmd, "%s", sdv_strerror(status));
   switch (status) {
   case SDV_OK: return SDV_EXIT_OK;
   case SDV_EINVAL:
@@ -110,7 +169,7 @@ int sdv_cli_model_option(const char *cmd, sdv_model_options *o, int argc, char *
     if (!v) continue;
     int rc = sdv_model_options_set(o, *name, v);
     if (rc) {
-      sdv_cli_error(cmd, "%s", sdv_last_error());
+      sdv_cli_library_error(cmd, NULL);
       return -1;
     }
     return 1;

@@ -33,11 +33,21 @@ bool sdv_cli_check_interrupted(const char *cmd, const char *what);
 int sdv_cli_threads(const char *cmd, const char *text, size_t *out);
 
 /* Prints "sdv CMD: <formatted message>\n" to stderr. */
+/* msg with the model's field names written as the command's flags: "eta = -1 ..." becomes
+ * "--eta = -1 ...", "(agents)" becomes "(--agents)", "sde_route = " becomes "--sde = ". Only a
+ * field written as an assignment (at the start, or after a space or '(') or in parentheses
+ * is mapped. out holds len bytes (truncated if need be). */
+void sdv_cli_flags(const char *msg, char *out, size_t len);
+
 void sdv_cli_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Prints the library's last error as sdv_cli_error does, its field names shown as the
+ * command's flags (sdv_cli_flags), after "context: " if context is not NULL. */
+void sdv_cli_library_error(const char *cmd, const char *context);
 
 /* Maps a library status to an exit code: SDV_EINVAL/ENOTSUP/ELIMIT -> usage (2), SDV_EINTR
  * -> interrupted (4), the rest -> runtime (3). Prints the library's last error message under cmd.

@@ -314,7 +314,7 @@ static int parse_args(int argc, char **argv, sim_args *a) {
   }
   return -1;
 input_error:
-  sdv_cli_error(CMD, "%s", sdv_last_error());
+  sdv_cli_library_error(CMD, NULL);
   return SDV_EXIT_USAGE;
 }
 
@@ -362,7 +362,7 @@ static int check_sde(const sdv_model *m, sim_args *a) {
   const int rc = sdv_process_alloc(&probe, m, &po);
   sdv_process_free(probe);
   if (rc) {
-    sdv_cli_error(CMD, "this model has no SDE to simulate: %s", sdv_last_error());
+    sdv_cli_library_error(CMD, "this model has no SDE to simulate");
     return rc == SDV_ENOMEM ? SDV_EXIT_RUNTIME : SDV_EXIT_USAGE;
   }
   return -1;

@@ -144,7 +144,7 @@ static int parse_args(int argc, char **argv, verify_args *a, sdv_check_ctx *ctx)
     } else if ((v = sdv_cli_value(CMD, "seed", argc, argv, &i, &bad))) {
       size_t s;
       if (sdv_parse_size(v, "--seed", &s)) {
-        sdv_cli_error(CMD, "%s", sdv_last_error());
+        sdv_cli_library_error(CMD, NULL);
         return SDV_EXIT_USAGE;
       }
       ctx->seed = s;

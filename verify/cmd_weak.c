@@ -49,7 +49,7 @@ static void progress(void *user, double fraction) {
 
 static int parse_list(const char *text, const char *what, double **out, size_t *n) {
   int rc = sdv_parse_double_list(text, what, out, n);
-  if (rc) sdv_cli_error(CMD, "%s", sdv_last_error());
+  if (rc) sdv_cli_library_error(CMD, NULL);
   return rc;
 }
 
@@ -434,7 +434,7 @@ int sdv_cmd_weak(int argc, char **argv) {
   code = res->verdict == SDV_VERDICT_PASS ? SDV_EXIT_OK : SDV_EXIT_FAIL;
   goto done;
 input_error:
-  sdv_cli_error(CMD, "%s", sdv_last_error());
+  sdv_cli_library_error(CMD, NULL);
   code = SDV_EXIT_USAGE;
 done:
   sdv_outfile_abort(&jf);

@@ -214,6 +214,13 @@ typedef struct sdv_model_spec {
   sdv_sde_route sde_route; /* default AUTO */
   double diffusion_scale;  /* >= 0 (default 1) */
   bool literal;            /* default false (sdv_model_options.literal) */
+  /* Minibatch noise (docs/math/minibatch.md): every agent's stochastic gradient is the mean
+   * of B per-sample gradients drawn from its shard of the objective's data (the objective
+   * must have samples); noise and sigma then describe noise ADDED to it (sigma_i = 0: none,
+   * which is what the text spec "minibatch" means; "minibatch+LAW" is LAW with sigma_i). */
+  bool minibatch;     /* default false */
+  const char *shards; /* with minibatch: "iid" (NULL), "label-skew" or
+                         "dirichlet:alpha=A[:seed=S]"; anything else without minibatch */
 } sdv_model_spec;
 
 /* Fills s with the defaults above (objective NULL: it must be set). */

@@ -40,7 +40,7 @@ int sdv_model_minibatch_gradient(const sdv_model *m, sdv_work *w, size_t agent, 
     return SDV_ERROR(SDV_EINVAL, "sdv_model_minibatch_gradient: NULL argument");
   if (!m->minibatch)
     return SDV_ERROR(SDV_EINVAL,
-                     "sdv_model_minibatch_gradient: the model has no minibatch noise (--noise "
+                     "sdv_model_minibatch_gradient: the model has no minibatch noise (noise "
                      "minibatch)");
   if (agent >= m->agents)
     return SDV_ERROR(SDV_EINVAL, "sdv_model_minibatch_gradient: agent = %zu must be < N = %zu",

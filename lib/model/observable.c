@@ -18,7 +18,7 @@ static int parse_index(sdv_observable *o, const char *text, const char *j, size_
   const int rc = sdv_parse_size(j, what, &J);
   if (rc) return rc;
   if (J < 1 || J > dim)
-    return SDV_ERROR(SDV_EINVAL, "observable '%s': index J = %zu must be in 1..%zu (--dim)", text,
+    return SDV_ERROR(SDV_EINVAL, "observable '%s': index J = %zu must be in 1..%zu (dim)", text,
                      J, dim);
   o->index = J - 1;
   return SDV_OK;

@@ -60,7 +60,7 @@ static size_t cut_owner(size_t k, size_t n, size_t N) {
 static int read_labels(const sdv_model *m, const char *spec, double *lab) {
   if (!m->objective->type->sample_label)
     return SDV_ERROR(SDV_EINVAL,
-                     "--shards = '%s' needs sample labels, which objective %s does not provide "
+                     "shards = '%s' needs sample labels, which objective %s does not provide "
                      "(use iid)",
                      spec, m->objective->type->name);
   for (size_t s = 0; s < m->samples; s++) {
@@ -77,7 +77,7 @@ static int dirichlet_owners(const sdv_model *m, const char *spec, double alpha, 
   for (size_t s = 0; s < n; s++) {
     if (!(lab[s] >= 0.0 && lab[s] == floor(lab[s]) && lab[s] < 1048576.0))
       return SDV_ERROR(SDV_EINVAL,
-                       "--shards = '%s': sample %zu has label %g; Dirichlet shards need class "
+                       "shards = '%s': sample %zu has label %g; Dirichlet shards need class "
                        "indices 0, 1, 2, ...",
                        spec, s + 1, lab[s]);
     if ((size_t)lab[s] + 1 > classes) classes = (size_t)lab[s] + 1;
@@ -97,7 +97,7 @@ static int dirichlet_owners(const sdv_model *m, const char *spec, double alpha, 
     for (size_t i = 0; i < N; i++) sum += p[i];
     if (!isfinite(sum) || !(sum > 0.0)) {
       rc = SDV_ERROR(SDV_EINVAL,
-                     "--shards = '%s': the Dirichlet draw for class %zu is degenerate "
+                     "shards = '%s': the Dirichlet draw for class %zu is degenerate "
                      "(alpha too small); raise alpha",
                      spec, c);
       goto done;
@@ -128,7 +128,7 @@ done:
 static int wrap_error(int rc, const char *spec) {
   char inner[768];
   snprintf(inner, sizeof inner, "%s", sdv_last_error());
-  return SDV_ERROR(rc, "--shards = '%s': %s", spec, inner);
+  return SDV_ERROR(rc, "shards = '%s': %s", spec, inner);
 }
 
 int sdv_shards_build(sdv_model *m, const char *spec) {
@@ -144,7 +144,7 @@ int sdv_shards_build(sdv_model *m, const char *spec) {
              dir = strcmp(par.name, "dirichlet") == 0;
   if (!iid && !skew && !dir) {
     rc = SDV_ERROR(SDV_EINVAL,
-                   "--shards = '%s' is unknown (known: iid, label-skew, dirichlet:alpha=A; "
+                   "shards = '%s' is unknown (known: iid, label-skew, dirichlet:alpha=A; "
                    "each with :seed=S)",
                    spec);
     goto done;
@@ -152,20 +152,20 @@ int sdv_shards_build(sdv_model *m, const char *spec) {
   if ((rc = sdv_params_get_size(&par, "seed", 1, &seed))) goto wrap;
   if (dir) {
     if (!sdv_params_has(&par, "alpha")) {
-      rc = SDV_ERROR(SDV_EINVAL, "--shards = '%s': dirichlet needs alpha = A > 0", spec);
+      rc = SDV_ERROR(SDV_EINVAL, "shards = '%s': dirichlet needs alpha = A > 0", spec);
       goto done;
     }
     if ((rc = sdv_params_get_double(&par, "alpha", 1.0, &alpha))) goto wrap;
     if (!(alpha > 0.0)) {
-      rc = SDV_ERROR(SDV_EINVAL, "--shards = '%s': alpha = %g must be > 0", spec, alpha);
+      rc = SDV_ERROR(SDV_EINVAL, "shards = '%s': alpha = %g must be > 0", spec, alpha);
       goto done;
     }
   }
   if ((rc = sdv_params_check_unused(&par))) goto wrap;
   if (n < N) {
     rc = SDV_ERROR(SDV_EINVAL,
-                   "--shards = '%s': the %zu samples cannot give each of the %zu agents "
-                   "(--agents) one",
+                   "shards = '%s': the %zu samples cannot give each of the %zu agents "
+                   "(agents) one",
                    spec, n, N);
     goto done;
   }
@@ -206,8 +206,8 @@ int sdv_shards_build(sdv_model *m, const char *spec) {
   for (size_t i = 0; i < N; i++) {
     if (m->shard_start[i + 1] == 0) {
       rc = SDV_ERROR(SDV_EINVAL,
-                     "--shards = '%s': agent %zu gets no samples (n = %zu, N = %zu); every "
-                     "agent needs one: raise alpha, change the seed or lower --agents",
+                     "shards = '%s': agent %zu gets no samples (n = %zu, N = %zu); every "
+                     "agent needs one: raise alpha, change the seed or lower agents",
                      spec, i + 1, n, N);
       goto done;
     }
