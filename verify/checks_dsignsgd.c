@@ -417,122 +417,175 @@ static int ode_rate(size_t agents, const char *noise, const char *sigma, double 
   return SDV_OK;
 }
 
-static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  enum { NO = 3, N = 4, NGOOD = 3 };
-  static const double OUT[NO] = {1e2, 1e4, 1e6};
-  static const double GOOD[NGOOD] = {1.0, 1.5, 2.0};
-  const double eta = 0.01, lam = 1.9, ell = t_ell(INFINITY);
-  const char *obj = "quadratic:lam=1.9";
-  sign_csv_header(ctx);
-  double inv_good = 0.0;
-  for (size_t i = 0; i < NGOOD; i++) inv_good += 1.0 / GOOD[i];
-  const double limit = eta / (4.0 * ell * inv_good);
-  const double gnu[NGOOD] = {INFINITY, INFINITY, INFINITY};
-  const sign_avg ag = sign_averages(NGOOD, GOOD, gnu);
-  const sign_pred pg = sign_predict(&ag, NGOOD, eta, lam);
+/* Claim 11's setting: three good Gaussian agents of scales OUT_GOOD and a fourth, the outlier,
+ * of scale OUT_SCALE[k] (Gaussian) on rungs k < OUT_NO, and of scale 1e6 (Cauchy) on the last
+ * rung k = OUT_NO. */
+enum { OUT_NO = 3, OUT_N = 4, OUT_NGOOD = 3 };
+static const double OUT_SCALE[OUT_NO] = {1e2, 1e4, 1e6};
+static const double OUT_GOOD[OUT_NGOOD] = {1.0, 1.5, 2.0};
+static const double OUT_ETA = 0.01, OUT_LAM = 1.9;
+static const char OUT_OBJ[] = "quadratic:lam=1.9";
 
-  bool pass = true, ctrl = true;
-  double worst = 0.0, lsign[NO + 1], sig2[NO], lg[NO], lc[NO];
-  for (size_t k = 0; k <= NO; k++) {
+/* Claim 11's measurements and the verdicts accumulated over them. */
+typedef struct outlier_run {
+  double limit;                  /* the good agents' level eta d/(4 ell sum_good 1/sigma_i) */
+  double lsign[OUT_NO + 1];      /* exact discrete DSignSGD level on each rung */
+  double sig2[OUT_NO];           /* sigma2_bar of the Gaussian rungs */
+  double lg[OUT_NO], lc[OUT_NO]; /* exact discrete DSGD and DCSGD levels there */
+  double gl, gc;                 /* log-log slopes of the DSGD, DCSGD levels in sigma2_bar */
+  double worst;                  /* largest |level / leading order - 1| of DSignSGD */
+  /* Every test passed; the control was rejected wherever the outlier is huge. */
+  bool pass, ctrl;
+} outlier_run;
+
+/* Rung k of DSignSGD (outlier scale so, sigma list sg): its exact level against the leading
+ * order with the outlier included, and where the outlier is huge against the good agents'
+ * limit and the control. */
+static int outlier_sign_rung(const sdv_check_ctx *ctx, size_t k, double so, const char *sg,
+                             outlier_run *o, sdv_check_result *res) {
+  const double eta = OUT_ETA;
+  const char *noise = k < OUT_NO ? "gaussian" : "gaussian;gaussian;gaussian;cauchy";
+  const char *label = k < OUT_NO ? "gaussian-outlier" : "cauchy-outlier";
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, OUT_N, eta, OUT_OBJ, noise, sg, NULL,
+                            "0.2", &o->lsign[k]);
+  if (rc) return rc;
+  const double lsign = o->lsign[k];
+  const double sa[OUT_N] = {1.0, 1.5, 2.0, so},
+               na[OUT_N] = {INFINITY, INFINITY, INFINITY, k < OUT_NO ? INFINITY : 1.0};
+  const sign_avg a = sign_averages(OUT_N, sa, na);
+  const sign_pred p = sign_predict(&a, OUT_N, eta, OUT_LAM);
+  const double full = eta / (4.0 * OUT_N * a.a1); /* eta d sigma_H/(4 N ell), outlier included */
+  /* Leading order: tolerance twice the predicted O(eta) correction. */
+  const double tol = 2.0 * p.first;
+  o->pass = o->pass && fabs(lsign / full - 1.0) <= tol;
+  if (fabs(lsign / full - 1.0) > o->worst) o->worst = fabs(lsign / full - 1.0);
+  sign_csv_row(ctx, "dsignsgd_level", label, so, lsign, full, tol * full);
+  /* At 1e6 the outlier's own weight 1/sigma_o is ~5e-7 of the good agents': the level is
+   * the good agents' limit eta d/(4 ell sum_good 1/sigma_i). */
+  if (so >= 1e6) {
+    o->pass = o->pass && fabs(lsign / o->limit - 1.0) <= tol;
+    sign_csv_row(ctx, "dsignsgd_level_vs_limit", label, so, lsign, o->limit, tol * o->limit);
+    /* Control: the outlier counted as one more good agent (N = 4 at the good agents'
+     * harmonic mean), i.e. a level 3/4 of the true one. */
+    const double wrong = o->limit * (double)OUT_NGOOD / (double)OUT_N;
+    o->ctrl = o->ctrl && fabs(lsign / wrong - 1.0) > tol;
+    res->control_value = lsign / wrong;
+  }
+  return SDV_OK;
+}
+
+/* Gaussian rung k (outlier scale so, sigma list sg) of DSGD and DCSGD (Bernoulli p = 1/2):
+ * exact discrete levels against their closed forms eta (1 + omega) sigma2_bar/(4N). */
+static int outlier_linear_rung(const sdv_check_ctx *ctx, size_t k, double so, const char *sg,
+                               outlier_run *o) {
+  const double eta = OUT_ETA, lam = OUT_LAM;
+  const double N = OUT_N;
+  o->sig2[k] = (1.0 + 2.25 + 4.0 + so * so) / N;
+  const double sig2 = o->sig2[k];
+  int rc;
+  if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, OUT_N, eta, OUT_OBJ, "gaussian", sg,
+                             NULL, "0.2", &o->lg[k])) ||
+      (rc = sign_exact_level(SDV_SIDE_DISCRETE, "dcsgd", 1, OUT_N, eta, OUT_OBJ, "gaussian", sg,
+                             "bernoulli:p=0.5", "0.2", &o->lc[k])))
+    return rc;
+  const double lg = o->lg[k], lc = o->lc[k];
+  sign_csv_row(ctx, "dsgd_level", "gaussian-outlier", so, lg, eta * sig2 / (4.0 * N),
+               eta * lam * eta * sig2 / (4.0 * N));
+  sign_csv_row(ctx, "dcsgd_level", "gaussian-outlier", so, lc, eta * 2.0 * sig2 / (4.0 * N),
+               eta * lam * 1.25 * eta * 2.0 * sig2 / (4.0 * N));
+  o->pass = o->pass && fabs(lg / (eta * sig2 / (4.0 * N)) - 1.0) <= eta * lam &&
+            fabs(lc / (eta * 2.0 * sig2 / (4.0 * N)) - 1.0) <= eta * lam * 1.25;
+  return SDV_OK;
+}
+
+/* Every rung: DSignSGD's levels, then DSGD's and DCSGD's, which must grow like sigma2_bar. */
+static int outlier_levels(const sdv_check_ctx *ctx, outlier_run *o, sdv_check_result *res) {
+  for (size_t k = 0; k <= OUT_NO; k++) {
     CANCEL_CHECK(ctx);
-    /* k < NO: Gaussian outlier of scale OUT[k]; k == NO: Cauchy outlier of scale 1e6. */
-    const double so = k < NO ? OUT[k] : 1e6;
-    const char *noise = k < NO ? "gaussian" : "gaussian;gaussian;gaussian;cauchy";
+    const double so = k < OUT_NO ? OUT_SCALE[k] : 1e6;
     char sg[96];
     snprintf(sg, sizeof sg, "1,1.5,2,%.17g", so);
-    int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, N, eta, obj, noise, sg, NULL, "0.2",
-                              &lsign[k]);
+    int rc = outlier_sign_rung(ctx, k, so, sg, o, res);
+    if (!rc && k < OUT_NO) rc = outlier_linear_rung(ctx, k, so, sg, o);
     if (rc) return rc;
-    const double sa[N] = {1.0, 1.5, 2.0, so},
-                 na[N] = {INFINITY, INFINITY, INFINITY, k < NO ? INFINITY : 1.0};
-    const sign_avg a = sign_averages(N, sa, na);
-    const sign_pred p = sign_predict(&a, N, eta, lam);
-    const double full = eta / (4.0 * N * a.a1); /* eta d sigma_H/(4 N ell), outlier included */
-    /* Leading order: tolerance twice the predicted O(eta) correction. */
-    const double tol = 2.0 * p.first;
-    pass = pass && fabs(lsign[k] / full - 1.0) <= tol;
-    if (fabs(lsign[k] / full - 1.0) > worst) worst = fabs(lsign[k] / full - 1.0);
-    sign_csv_row(ctx, "dsignsgd_level", k < NO ? "gaussian-outlier" : "cauchy-outlier", so,
-                 lsign[k], full, tol * full);
-    /* At 1e6 the outlier's own weight 1/sigma_o is ~5e-7 of the good agents': the level is
-     * the good agents' limit eta d/(4 ell sum_good 1/sigma_i). */
-    if (so >= 1e6) {
-      pass = pass && fabs(lsign[k] / limit - 1.0) <= tol;
-      sign_csv_row(ctx, "dsignsgd_level_vs_limit", k < NO ? "gaussian-outlier" : "cauchy-outlier",
-                   so, lsign[k], limit, tol * limit);
-      /* Control: the outlier counted as one more good agent (N = 4 at the good agents'
-       * harmonic mean), i.e. a level 3/4 of the true one. */
-      const double wrong = limit * (double)NGOOD / (double)N;
-      ctrl = ctrl && fabs(lsign[k] / wrong - 1.0) > tol;
-      res->control_value = lsign[k] / wrong;
-    }
-    if (k < NO) {
-      /* DSGD and DCSGD (Bernoulli p = 1/2): exact discrete levels. */
-      sig2[k] = (1.0 + 2.25 + 4.0 + so * so) / N;
-      if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, N, eta, obj, "gaussian", sg, NULL,
-                                 "0.2", &lg[k])) ||
-          (rc = sign_exact_level(SDV_SIDE_DISCRETE, "dcsgd", 1, N, eta, obj, "gaussian", sg,
-                                 "bernoulli:p=0.5", "0.2", &lc[k])))
-        return rc;
-      sign_csv_row(ctx, "dsgd_level", "gaussian-outlier", so, lg[k], eta * sig2[k] / (4.0 * N),
-                   eta * lam * eta * sig2[k] / (4.0 * N));
-      sign_csv_row(ctx, "dcsgd_level", "gaussian-outlier", so, lc[k],
-                   eta * 2.0 * sig2[k] / (4.0 * N),
-                   eta * lam * 1.25 * eta * 2.0 * sig2[k] / (4.0 * N));
-      pass = pass && fabs(lg[k] / (eta * sig2[k] / (4.0 * N)) - 1.0) <= eta * lam &&
-             fabs(lc[k] / (eta * 2.0 * sig2[k] / (4.0 * N)) - 1.0) <= eta * lam * 1.25;
-    }
   }
   /* DSGD/DCSGD grow like sigma2_bar: log-log slope 1 (exactly: linear in the variances). */
-  const double gl = sign_loglog_slope(sig2, lg, NO), gc = sign_loglog_slope(sig2, lc, NO);
-  sign_csv_row(ctx, "slope_vs_sigma2_bar", "dsgd", NAN, gl, 1.0, 1e-9);
-  sign_csv_row(ctx, "slope_vs_sigma2_bar", "dcsgd", NAN, gc, 1.0, 1e-9);
-  pass = pass && fabs(gl - 1.0) <= 1e-9 && fabs(gc - 1.0) <= 1e-9;
+  o->gl = sign_loglog_slope(o->sig2, o->lg, OUT_NO);
+  o->gc = sign_loglog_slope(o->sig2, o->lc, OUT_NO);
+  sign_csv_row(ctx, "slope_vs_sigma2_bar", "dsgd", NAN, o->gl, 1.0, 1e-9);
+  sign_csv_row(ctx, "slope_vs_sigma2_bar", "dcsgd", NAN, o->gc, 1.0, 1e-9);
+  o->pass = o->pass && fabs(o->gl - 1.0) <= 1e-9 && fabs(o->gc - 1.0) <= 1e-9;
+  return SDV_OK;
+}
+
+/* Phase-3 speed: drift-ODE decay rate with the outlier against the good agents alone (whose
+ * averages are ag), from |Y| = 0.02 (cubic correction kappa Y^2 ~ 7e-5, and it cancels in
+ * the ratio since the outlier's drift is 1e-6 of theirs): ratio N_g/N to 1e-5. */
+static int outlier_phase3(const sdv_check_ctx *ctx, const sign_avg *ag, outlier_run *o,
+                          double *speed_ratio) {
+  const double lam = OUT_LAM;
+  double r_out, r_good;
+  const double x0 = 0.02 / lam;
+  int rc;
+  if ((rc = ode_rate(OUT_N, "gaussian", "1,1.5,2,1e6", lam, x0, &r_out)) ||
+      (rc = ode_rate(OUT_NGOOD, "gaussian", "1,1.5,2", lam, x0, &r_good)))
+    return rc;
+  *speed_ratio = r_out / r_good;
+  sign_csv_row(ctx, "phase3_rate_ratio", "outlier/good-alone", NAN, *speed_ratio,
+               (double)OUT_NGOOD / (double)OUT_N, 1e-5);
+  sign_csv_row(ctx, "phase3_rate", "good-alone", NAN, r_good, lam * ag->a1, 1e-3 * lam * ag->a1);
+  o->pass =
+      o->pass && fabs(*speed_ratio - 0.75) <= 1e-5 && fabs(r_good / (lam * ag->a1) - 1.0) <= 1e-3;
+  return SDV_OK;
+}
+
+static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
+  const double eta = OUT_ETA, lam = OUT_LAM, ell = t_ell(INFINITY);
+  sign_csv_header(ctx);
+  double inv_good = 0.0;
+  for (size_t i = 0; i < OUT_NGOOD; i++) inv_good += 1.0 / OUT_GOOD[i];
+  outlier_run o = {.limit = eta / (4.0 * ell * inv_good), .worst = 0.0, .pass = true, .ctrl = true};
+  const double limit = o.limit;
+  const double gnu[OUT_NGOOD] = {INFINITY, INFINITY, INFINITY};
+  const sign_avg ag = sign_averages(OUT_NGOOD, OUT_GOOD, gnu);
+  const sign_pred pg = sign_predict(&ag, OUT_NGOOD, eta, lam);
+
+  int rc = outlier_levels(ctx, &o, res);
+  if (rc) return rc;
 
   /* The good agents alone (N_g = 3, same eta) reach the same level. */
   CANCEL_CHECK(ctx);
   double lgood;
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, NGOOD, eta, obj, "gaussian",
-                            "1,1.5,2", NULL, "0.2", &lgood);
+  rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, OUT_NGOOD, eta, OUT_OBJ, "gaussian",
+                        "1,1.5,2", NULL, "0.2", &lgood);
   if (rc) return rc;
   const double tolg = 2.0 * pg.first;
   sign_csv_row(ctx, "good_agents_alone_level", "gaussian", NAN, lgood, limit, tolg * limit);
-  pass = pass && fabs(lgood / limit - 1.0) <= tolg;
+  o.pass = o.pass && fabs(lgood / limit - 1.0) <= tolg;
 
-  /* Phase-3 speed: drift-ODE decay rate with the outlier against the good agents alone, from
-   * |Y| = 0.02 (cubic correction kappa Y^2 ~ 7e-5, and it cancels in the ratio since the
-   * outlier's drift is 1e-6 of theirs): ratio N_g/N to 1e-5. */
-  double r_out, r_good;
-  const double x0 = 0.02 / lam;
-  if ((rc = ode_rate(N, "gaussian", "1,1.5,2,1e6", lam, x0, &r_out)) ||
-      (rc = ode_rate(NGOOD, "gaussian", "1,1.5,2", lam, x0, &r_good)))
-    return rc;
-  const double speed_ratio = r_out / r_good;
-  sign_csv_row(ctx, "phase3_rate_ratio", "outlier/good-alone", NAN, speed_ratio,
-               (double)NGOOD / (double)N, 1e-5);
-  sign_csv_row(ctx, "phase3_rate", "good-alone", NAN, r_good, lam * ag.a1, 1e-3 * lam * ag.a1);
-  pass = pass && fabs(speed_ratio - 0.75) <= 1e-5 && fabs(r_good / (lam * ag.a1) - 1.0) <= 1e-3;
+  double speed_ratio;
+  if ((rc = outlier_phase3(ctx, &ag, &o, &speed_ratio))) return rc;
 
   res->exact = true;
   snprintf(res->measured, sizeof res->measured,
            "exact discrete DSignSGD level (lattice) with one agent of scale 1e6 (Gaussian; and "
            "Cauchy), good sigma = 1,1.5,2, eta = %g",
            eta);
-  res->value = res->lo = res->hi = lsign[NO - 1];
+  res->value = res->lo = res->hi = o.lsign[OUT_NO - 1];
   res->predicted = limit;
   snprintf(res->prediction, sizeof res->prediction,
            "eta d/(4 ell sum_good 1/sigma_i) = %.6g (the good agents alone; tol %.2g%%)", limit,
            100.0 * 2.0 * pg.first);
-  res->pass = pass;
+  res->pass = o.pass;
   snprintf(res->control, sizeof res->control,
            "outlier counted as a good agent: eta d sigma_H,good/(4 N ell) with N = 4 (ratio "
            "measured/control shown)");
-  res->control_rejected = ctrl;
+  res->control_rejected = o.ctrl;
   sdv_check_note(res,
                  "worst level deviation %.2g%%; Cauchy outlier level %.6g; good agents alone "
                  "%.6g; Phase-3 rate ratio %.7f (N_g/N = 0.75)",
-                 100.0 * worst, lsign[NO], lgood, speed_ratio);
-  sdv_check_note(res, "DSGD/DCSGD levels ~ sigma2_bar^%.9f, ^%.9f", gl, gc);
+                 100.0 * o.worst, o.lsign[OUT_NO], lgood, speed_ratio);
+  sdv_check_note(res, "DSGD/DCSGD levels ~ sigma2_bar^%.9f, ^%.9f", o.gl, o.gc);
   sdv_check_note(res, "exact comparisons: false-failure rate 0 (deterministic)");
   return SDV_OK;
 }

@@ -125,74 +125,97 @@ static const cfg dsgd_cfgs[] = {
 };
 #define N_DSGD (sizeof dsgd_cfgs / sizeof *dsgd_cfgs)
 
-static int run_dsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  const char *id = "dsgd-level";
-  int rc = SDV_OK;
-  sdv_model *m = NULL;
-  bool pass = true, ctl_n = true, ctl_eta2 = true;
-  double disc0 = NAN, sde0 = NAN;
-  for (size_t k = 0; k < N_DSGD; k++) {
-    const cfg *c = &dsgd_cfgs[k];
-    const cfg_means a = cfg_averages(c);
-    double disc, sde;
-    if ((rc = cfg_model(c, sdv_check_seed(ctx, id, (unsigned)k), 1.0, &m))) goto fail;
-    if ((rc = cfg_exact_f(m, SDV_SIDE_DISCRETE, &disc)) ||
-        (rc = cfg_exact_f(m, SDV_SIDE_SDE, &sde)))
-      goto fail;
-    sdv_model_free(m);
-    m = NULL;
-    const double pd = level_disc(c), ps = level_lead(c);
-    double first, rem;
-    expansion(c, true, &first, &rem);
-    const bool ok_d = sdv_check_close(disc, pd, RTOL_EXACT);
-    const bool ok_s = sdv_check_close(sde, ps, RTOL_EXACT);
-    const double gap = disc / ps - 1.0;
-    const bool ok_gap = fabs(gap - first) <= rem;
-    cfg_csv_row(ctx, "exact", c, "Ef_disc_vs_formula", disc, 0.0, pd, RTOL_EXACT, ok_d);
-    cfg_csv_row(ctx, "exact", c, "Ef_sde_vs_eta_d_s2/(4N)", sde, 0.0, ps, RTOL_EXACT, ok_s);
-    cfg_csv_row(ctx, "exact", c, "gap_disc/sde-1_vs_mean(eta_lam)/2", gap, 0.0, first, rem, ok_gap);
-    pass = pass && ok_d && ok_s && ok_gap;
-    /* Controls: the same gap test against a level without 1/N (only where N > 1 tells them
-     * apart) and one quadratic in eta. */
-    const double no_n = c->eta * (double)c->d * a.s2 / 4.0;
-    const double eta2 = c->eta * c->eta * (double)c->d * a.s2 / (4.0 * (double)c->N);
-    const bool rej_n = fabs(disc / no_n - 1.0 - first) > rem;
-    const bool rej_e = fabs(disc / eta2 - 1.0 - first) > rem;
-    cfg_csv_row(ctx, "control", c, "Ef_disc_vs_no_1/N", disc, 0.0, no_n, rem, !rej_n);
-    cfg_csv_row(ctx, "control", c, "Ef_disc_vs_eta^2", disc, 0.0, eta2, rem, !rej_e);
-    if (c->N > 1) ctl_n = ctl_n && rej_n;
-    ctl_eta2 = ctl_eta2 && rej_e;
-    if (k == 0) {
-      disc0 = disc;
-      sde0 = sde;
-      res->predicted = pd;
-      res->control_value = no_n;
-    }
-  }
+/* Claim 4's check id, the key of its random streams. */
+static const char DSGD_LEVEL_ID[] = "dsgd-level";
 
-  /* Monte Carlo of the optimizer: configs C (large gap) and A. */
+/* Claim 4's verdicts and config A's numbers, accumulated over the configurations. */
+typedef struct dsgd_level_run {
+  bool pass, ctl_n, ctl_eta2; /* every test passed; each control rejected */
+  double disc0, sde0;         /* exact discrete and SDE levels of config A */
+} dsgd_level_run;
+
+/* Configuration k, exact: sdv's discrete and SDE levels against the closed forms, the gap
+ * disc/SDE - 1 against its first order, and the controls' gap tests. Config A (k = 0) also
+ * gives res its prediction and control value. */
+static int dsgd_level_exact(const sdv_check_ctx *ctx, size_t k, dsgd_level_run *o,
+                            sdv_check_result *res) {
+  const cfg *c = &dsgd_cfgs[k];
+  const cfg_means a = cfg_averages(c);
+  double disc, sde;
+  sdv_model *m = NULL;
+  int rc = cfg_model(c, sdv_check_seed(ctx, DSGD_LEVEL_ID, (unsigned)k), 1.0, &m);
+  if (!rc && !(rc = cfg_exact_f(m, SDV_SIDE_DISCRETE, &disc)))
+    rc = cfg_exact_f(m, SDV_SIDE_SDE, &sde);
+  sdv_model_free(m);
+  if (rc) return rc;
+  const double pd = level_disc(c), ps = level_lead(c);
+  double first, rem;
+  expansion(c, true, &first, &rem);
+  const bool ok_d = sdv_check_close(disc, pd, RTOL_EXACT);
+  const bool ok_s = sdv_check_close(sde, ps, RTOL_EXACT);
+  const double gap = disc / ps - 1.0;
+  const bool ok_gap = fabs(gap - first) <= rem;
+  cfg_csv_row(ctx, "exact", c, "Ef_disc_vs_formula", disc, 0.0, pd, RTOL_EXACT, ok_d);
+  cfg_csv_row(ctx, "exact", c, "Ef_sde_vs_eta_d_s2/(4N)", sde, 0.0, ps, RTOL_EXACT, ok_s);
+  cfg_csv_row(ctx, "exact", c, "gap_disc/sde-1_vs_mean(eta_lam)/2", gap, 0.0, first, rem, ok_gap);
+  o->pass = o->pass && ok_d && ok_s && ok_gap;
+  /* Controls: the same gap test against a level without 1/N (only where N > 1 tells them
+   * apart) and one quadratic in eta. */
+  const double no_n = c->eta * (double)c->d * a.s2 / 4.0;
+  const double eta2 = c->eta * c->eta * (double)c->d * a.s2 / (4.0 * (double)c->N);
+  const bool rej_n = fabs(disc / no_n - 1.0 - first) > rem;
+  const bool rej_e = fabs(disc / eta2 - 1.0 - first) > rem;
+  cfg_csv_row(ctx, "control", c, "Ef_disc_vs_no_1/N", disc, 0.0, no_n, rem, !rej_n);
+  cfg_csv_row(ctx, "control", c, "Ef_disc_vs_eta^2", disc, 0.0, eta2, rem, !rej_e);
+  if (c->N > 1) o->ctl_n = o->ctl_n && rej_n;
+  o->ctl_eta2 = o->ctl_eta2 && rej_e;
+  if (k == 0) {
+    o->disc0 = disc;
+    o->sde0 = sde;
+    res->predicted = pd;
+    res->control_value = no_n;
+  }
+  return SDV_OK;
+}
+
+/* Monte Carlo of the optimizer on configs C (large gap) and A: a time average of one long path
+ * against the discrete level (a test at z standard errors) and the SDE's (which it should
+ * reject); *min_sde_z is the smallest distance from the SDE level in standard errors. */
+static int dsgd_level_mc(const sdv_check_ctx *ctx, double z, dsgd_level_run *o,
+                         sdv_check_result *res, double *min_sde_z) {
   const size_t blocks = ctx->full ? 1600 : 400;
   const size_t mc_idx[2] = {3, 0};
-  const double z = sdv_z_critical(ALPHA / 2.0);
-  double min_sde_z = INFINITY;
+  *min_sde_z = INFINITY;
   for (size_t r = 0; r < 2; r++) {
     const cfg *c = &dsgd_cfgs[mc_idx[r]];
     double mean, se;
     size_t steps;
-    if ((rc = cfg_model(c, sdv_check_seed(ctx, id, 100 + (unsigned)r), 1.0, &m))) goto fail;
-    if ((rc = time_average(ctx, m, c, blocks, &mean, &se, &steps))) goto fail;
+    sdv_model *m = NULL;
+    int rc = cfg_model(c, sdv_check_seed(ctx, DSGD_LEVEL_ID, 100 + (unsigned)r), 1.0, &m);
+    if (!rc) rc = time_average(ctx, m, c, blocks, &mean, &se, &steps);
     sdv_model_free(m);
-    m = NULL;
+    if (rc) return rc;
     const double pd = level_disc(c), ps = level_lead(c);
     const bool ok = fabs(mean - pd) <= z * se;
     cfg_csv_row(ctx, "mc", c, "Ef_time_average_vs_disc_formula", mean, se, pd, z * se, ok);
     cfg_csv_row(ctx, "mc", c, "Ef_time_average_vs_sde_level", mean, se, ps, z * se,
                 fabs(mean - ps) <= z * se);
-    pass = pass && ok;
-    min_sde_z = fmin(min_sde_z, fabs(mean - ps) / se);
+    o->pass = o->pass && ok;
+    *min_sde_z = fmin(*min_sde_z, fabs(mean - ps) / se);
     sdv_check_note(res, "MC %s: %.6g ± %.2g (%zu steps) vs disc %.6g, SDE %.6g (%.1f se off)",
                    c->name, mean, se, steps, pd, ps, fabs(mean - ps) / se);
   }
+  return SDV_OK;
+}
+
+static int run_dsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
+  dsgd_level_run o = {.pass = true, .ctl_n = true, .ctl_eta2 = true, .disc0 = NAN, .sde0 = NAN};
+  int rc;
+  for (size_t k = 0; k < N_DSGD; k++)
+    if ((rc = dsgd_level_exact(ctx, k, &o, res))) return rc;
+  const double z = sdv_z_critical(ALPHA / 2.0);
+  double min_sde_z;
+  if ((rc = dsgd_level_mc(ctx, z, &o, res, &min_sde_z))) return rc;
 
   const cfg *c0 = &dsgd_cfgs[0];
   snprintf(res->measured, sizeof res->measured,
@@ -200,22 +223,19 @@ static int run_dsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
            c0->d, c0->N);
   snprintf(res->prediction, sizeof res->prediction,
            "sum_j eta s2/(2N(2-eta lam_j)) = %.6g; SDE eta d s2/(4N) = %.6g, gap ~ eta lam/2",
-           res->predicted, sde0);
-  res->value = res->lo = res->hi = disc0;
+           res->predicted, o.sde0);
+  res->value = res->lo = res->hi = o.disc0;
   res->exact = true;
-  res->pass = pass;
+  res->pass = o.pass;
   snprintf(res->control, sizeof res->control,
            "level without 1/N (eta d s2/4) and level quadratic in eta");
-  res->control_rejected = ctl_n && ctl_eta2;
+  res->control_rejected = o.ctl_n && o.ctl_eta2;
   sdv_check_note(res,
                  "exact vs formula rtol %g; gap test |disc/SDE-1 - mean(eta lam)/2| <= "
                  "max(eta lam)^2 (remainder bound); MC z = %.2f (alpha %g over 2 tests, "
                  "batch means); MC rejects the SDE level at >= %.1f se in config C/A",
                  RTOL_EXACT, z, ALPHA, min_sde_z);
   return SDV_OK;
-fail:
-  sdv_model_free(m);
-  return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -212,24 +212,124 @@ static int write_summary(const char *outdir, json_t *root) {
   return SDV_EXIT_OK;
 }
 
-int sdv_cmd_verify(int argc, char **argv) {
-  verify_args args = {.only = NULL, .outdir = "results"};
-  sdv_check_ctx ctx = {.seed = 1, .cancel = &interrupted};
-  const int st = parse_args(argc, argv, &args, &ctx);
-  if (st >= 0) return st;
-  const char *only = args.only, *outdir = args.outdir;
-  const bool full = args.full, list = args.list;
-  ctx.full = full;
-  const sdv_check *const *all;
-  const size_t n = sdv_checks_all(&all);
-  size_t nsel = 0;
-  for (size_t k = 0; k < n; k++) nsel += selected(only, all[k]->id);
+/* What the run of the selected checks came to. */
+typedef struct verify_tally {
+  size_t passed, failed, errors, done;
+  bool stopped; /* --stop-on-fail ended the run early */
+} verify_tally;
+
+/* Runs one check on a fresh result (every number NAN until the check sets it) with the error
+ * state cleared; *secs is its wall time. Returns the check's status. */
+static int run_one(const sdv_check *c, sdv_check_ctx *ctx, sdv_check_result *r, double *secs) {
+  memset(r, 0, sizeof *r);
+  r->ratio = r->control_ratio = NAN;
+  r->predicted = r->value = r->lo = r->hi = r->control_value = NAN;
+  sdv_clear_error();
+  const double t0 = now();
+  const int rc = c->run(ctx, r);
+  *secs = now() - t0;
+  return rc;
+}
+
+/* Runs the selected checks in order, each into outdir/<id>.csv, which is kept only when the
+ * check finished (written[k] then set); appends each check to the summary's array checks and
+ * counts it in t. A check that errs is reported and the run goes on (unless --stop-on-fail).
+ * Returns SDV_EXIT_OK, or SDV_EXIT_RUNTIME when a CSV could not be written (the run ends). */
+static int run_checks(const verify_args *a, sdv_check_ctx *ctx, const sdv_check *const *all,
+                      size_t n, bool *written, json_t *checks, verify_tally *t) {
+  char path[4096];
+  for (size_t k = 0; k < n && !interrupted; k++) {
+    const sdv_check *c = all[k];
+    if (!selected(a->only, c->id)) continue;
+    snprintf(path, sizeof path, "%s/%s.csv", a->outdir, c->id);
+    sdv_outfile csv = {0};
+    if (sdv_outfile_open(&csv, path) != 0) {
+      sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
+      return SDV_EXIT_RUNTIME;
+    }
+    ctx->csv = csv.fp;
+    sdv_check_result r;
+    double secs;
+    const int rc = run_one(c, ctx, &r, &secs);
+    if (rc == SDV_EINTR || interrupted) {
+      sdv_outfile_abort(&csv);
+      json_array_append_new(checks, result_json(c, &r, secs, "interrupted"));
+      break;
+    }
+    if (rc != SDV_OK) {
+      sdv_outfile_abort(&csv);
+      t->errors++;
+      printf("[ERROR] %-23s %s\n        %s: %s\n\n", c->id, c->claim, sdv_strerror(rc),
+             sdv_last_error());
+      json_t *o = result_json(c, &r, secs, "error");
+      json_object_set_new(o, "error", json_string(sdv_last_error()));
+      json_array_append_new(checks, o);
+      if (a->stop) {
+        t->stopped = true;
+        break;
+      }
+      continue;
+    }
+    if (sdv_outfile_commit(&csv) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
+      return SDV_EXIT_RUNTIME;
+    }
+    t->done++;
+    written[k] = true;
+    (r.pass && r.control_rejected) ? t->passed++ : t->failed++;
+    print_result(c, &r, secs);
+    json_array_append_new(checks, result_json(c, &r, secs, "done"));
+    if (a->stop && !(r.pass && r.control_rejected)) {
+      t->stopped = true;
+      break;
+    }
+  }
+  return SDV_EXIT_OK;
+}
+
+/* Writes outdir/summary.json: the run's provenance, its counts, total seconds and checks
+ * (which it takes over). Returns SDV_EXIT_OK or SDV_EXIT_RUNTIME. */
+static int summarize(const verify_args *a, const sdv_check_ctx *ctx, size_t nsel,
+                     const verify_tally *t, bool complete, double total, json_t *checks) {
+  char seedtxt[32];
+  snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx->seed);
+  json_t *root = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}", "sdv_version", SDV_VERSION,
+      "git_revision", SDV_GIT_REVISION, "tier", a->full ? "full" : "quick", "seed", seedtxt,
+      "streams", SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected", (json_int_t)nsel,
+      "passed", (json_int_t)t->passed, "failed", (json_int_t)t->failed, "errors",
+      (json_int_t)t->errors, "seconds", total, "checks", checks);
+  if (t->stopped) json_object_set_new(root, "stopped_on_fail", json_true());
+  const int code = write_summary(a->outdir, root);
+  json_decref(root);
+  return code;
+}
+
+/* The checks --only selects, validated: every id known, at least one selected. Returns -1 to
+ * go on with *nsel set, or the exit status (message printed). */
+static int select_checks(const char *only, const sdv_check *const *all, size_t n, size_t *nsel) {
+  *nsel = 0;
+  for (size_t k = 0; k < n; k++) *nsel += selected(only, all[k]->id);
   if (only && !only_ids_known(only, all, n)) return SDV_EXIT_USAGE;
-  if (nsel == 0) {
+  if (*nsel == 0) {
     sdv_cli_error(CMD, "no check selected: nothing to verify");
     return SDV_EXIT_USAGE;
   }
-  if (list) {
+  return -1;
+}
+
+int sdv_cmd_verify(int argc, char **argv) {
+  verify_args args = {.only = NULL, .outdir = "results"};
+  sdv_check_ctx ctx = {.seed = 1, .cancel = &interrupted};
+  int code = parse_args(argc, argv, &args, &ctx);
+  if (code >= 0) return code;
+  const char *only = args.only, *outdir = args.outdir;
+  ctx.full = args.full;
+  const sdv_check *const *all;
+  const size_t n = sdv_checks_all(&all);
+  size_t nsel;
+  if ((code = select_checks(only, all, n, &nsel)) >= 0) return code;
+  if (args.list) {
     for (size_t k = 0; k < n; k++)
       if (selected(only, all[k]->id))
         printf("%-26s %-13s %s\n", all[k]->id, all[k]->family, all[k]->claim);
@@ -239,8 +339,8 @@ int sdv_cmd_verify(int argc, char **argv) {
     sdv_cli_error(CMD, "cannot write results to --out %s: %s", outdir, strerror(errno));
     return SDV_EXIT_USAGE;
   }
-  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n", full ? "full" : "quick",
-         (unsigned long long)ctx.seed, nsel, outdir);
+  printf("sdv verify (%s tier, seed %llu): %zu checks; results in %s/\n\n",
+         args.full ? "full" : "quick", (unsigned long long)ctx.seed, nsel, outdir);
   fflush(stdout);
 
   json_t *checks = json_array();
@@ -250,95 +350,30 @@ int sdv_cmd_verify(int argc, char **argv) {
     json_decref(checks);
     return SDV_EXIT_RUNTIME;
   }
-  size_t passed = 0, failed = 0, errors = 0, done = 0;
-  bool stopped = false; /* --stop-on-fail ended the run early */
+  verify_tally t = {0, 0, 0, 0, false};
   const double t_start = now();
-  int code = SDV_EXIT_OK;
-  char path[4096];
-  for (size_t k = 0; k < n && !interrupted; k++) {
-    const sdv_check *c = all[k];
-    if (!selected(only, c->id)) continue;
-    snprintf(path, sizeof path, "%s/%s.csv", outdir, c->id);
-    sdv_outfile csv = {0};
-    if (sdv_outfile_open(&csv, path) != 0) {
-      sdv_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
-      code = SDV_EXIT_RUNTIME;
-      break;
-    }
-    ctx.csv = csv.fp;
-    sdv_check_result r;
-    memset(&r, 0, sizeof r);
-    r.ratio = r.control_ratio = NAN;
-    r.predicted = r.value = r.lo = r.hi = r.control_value = NAN;
-    sdv_clear_error();
-    const double t0 = now();
-    int rc = c->run(&ctx, &r);
-    const double secs = now() - t0;
-    if (rc == SDV_EINTR || interrupted) {
-      sdv_outfile_abort(&csv);
-      json_array_append_new(checks, result_json(c, &r, secs, "interrupted"));
-      break;
-    }
-    if (rc != SDV_OK) {
-      sdv_outfile_abort(&csv);
-      errors++;
-      printf("[ERROR] %-23s %s\n        %s: %s\n\n", c->id, c->claim, sdv_strerror(rc),
-             sdv_last_error());
-      json_t *o = result_json(c, &r, secs, "error");
-      json_object_set_new(o, "error", json_string(sdv_last_error()));
-      json_array_append_new(checks, o);
-      if (args.stop) {
-        stopped = true;
-        break;
-      }
-      continue;
-    }
-    if (sdv_outfile_commit(&csv) != 0) {
-      sdv_cli_error(CMD, "writing %s failed: %s", path, strerror(errno));
-      code = SDV_EXIT_RUNTIME;
-      break;
-    }
-    done++;
-    written[k] = true;
-    (r.pass && r.control_rejected) ? passed++ : failed++;
-    print_result(c, &r, secs);
-    json_array_append_new(checks, result_json(c, &r, secs, "done"));
-    if (args.stop && !(r.pass && r.control_rejected)) {
-      stopped = true;
-      break;
-    }
-  }
-  const bool complete = !interrupted && code == SDV_EXIT_OK && done + errors == nsel;
+  code = run_checks(&args, &ctx, all, n, written, checks, &t);
+  const bool complete = !interrupted && code == SDV_EXIT_OK && t.done + t.errors == nsel;
   const size_t stale = complete ? 0 : remove_stale(only, outdir, all, n, written, checks);
   const double total = now() - t_start;
-  char seedtxt[32];
-  snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx.seed);
-  json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}",
-                           "sdv_version", SDV_VERSION, "git_revision", SDV_GIT_REVISION,
-                           "tier", full ? "full" : "quick", "seed", seedtxt, "streams",
-                           SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected",
-                           (json_int_t)nsel, "passed", (json_int_t)passed, "failed",
-                           (json_int_t)failed, "errors", (json_int_t)errors, "seconds", total,
-                           "checks", checks);
-  if (stopped) json_object_set_new(root, "stopped_on_fail", json_true());
-  if (write_summary(outdir, root) != SDV_EXIT_OK) code = SDV_EXIT_RUNTIME;
-  json_decref(root);
+  if (summarize(&args, &ctx, nsel, &t, complete, total, checks) != SDV_EXIT_OK)
+    code = SDV_EXIT_RUNTIME;
   free(written);
 
-  printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, passed,
-         failed, errors,
-         complete  ? ""
-         : stopped ? " (INCOMPLETE: stopped at the first failure, --stop-on-fail)"
-                   : " (INCOMPLETE: interrupted)",
+  printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, t.passed,
+         t.failed, t.errors,
+         complete    ? ""
+         : t.stopped ? " (INCOMPLETE: stopped at the first failure, --stop-on-fail)"
+                     : " (INCOMPLETE: interrupted)",
          total);
   if (interrupted) {
     sdv_cli_error(CMD,
                   "interrupted: %zu completed checks kept in %s/, run marked incomplete; %zu "
                   "older result files of checks not run removed",
-                  done, outdir, stale);
+                  t.done, outdir, stale);
     return SDV_EXIT_INTERRUPTED;
   }
   if (code != SDV_EXIT_OK) return code;
-  if (errors) return SDV_EXIT_RUNTIME;
-  return failed ? SDV_EXIT_FAIL : SDV_EXIT_OK;
+  if (t.errors) return SDV_EXIT_RUNTIME;
+  return t.failed ? SDV_EXIT_FAIL : SDV_EXIT_OK;
 }

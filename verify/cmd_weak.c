@@ -231,171 +231,161 @@ static void write_csv(FILE *fp, const sdv_weak_result *r, const sdv_observable *
   }
 }
 
-int sdv_cmd_weak(int argc, char **argv) {
+/* The command line of sdv weak. eta and times are owned (freed by the command); wo.obs points
+ * into obs, so an instance stays where it was declared. */
+typedef struct weak_args {
   sdv_model_options mo;
-  sdv_model_options_default(&mo);
   sdv_weak_options wo;
-  sdv_weak_options_default(&wo);
-  double *eta = NULL, *times = NULL;
-  size_t neta = 0, ntimes = 0, nobs = 0;
+  double *eta, *times;
+  size_t neta, ntimes, nobs;
   sdv_observable obs[MAX_OBS];
-  const char *json_path = NULL, *csv_path = NULL, *obs_text = NULL;
-  int code = SDV_EXIT_USAGE;
-  sdv_weak_result *res = NULL;
-  sdv_outfile jf = {0}, cf = {0};
+  const char *json_path, *csv_path, *obs_text;
+} weak_args;
 
+/* A parser of the library failed: its message is the one to show. */
+static int input_error(void) {
+  sdv_cli_library_error(CMD, NULL);
+  return SDV_EXIT_USAGE;
+}
+
+/* Reads a --coupling value into wo. Returns 0, or SDV_EXIT_USAGE (message printed). */
+static int parse_coupling(const char *v, sdv_weak_options *wo) {
+  if (strcmp(v, "crn") == 0) {
+    wo->coupling = SDV_WEAK_COUPLING_CRN;
+  } else if (strcmp(v, "none") == 0) {
+    wo->coupling = SDV_WEAK_COUPLING_NONE;
+  } else {
+    sdv_cli_error(CMD, "--coupling '%s' must be crn or none", v);
+    return SDV_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* Parses argv into a (the observables only as text: they depend on --dim wherever that
+ * appears). Returns -1 to go on, or the exit status (message printed). */
+static int parse_args(int argc, char **argv, weak_args *a) {
+  sdv_weak_options *wo = &a->wo;
   for (int i = 1; i < argc; i++) {
     bool bad = false;
     const char *v;
     /* --eta is a ladder here, so it is read before the model options. */
     if ((v = sdv_cli_value(CMD, "eta", argc, argv, &i, &bad))) {
-      free(eta);
-      if (parse_list(v, "--eta", &eta, &neta)) goto done;
+      free(a->eta);
+      if (parse_list(v, "--eta", &a->eta, &a->neta)) return SDV_EXIT_USAGE;
       continue;
     }
-    if (bad) goto done;
-    int mrc = sdv_cli_model_option(CMD, &mo, argc, argv, &i);
-    if (mrc < 0) goto done;
+    if (bad) return SDV_EXIT_USAGE;
+    int mrc = sdv_cli_model_option(CMD, &a->mo, argc, argv, &i);
+    if (mrc < 0) return SDV_EXIT_USAGE;
     if (mrc > 0) continue;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
-      code = SDV_EXIT_OK;
-      goto done;
+      return SDV_EXIT_OK;
     } else if ((v = sdv_cli_value(CMD, "T", argc, argv, &i, &bad))) {
-      free(times);
-      if (parse_list(v, "--T", &times, &ntimes)) goto done;
-      if (ntimes != 1) {
+      free(a->times);
+      if (parse_list(v, "--T", &a->times, &a->ntimes)) return SDV_EXIT_USAGE;
+      if (a->ntimes != 1) {
         sdv_cli_error(CMD, "--T takes one time; use --times for several");
-        goto done;
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "times", argc, argv, &i, &bad))) {
-      free(times);
-      if (parse_list(v, "--times", &times, &ntimes)) goto done;
+      free(a->times);
+      if (parse_list(v, "--times", &a->times, &a->ntimes)) return SDV_EXIT_USAGE;
     } else if ((v = sdv_cli_value(CMD, "substeps", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--substeps", &wo.substeps)) goto input_error;
+      if (sdv_parse_size(v, "--substeps", &wo->substeps)) return input_error();
     } else if ((v = sdv_cli_value(CMD, "paths", argc, argv, &i, &bad))) {
-      if (sdv_parse_size(v, "--paths", &wo.paths)) goto input_error;
+      if (sdv_parse_size(v, "--paths", &wo->paths)) return input_error();
     } else if ((v = sdv_cli_value(CMD, "threads", argc, argv, &i, &bad))) {
-      if (sdv_cli_threads(CMD, v, &wo.threads)) goto done;
+      if (sdv_cli_threads(CMD, v, &wo->threads)) return SDV_EXIT_USAGE;
     } else if ((v = sdv_cli_value(CMD, "alpha", argc, argv, &i, &bad))) {
-      if (sdv_parse_double(v, "--alpha", &wo.alpha)) goto input_error;
+      if (sdv_parse_double(v, "--alpha", &wo->alpha)) return input_error();
     } else if ((v = sdv_cli_value(CMD, "order", argc, argv, &i, &bad))) {
-      if (sdv_parse_double(v, "--order", &wo.order)) goto input_error;
+      if (sdv_parse_double(v, "--order", &wo->order)) return input_error();
     } else if ((v = sdv_cli_value(CMD, "integrator", argc, argv, &i, &bad))) {
-      if (!(wo.integrator = sdv_integrator_type_from_name(v))) {
+      if (!(wo->integrator = sdv_integrator_type_from_name(v))) {
         sdv_cli_error(CMD, "--integrator '%s' is unknown (euler, richardson)", v);
-        goto done;
+        return SDV_EXIT_USAGE;
       }
     } else if ((v = sdv_cli_value(CMD, "observable", argc, argv, &i, &bad))) {
-      obs_text = v; /* parsed after the loop: it depends on --dim wherever that appears */
+      a->obs_text = v;
     } else if ((v = sdv_cli_value(CMD, "json", argc, argv, &i, &bad))) {
-      json_path = v;
+      a->json_path = v;
     } else if ((v = sdv_cli_value(CMD, "csv", argc, argv, &i, &bad))) {
-      csv_path = v;
+      a->csv_path = v;
     } else if ((v = sdv_cli_value(CMD, "coupling", argc, argv, &i, &bad))) {
-      if (strcmp(v, "crn") == 0) {
-        wo.coupling = SDV_WEAK_COUPLING_CRN;
-      } else if (strcmp(v, "none") == 0) {
-        wo.coupling = SDV_WEAK_COUPLING_NONE;
-      } else {
-        sdv_cli_error(CMD, "--coupling '%s' must be crn or none", v);
-        code = SDV_EXIT_USAGE;
-        goto done;
-      }
+      if (parse_coupling(v, wo)) return SDV_EXIT_USAGE;
     } else if (strcmp(argv[i], "--no-exact") == 0) {
-      wo.exact = false;
+      wo->exact = false;
     } else if (strcmp(argv[i], "--no-controls") == 0) {
-      wo.controls = false;
+      wo->controls = false;
     } else {
       if (!bad) sdv_cli_error(CMD, "unknown option '%s' (see sdv weak --help)", argv[i]);
-      goto done;
+      return SDV_EXIT_USAGE;
     }
-    if (bad) goto done;
+    if (bad) return SDV_EXIT_USAGE;
   }
-  if (!eta) {
-    sdv_cli_error(CMD, "--eta E1,E2,... is required (at least two values)");
-    goto done;
-  }
-  if (!times) {
-    sdv_cli_error(CMD, "--T T or --times t1,... is required");
-    goto done;
-  }
-  if (obs_text) {
+  return -1;
+}
+
+/* Parses the --observable list (NULL: just E f) for a model of dimension dim into obs.
+ * Returns 0, or SDV_EXIT_USAGE (message printed). */
+static int parse_observables(const char *text, size_t dim, sdv_observable *obs, size_t *nobs) {
+  if (text) {
     /* Strict like every other list: no empty list and no empty item ("f,", ",f", "f,,g"). */
-    const size_t len = strlen(obs_text);
-    if (len == 0 || obs_text[0] == ',' || obs_text[len - 1] == ',' || strstr(obs_text, ",,")) {
+    const size_t len = strlen(text);
+    if (len == 0 || text[0] == ',' || text[len - 1] == ',' || strstr(text, ",,")) {
       sdv_cli_error(CMD, "--observable = '%s' has an empty item (f|norm2|grad2|x:J|x2:J[,...])",
-                    obs_text);
-      goto done;
+                    text);
+      return SDV_EXIT_USAGE;
     }
-    char *copy = strdup(obs_text), *save = NULL;
+    char *copy = strdup(text), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      if (nobs == MAX_OBS) {
+      if (*nobs == MAX_OBS) {
         sdv_cli_error(CMD, "--observable: at most %d observables", MAX_OBS);
         free(copy);
-        goto done;
+        return SDV_EXIT_USAGE;
       }
-      if (sdv_observable_parse(&obs[nobs], tok, mo.dim)) {
+      if (sdv_observable_parse(&obs[*nobs], tok, dim)) {
         free(copy);
-        goto input_error;
+        return input_error();
       }
-      nobs++;
+      (*nobs)++;
     }
     free(copy);
   }
-  if (nobs == 0) obs[nobs++] = (sdv_observable){.kind = SDV_OBS_F};
-  wo.eta = eta;
-  wo.neta = neta;
-  wo.times = times;
-  wo.ntimes = ntimes;
-  wo.obs = obs;
-  wo.nobs = nobs;
-  mo.eta = eta[0];
-  {
-    /* Validate the model once before anything runs, and the output paths. */
-    sdv_model *probe = NULL;
-    int rc = sdv_model_alloc(&probe, &mo);
-    if (rc) {
-      code = sdv_cli_status_exit(CMD, rc);
-      goto done;
-    }
-    sdv_model_free(probe);
+  if (*nobs == 0) obs[(*nobs)++] = (sdv_observable){.kind = SDV_OBS_F};
+  return 0;
+}
+
+/* Before anything runs: the model must build, the whole study (every rung, both sides, their
+ * routes) must fit the memory guard, and the output files must open. Returns 0 or the exit
+ * status (message printed). */
+static int preflight(const weak_args *a, sdv_outfile *jf, sdv_outfile *cf) {
+  sdv_model *probe = NULL;
+  int rc = sdv_model_alloc(&probe, &a->mo);
+  if (rc) return sdv_cli_status_exit(CMD, rc);
+  sdv_model_free(probe);
+  const int mrc = sdv_cli_memory_guard(CMD, &a->mo, a->eta, a->neta, a->ntimes, a->obs, a->nobs,
+                                       a->wo.exact, a->wo.paths, a->wo.threads);
+  if (mrc) return mrc;
+  if (a->json_path && sdv_outfile_open(jf, a->json_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --json %s: %s", a->json_path, strerror(errno));
+    return SDV_EXIT_USAGE;
   }
-  {
-    /* One memory estimate for the whole study (every rung, both sides, their routes). */
-    const int mrc = sdv_cli_memory_guard(CMD, &mo, eta, neta, ntimes, obs, nobs, wo.exact, wo.paths,
-                                         wo.threads);
-    if (mrc) {
-      code = mrc;
-      goto done;
-    }
+  if (a->csv_path && sdv_outfile_open(cf, a->csv_path) != 0) {
+    sdv_cli_error(CMD, "cannot write --csv %s: %s", a->csv_path, strerror(errno));
+    return SDV_EXIT_USAGE;
   }
-  if (json_path && sdv_outfile_open(&jf, json_path) != 0) {
-    sdv_cli_error(CMD, "cannot write --json %s: %s", json_path, strerror(errno));
-    goto done;
-  }
-  if (csv_path && sdv_outfile_open(&cf, csv_path) != 0) {
-    sdv_cli_error(CMD, "cannot write --csv %s: %s", csv_path, strerror(errno));
-    goto done;
-  }
-  if (sdv_cli_progress_enabled()) wo.progress = progress;
-  wo.cancel = &sdv_cli_interrupted;
-  int rc = sdv_weak_run(&mo, NULL, &wo, &res);
-  if (rc == SDV_EINTR || (!rc && sdv_cli_check_interrupted(CMD, "no result written"))) {
-    if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no result written");
-    code = SDV_EXIT_INTERRUPTED;
-    goto done;
-  }
-  if (rc) {
-    code = sdv_cli_status_exit(CMD, rc);
-    goto done;
-  }
-  sdv_model *m = NULL;
-  sdv_model_alloc(&m, &mo);
+  return 0;
+}
+
+/* The lines above the table: the model (m may be NULL), the ladder, and the warnings that a
+ * verdict alone would hide (to stderr). */
+static void print_header(const sdv_model *m, const weak_args *a, const sdv_weak_result *res) {
   printf("model: %s\n", m ? m->description : "?");
   /* The model line shows the first rung's eta; the ladder is all of them. */
   printf("eta ladder:");
-  for (size_t k = 0; k < neta; k++) printf("%s%g", k ? ", " : " ", eta[k]);
+  for (size_t k = 0; k < a->neta; k++) printf("%s%g", k ? ", " : " ", a->eta[k]);
   printf("\n\n");
   if (res->unstable_eta > 0)
     sdv_cli_error(CMD,
@@ -409,38 +399,81 @@ int sdv_cmd_weak(int argc, char **argv) {
                     "warning: %zu %s estimates are non-finite or impossible (%zu non-finite); "
                     "see the rows marked IMPOSSIBLE",
                     res->impossible_rows[k], k ? "SDE" : "discrete", res->nonfinite_rows[k]);
-  print_table(res, obs);
-  if (jf.fp) {
-    json_t *root = result_json(res, &wo, m ? m->description : "", mo.seed);
-    int jrc = json_dumpf(root, jf.fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
-    if (jrc == 0 && fputc('\n', jf.fp) == EOF) jrc = -1;
+}
+
+/* Prints the study and commits the open output files. Returns the exit status. */
+static int report(const weak_args *a, const sdv_weak_result *res, sdv_outfile *jf,
+                  sdv_outfile *cf) {
+  sdv_model *m = NULL;
+  sdv_model_alloc(&m, &a->mo);
+  print_header(m, a, res);
+  print_table(res, a->obs);
+  if (jf->fp) {
+    json_t *root = result_json(res, &a->wo, m ? m->description : "", a->mo.seed);
+    int jrc = json_dumpf(root, jf->fp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    if (jrc == 0 && fputc('\n', jf->fp) == EOF) jrc = -1;
     json_decref(root);
-    if (jrc != 0 || sdv_outfile_commit(&jf) != 0) {
-      sdv_cli_error(CMD, "writing %s failed: %s", json_path, strerror(errno));
+    if (jrc != 0 || sdv_outfile_commit(jf) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", a->json_path, strerror(errno));
       sdv_model_free(m);
-      code = SDV_EXIT_RUNTIME;
-      goto done;
+      return SDV_EXIT_RUNTIME;
     }
   }
   sdv_model_free(m);
-  if (cf.fp) {
-    write_csv(cf.fp, res, obs);
-    if (sdv_outfile_commit(&cf) != 0) {
-      sdv_cli_error(CMD, "writing %s failed: %s", csv_path, strerror(errno));
-      code = SDV_EXIT_RUNTIME;
-      goto done;
+  if (cf->fp) {
+    write_csv(cf->fp, res, a->obs);
+    if (sdv_outfile_commit(cf) != 0) {
+      sdv_cli_error(CMD, "writing %s failed: %s", a->csv_path, strerror(errno));
+      return SDV_EXIT_RUNTIME;
     }
   }
-  code = res->verdict == SDV_VERDICT_PASS ? SDV_EXIT_OK : SDV_EXIT_FAIL;
-  goto done;
-input_error:
-  sdv_cli_library_error(CMD, NULL);
-  code = SDV_EXIT_USAGE;
-done:
+  return res->verdict == SDV_VERDICT_PASS ? SDV_EXIT_OK : SDV_EXIT_FAIL;
+}
+
+/* Parses, checks, runs the study and reports it; returns the exit status. */
+static int weak_main(int argc, char **argv, weak_args *a, sdv_outfile *jf, sdv_outfile *cf,
+                     sdv_weak_result **res) {
+  int code = parse_args(argc, argv, a);
+  if (code >= 0) return code;
+  if (!a->eta) {
+    sdv_cli_error(CMD, "--eta E1,E2,... is required (at least two values)");
+    return SDV_EXIT_USAGE;
+  }
+  if (!a->times) {
+    sdv_cli_error(CMD, "--T T or --times t1,... is required");
+    return SDV_EXIT_USAGE;
+  }
+  if ((code = parse_observables(a->obs_text, a->mo.dim, a->obs, &a->nobs))) return code;
+  a->wo.eta = a->eta;
+  a->wo.neta = a->neta;
+  a->wo.times = a->times;
+  a->wo.ntimes = a->ntimes;
+  a->wo.obs = a->obs;
+  a->wo.nobs = a->nobs;
+  a->mo.eta = a->eta[0];
+  if ((code = preflight(a, jf, cf))) return code;
+  if (sdv_cli_progress_enabled()) a->wo.progress = progress;
+  a->wo.cancel = &sdv_cli_interrupted;
+  int rc = sdv_weak_run(&a->mo, NULL, &a->wo, res);
+  if (rc == SDV_EINTR || (!rc && sdv_cli_check_interrupted(CMD, "no result written"))) {
+    if (rc == SDV_EINTR) sdv_cli_error(CMD, "interrupted; no result written");
+    return SDV_EXIT_INTERRUPTED;
+  }
+  if (rc) return sdv_cli_status_exit(CMD, rc);
+  return report(a, *res, jf, cf);
+}
+
+int sdv_cmd_weak(int argc, char **argv) {
+  weak_args a = {.eta = NULL};
+  sdv_model_options_default(&a.mo);
+  sdv_weak_options_default(&a.wo);
+  sdv_weak_result *res = NULL;
+  sdv_outfile jf = {0}, cf = {0};
+  const int code = weak_main(argc, argv, &a, &jf, &cf, &res);
   sdv_outfile_abort(&jf);
   sdv_outfile_abort(&cf);
   sdv_weak_result_free(res);
-  free(eta);
-  free(times);
+  free(a.eta);
+  free(a.times);
   return code;
 }
