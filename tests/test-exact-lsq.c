@@ -95,9 +95,9 @@ static size_t agent_outcomes(const sdv_model *m, const comp_def *c, size_t i, co
     double v[DMAX] = {0}, g[DMAX];
     size_t code = t;
     for (size_t b = 0; b < B; b++) {
-      ck_assert_int_eq(sdv_objective_sample_gradient(m->objective,
-                                                     m->shard_index[lo + code % ni], x, g),
-                       SDV_OK);
+      ck_assert_int_eq(
+          sdv_objective_sample_gradient(m->objective, m->shard_index[lo + code % ni], x, g),
+          SDV_OK);
       code /= ni;
       for (size_t j = 0; j < d; j++) v[j] += g[j] / (double)B;
     }
@@ -151,11 +151,11 @@ static const tiny_case tiny_cases[] = {
 };
 
 static sdv_model *tiny_model(const tiny_case *tc, const char *scale) {
-  const char *kv[] = {"method",     tc->method,     "dim",     "2",         "agents",
-                      tc->agents,   "batch",        tc->batch, "eta",       "0.3",
-                      "objective",  tiny_obj,       "noise",   "minibatch", "compressor",
-                      tc->compressor, "x0",         "1.3,-0.4", "shards",   tc->shards,
-                      "diffusion-scale", scale,     NULL};
+  const char *kv[] = {"method",          tc->method, "dim",      "2",         "agents",
+                      tc->agents,        "batch",    tc->batch,  "eta",       "0.3",
+                      "objective",       tiny_obj,   "noise",    "minibatch", "compressor",
+                      tc->compressor,    "x0",       "1.3,-0.4", "shards",    tc->shards,
+                      "diffusion-scale", scale,      NULL};
   return sdv_test_model(kv);
 }
 
@@ -169,9 +169,9 @@ START_TEST(test_brute_force) {
   const size_t steps[KSTEPS] = {1, 2, 3, 4};
   double mean[KSTEPS * DMAX], second[KSTEPS * DMAX * DMAX];
   sdv_exact_info info;
-  ck_assert_msg(sdv_exact_moments(m, SDV_SIDE_DISCRETE, steps, KSTEPS, mean, second, NULL,
-                                  &info) == SDV_OK,
-                "%s", sdv_last_error());
+  ck_assert_msg(
+      sdv_exact_moments(m, SDV_SIDE_DISCRETE, steps, KSTEPS, mean, second, NULL, &info) == SDV_OK,
+      "%s", sdv_last_error());
   ck_assert_str_eq(info.route, "recursion");
   for (size_t k = 0; k < KSTEPS; k++)
     for (size_t j = 0; j < d; j++) {
@@ -294,8 +294,7 @@ START_TEST(test_sde_ode) {
   const size_t steps[2] = {2, 4};
   double mean[4], second[8];
   sdv_exact_info info;
-  ck_assert_msg(sdv_exact_moments(m, SDV_SIDE_SDE, steps, 2, mean, second, NULL, &info) ==
-                    SDV_OK,
+  ck_assert_msg(sdv_exact_moments(m, SDV_SIDE_SDE, steps, 2, mean, second, NULL, &info) == SDV_OK,
                 "%s", sdv_last_error());
   ck_assert_str_eq(info.route, "cvode");
   for (size_t t = 0; t < 2; t++) {
@@ -327,10 +326,11 @@ static const mc_case mc_cases[] = {
 };
 
 static sdv_model *wine_model(const mc_case *c, const char *batch) {
-  const char *kv[] = {"method",     c->method,  "dim",    "14",       "agents",  c->agents,
-                      "batch",      batch,      "eta",    "0.08",     "objective", wine_obj,
-                      "noise",      c->noise,   "sigma",  c->sigma,   "compressor", c->compressor,
-                      "shards",     c->shards,  "x0",     "0.4",      "seed",    "7", NULL};
+  const char *kv[] = {"method",    c->method,    "dim",         "14",     "agents",
+                      c->agents,   "batch",      batch,         "eta",    "0.08",
+                      "objective", wine_obj,     "noise",       c->noise, "sigma",
+                      c->sigma,    "compressor", c->compressor, "shards", c->shards,
+                      "x0",        "0.4",        "seed",        "7",      NULL};
   return sdv_test_model(kv);
 }
 
@@ -342,8 +342,7 @@ static double max_z(const sdv_model *m, const double *xs, const double *mean, co
   const sdv_observable of = {.kind = SDV_OBS_F};
   const size_t step = MC_STEPS;
   double ef;
-  ck_assert_int_eq(sdv_exact_eval(m, SDV_SIDE_DISCRETE, &step, 1, &of, 1, &ef, NULL, NULL),
-                   SDV_OK);
+  ck_assert_int_eq(sdv_exact_eval(m, SDV_SIDE_DISCRETE, &step, 1, &of, 1, &ef, NULL, NULL), SDV_OK);
   double zmax = 0.0;
   for (size_t q = 0; q < 2 * d + 2; q++) {
     double s1 = 0.0, s2 = 0.0, target;
@@ -411,8 +410,8 @@ START_TEST(test_monte_carlo_wine) {
                    SDV_OK);
   const double zc = max_z(m, xs, mean, S);
   ck_assert_msg(zc > K_SE, "control (B doubled) not rejected: max |z| = %g", zc);
-  fprintf(stderr, "exact-lsq MC %s %s: max |z| = %.2f, control %.2f\n", c->method, c->compressor,
-          z, zc);
+  fprintf(stderr, "exact-lsq MC %s %s: max |z| = %.2f, control %.2f\n", c->method, c->compressor, z,
+          zc);
   sdv_model_free(wrong);
   free(xs);
   sdv_work_free(w);
@@ -427,30 +426,30 @@ static void assert_enotsup(const sdv_model *m, sdv_side side, const char *needle
   double mean[WD], S[WD * WD];
   const int rc = sdv_exact_moments(m, side, &step, 1, mean, S, NULL, NULL);
   ck_assert_int_eq(rc, SDV_ENOTSUP);
-  ck_assert_msg(strstr(sdv_last_error(), needle), "error '%s' does not say '%s'",
-                sdv_last_error(), needle);
+  ck_assert_msg(strstr(sdv_last_error(), needle), "error '%s' does not say '%s'", sdv_last_error(),
+                needle);
   ck_assert(!sdv_exact_available(m, side, NULL, false));
 }
 
 START_TEST(test_errors) {
   {
-    const char *kv[] = {"method", "dcsgd", "dim", "14", "objective", wine_obj, "noise",
-                        "minibatch", "compressor", "qsgd:s=2", NULL};
+    const char *kv[] = {"method", "dcsgd",     "dim",        "14",       "objective", wine_obj,
+                        "noise",  "minibatch", "compressor", "qsgd:s=2", NULL};
     sdv_model *m = sdv_test_model(kv);
     assert_enotsup(m, SDV_SIDE_DISCRETE, "linear covariance");
     assert_enotsup(m, SDV_SIDE_SDE, "linear covariance");
     sdv_model_free(m);
   }
   {
-    const char *kv[] = {"dim", "14", "objective", wine_obj, "noise",
-                        "minibatch+student-t:nu=2", NULL};
+    const char *kv[] = {"dim", "14", "objective", wine_obj, "noise", "minibatch+student-t:nu=2",
+                        NULL};
     sdv_model *m = sdv_test_model(kv);
     assert_enotsup(m, SDV_SIDE_DISCRETE, "infinite variance");
     sdv_model_free(m);
   }
   {
-    const char *kv[] = {"method", "dsignsgd", "dim", "14", "objective", wine_obj, "noise",
-                        "minibatch", NULL};
+    const char *kv[] = {"method", "dsignsgd", "dim",       "14", "objective",
+                        wine_obj, "noise",    "minibatch", NULL};
     sdv_model *m = sdv_test_model(kv);
     assert_enotsup(m, SDV_SIDE_DISCRETE, "minibatch");
     sdv_model_free(m);
@@ -488,8 +487,7 @@ START_TEST(test_errors) {
     opt.max_bytes = 1e5;
     const size_t steps[2] = {5, 10};
     double mean[2 * WD], S[2 * WD * WD], bytes;
-    ck_assert_int_eq(sdv_exact_moments(m, SDV_SIDE_SDE, steps, 2, mean, S, &opt, NULL),
-                     SDV_ELIMIT);
+    ck_assert_int_eq(sdv_exact_moments(m, SDV_SIDE_SDE, steps, 2, mean, S, &opt, NULL), SDV_ELIMIT);
     ck_assert_msg(strstr(sdv_last_error(), "GB"), "%s", sdv_last_error());
     ck_assert_int_eq(sdv_exact_memory(m, SDV_SIDE_SDE, NULL, 0, 2, &bytes), SDV_OK);
     ck_assert(bytes > 1e5 && bytes < 1e7);
@@ -519,8 +517,7 @@ static double user_sample_value(const void *st, size_t dim, size_t s, const doub
   const double r = user_a[s][0] * x[0] + user_a[s][1] * x[1] - user_y[s];
   return 0.5 * r * r + 0.125 * (x[0] * x[0] + x[1] * x[1]);
 }
-static void user_sample_gradient(const void *st, size_t dim, size_t s, const double *x,
-                                 double *g) {
+static void user_sample_gradient(const void *st, size_t dim, size_t s, const double *x, double *g) {
   (void)st;
   const double r = user_a[s][0] * x[0] + user_a[s][1] * x[1] - user_y[s];
   for (size_t j = 0; j < dim; j++) g[j] = r * user_a[s][j] + 0.25 * x[j];
@@ -566,9 +563,10 @@ START_TEST(test_user_objective) {
   ck_assert_msg(sdv_objective_register(&user_type) == SDV_OK, "%s", sdv_last_error());
   const tiny_case tc = {"dcsgd", "2", "2", "rand-k:k=1", "iid", {1, 1, 0.0}};
   sdv_model *ls = tiny_model(&tc, "1");
-  const char *kv[] = {"method", "dcsgd", "dim", "2", "agents", "2", "batch", "2", "eta", "0.3",
-                      "objective", "test-affine", "noise", "minibatch", "compressor",
-                      "rand-k:k=1", "x0", "1.3,-0.4", NULL};
+  const char *kv[] = {"method",     "dcsgd",       "dim",      "2",         "agents",
+                      "2",          "batch",       "2",        "eta",       "0.3",
+                      "objective",  "test-affine", "noise",    "minibatch", "compressor",
+                      "rand-k:k=1", "x0",          "1.3,-0.4", NULL};
   sdv_model *um = sdv_test_model(kv);
   const size_t steps[2] = {3, 7};
   for (int side = SDV_SIDE_DISCRETE; side <= SDV_SIDE_SDE; side++) {

@@ -71,8 +71,7 @@ typedef struct sdv_objective_type {
    * finite-sum hooks. With minibatch noise the first and second moments of DSGD and DCSGD
    * (linear compressors) then close, and sdv_exact_eval computes them exactly
    * (docs/math/exact.md, "Least squares with minibatch noise"); least-squares provides it. */
-  void (*sample_affine)(const void *state, size_t dim, size_t s, double *a, double *y,
-                        double *mu);
+  void (*sample_affine)(const void *state, size_t dim, size_t s, double *a, double *y, double *mu);
 } sdv_objective_type;
 
 typedef struct sdv_objective {

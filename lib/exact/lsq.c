@@ -216,8 +216,7 @@ static void noise_term(lsq *L, const double *m, const double *S) {
     pmul(L, i, w, L->Y, L->G, false, false);
     for (size_t j = 0; j < d; j++)
       for (size_t l = 0; l < d; l++)
-        L->G[j * d + l] +=
-            -L->pi[j] * L->ri[l] - L->ri[j] * L->pi[l] + L->ri[j] * L->ri[l];
+        L->G[j * d + l] += -L->pi[j] * L->ri[l] - L->ri[j] * L->pi[l] + L->ri[j] * L->ri[l];
     fourth(L, i, m, S, L->Q);
     /* W_i = Q/B + (1 - 1/B) G + var_i I; T += [(1 - c) W + a diag(W) - G]/N^2. */
     const double ci = L->cc[i], ai = L->ca[i], vi = L->m->var[i];
@@ -288,7 +287,8 @@ static int lsq_init(lsq *L, const sdv_model *m, volatile sig_atomic_t *cancel) {
 
 static void symmetrize(double *S, size_t d) {
   for (size_t j = 0; j < d; j++)
-    for (size_t l = 0; l < j; l++) S[j * d + l] = S[l * d + j] = 0.5 * (S[j * d + l] + S[l * d + j]);
+    for (size_t l = 0; l < j; l++)
+      S[j * d + l] = S[l * d + j] = 0.5 * (S[j * d + l] + S[l * d + j]);
 }
 
 /* One step of the discrete map, in place on m[d] and S[d*d]. */
@@ -302,8 +302,7 @@ static void step_disc(lsq *L, double *m, double *S) {
   for (size_t p = 0; p < d * d; p++) L->X[p] = S[p] - eta * L->Y[p];
   for (size_t p = 0; p < d * d; p++) L->Z[p] = 0.0;
   for (size_t i = 0; i < L->N; i++)
-    pmul(L, i, 1.0 / ((double)L->N * (double)shard_n(L->m, i)), L->X, L->Z, false,
-         true);
+    pmul(L, i, 1.0 / ((double)L->N * (double)shard_n(L->m, i)), L->X, L->Z, false, true);
   for (size_t j = 0; j < d; j++) Am[j] = m[j] - eta * pv[j];
   for (size_t j = 0; j < d; j++)
     for (size_t l = 0; l < d; l++) {
@@ -324,8 +323,8 @@ static void rhs_sde(lsq *L, const double *m, const double *S, double *md, double
   for (size_t j = 0; j < d; j++) md[j] = rb[j] - L->v1[j];
   for (size_t j = 0; j < d; j++)
     for (size_t l = 0; l < d; l++)
-      Sd[j * d + l] = -(L->Y[j * d + l] + L->Y[l * d + j]) + m[j] * rb[l] + rb[j] * m[l] +
-                      k * L->T[j * d + l];
+      Sd[j * d + l] =
+          -(L->Y[j * d + l] + L->Y[l * d + j]) + m[j] * rb[l] + rb[j] * m[l] + k * L->T[j * d + l];
 }
 
 static int run_disc(lsq *L, const size_t *steps, size_t nt, double *mean, double *S) {
@@ -416,8 +415,8 @@ static int run_sde(lsq *L, const size_t *steps, size_t nt, double *mean, double 
   if (info && (rc = sdv_exact_cvode_steps(&cv, &info->iterations))) goto fail;
   goto done;
 fail:
-  rc = SDV_ERROR(SDV_ENUMERIC, "exact: least-squares SDE moment ODE: %s failed (flag %d)",
-                 cv.what, cv.flag);
+  rc = SDV_ERROR(SDV_ENUMERIC, "exact: least-squares SDE moment ODE: %s failed (flag %d)", cv.what,
+                 cv.flag);
 done:
   sdv_exact_cvode_free(&cv);
   return rc;
