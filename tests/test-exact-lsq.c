@@ -18,7 +18,8 @@
  *    approximation); seeds are fixed, so the outcome is reproducible. Control: the exact
  *    moments with half the minibatch covariance (B doubled) must be rejected;
  *  - error paths: every unsupported request says why (SDV_ENOTSUP), the memory guard
- *    (SDV_ELIMIT), and a user objective with the sample_affine hook gets the route too.
+ *    (SDV_ELIMIT), and a user objective with the sample_affine hook gets the route too;
+ *  - least-squares' hook agrees with its sample_gradient on every sample of Wine (1e-13).
  */
 #include <math.h>
 #include <stdio.h>
@@ -582,6 +583,27 @@ START_TEST(test_user_objective) {
 }
 END_TEST
 
+/* The hook agrees with sample_gradient on every sample of Wine (the route's only contract). */
+START_TEST(test_hook_agrees) {
+  sdv_objective *o = NULL;
+  ck_assert_int_eq(sdv_objective_alloc(&o, wine_obj, WD), SDV_OK);
+  ck_assert(o->type->sample_affine != NULL);
+  size_t n;
+  ck_assert_int_eq(sdv_objective_samples(o, &n), SDV_OK);
+  double x[WD], a[WD], g[WD], y, mu;
+  for (size_t j = 0; j < WD; j++) x[j] = 0.7 * sin(1.3 * (double)j + 0.2385);
+  for (size_t s = 0; s < n; s++) {
+    o->type->sample_affine(o->state, WD, s, a, &y, &mu);
+    ck_assert_int_eq(sdv_objective_sample_gradient(o, s, x, g), SDV_OK);
+    double r = -y;
+    for (size_t j = 0; j < WD; j++) r += a[j] * x[j];
+    for (size_t j = 0; j < WD; j++) ck_assert_close(r * a[j] + mu * x[j], g[j], 1e-13);
+  }
+  ck_assert_double_eq(mu, 0.05);
+  sdv_objective_free(o);
+}
+END_TEST
+
 static Suite *exact_lsq_suite(void) {
   Suite *s = suite_create("exact-lsq");
   TCase *tc = tcase_create("brute force");
@@ -601,6 +623,7 @@ static Suite *exact_lsq_suite(void) {
   tcase_add_unchecked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_user_objective);
+  tcase_add_test(tc, test_hook_agrees);
   suite_add_tcase(s, tc);
   return s;
 }
