@@ -13,10 +13,11 @@
  *    agree to 1e-8 relative;
  *  - Monte Carlo of the library's own step() on Wine (d = 14), M = 20000 paths, 10 steps: each
  *    of E x_j, E x_j^2 (j < 14), E f and E ||x - m_exact||^2 within K = 4.5 standard errors of
- *    its estimator. 30 comparisons per model, 2 models: a correct route fails with
- *    probability at most 60 P(|Z| > 4.5) = 60 * 6.8e-6 = 4.1e-4 (Bonferroni, normal
- *    approximation); seeds are fixed, so the outcome is reproducible. Control: the exact
- *    moments with half the minibatch covariance (B doubled) must be rejected;
+ *    its estimator. 30 comparisons per model, 3 models (DCSGD rand-k on label-skewed shards;
+ *    DSGD with an added Gaussian law; DCSGD Bernoulli with an added law on unequal Dirichlet
+ *    shards): a correct route fails with probability at most 90 P(|Z| > 4.5) = 90 * 6.8e-6
+ *    = 6.1e-4 (Bonferroni, normal approximation); seeds are fixed, so the outcome is
+ *    reproducible. Control: the exact moments with B doubled must be rejected;
  *  - error paths: every unsupported request says why (SDV_ENOTSUP), the memory guard
  *    (SDV_ELIMIT), and a user objective with the sample_affine hook gets the route too;
  *  - least-squares' hook agrees with its sample_gradient on every sample of Wine (1e-13).
@@ -324,6 +325,7 @@ typedef struct mc_case {
 static const mc_case mc_cases[] = {
     {"dcsgd", "3", "3", "6", "rand-k:k=4", "label-skew", "minibatch", "1"},
     {"dsgd", "2", "2", "4", "identity", "iid", "minibatch+gaussian", "0.7"},
+    {"dcsgd", "3", "2", "4", "bernoulli:p=0.5", "dirichlet:alpha=0.5", "minibatch+gaussian", "0.6"},
 };
 
 static sdv_model *wine_model(const mc_case *c, const char *batch) {
