@@ -461,15 +461,12 @@ START_TEST(test_errors) {
     /* Logistic regression: no affine per-sample gradients, no route. */
     char obj[600];
     const char *root = getenv("SDV_SOURCE_ROOT");
-    snprintf(obj, sizeof obj, "logistic:data=%s/data/iris.csv", root ? root : ".");
+    snprintf(obj, sizeof obj, "logistic:data=%s/data/iris-versicolor-virginica.csv",
+             root ? root : ".");
     const char *kv[] = {"dim", "5", "objective", obj, "noise", "minibatch", NULL};
-    sdv_model_options o;
-    sdv_test_model_options(&o, kv);
-    sdv_model *m = NULL;
-    if (sdv_model_alloc(&m, &o) == SDV_OK) {
-      assert_enotsup(m, SDV_SIDE_DISCRETE, "minibatch");
-      sdv_model_free(m);
-    }
+    sdv_model *m = sdv_test_model(kv);
+    assert_enotsup(m, SDV_SIDE_DISCRETE, "minibatch");
+    sdv_model_free(m);
   }
   {
     const char *kv[] = {"dim", "14", "objective", wine_obj, "noise", "minibatch", NULL};
