@@ -65,6 +65,13 @@ typedef struct sdv_objective_type {
    * regression), which label-skewed and Dirichlet shards split the data by; NULL if the
    * samples have no labels. */
   double (*sample_label)(const void *state, size_t s);
+  /* Affine per-sample gradients (NULL if the type has none): writes a[dim], *y and *mu such
+   * that grad f_s(x) = a (a.x - y) + mu x for every x, in exact agreement with
+   * sample_gradient (so f_s = (a.x - y)^2/2 + mu ||x||^2/2 up to a constant). Requires the
+   * finite-sum hooks. With minibatch noise the first and second moments of DSGD and DCSGD
+   * (linear compressors) then close, and sdv_exact_eval computes them exactly
+   * (docs/math/exact.md, "Least squares with minibatch noise"); least-squares provides it. */
+  void (*sample_affine)(const void *state, size_t dim, size_t s, double *a, double *y, double *mu);
 } sdv_objective_type;
 
 typedef struct sdv_objective {

@@ -29,7 +29,14 @@
 
 #include "exact/exact_private.h"
 
-typedef enum route { ROUTE_NONE, ROUTE_LINEAR, ROUTE_LATTICE, ROUTE_SIGN_SDE, ROUTE_DRIFT } route;
+typedef enum route {
+  ROUTE_NONE,
+  ROUTE_LINEAR,
+  ROUTE_LATTICE,
+  ROUTE_SIGN_SDE,
+  ROUTE_DRIFT,
+  ROUTE_LSQ
+} route;
 
 static int check_memory(const sdv_model *m, route r, sdv_side side, bool dense, size_t nt,
                         const sdv_exact_options *opt);
@@ -109,6 +116,8 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
              obs->label ? obs->label : "user", sdv_side_name(side));
     return ROUTE_NONE;
   }
+  if (m->minibatch && is_linear_method(m) && m->objective->type->sample_affine)
+    return sdv_exact_lsq_supported(m, stationary, why, len) ? ROUTE_LSQ : ROUTE_NONE;
   if (m->minibatch) {
     snprintf(why, len,
              "exact: %s with minibatch noise: the noise covariance is state-dependent through "
@@ -469,6 +478,9 @@ int sdv_exact_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_
       for (size_t o = 0; o < nobs; o++)
         values[t * nobs + o] = obs_dense(obs + o, d, L.h, h2, a + t * d, b + t * d * d);
     break;
+  case ROUTE_LSQ:
+    rc = sdv_exact_lsq_eval(m, side, steps, nt, obs, nobs, values, opt, info);
+    break;
   case ROUTE_LATTICE:
     set_route(info, "lattice");
     a = malloc(nt * d * sizeof *a);
@@ -516,6 +528,8 @@ static double route_bytes(route r, sdv_side side, bool dense, size_t dim, size_t
            (2.0 * (d + d * d) * (d + d * d) + 30.0 * (d + d * d) + T * (d * d + d) + 5.0 * d * d);
   case ROUTE_LATTICE:
     return w * (3.0 * T * d + 4.0 * d);
+  case ROUTE_LSQ:
+    return sdv_exact_lsq_bytes(side, dim, nt);
   default:
     return 0.0;
   }
@@ -608,6 +622,15 @@ int sdv_exact_moments(const sdv_model *m, sdv_side side, const size_t *steps, si
     } else {
       set_route(info, "cvode");
       rc = sdv_exact_lin_run_sde(&L, steps, nt, a, second ? second : b, opt, info);
+    }
+    break;
+  case ROUTE_LSQ:
+    if (second) {
+      rc = sdv_exact_lsq_moments(m, side, steps, nt, a, second, opt, info);
+    } else if (!(b = malloc(nt * dd * sizeof *b))) {
+      goto nomem;
+    } else {
+      rc = sdv_exact_lsq_moments(m, side, steps, nt, a, b, opt, info);
     }
     break;
   case ROUTE_LATTICE:

@@ -4,6 +4,7 @@
  * recursion.c  its discrete side (per-entry closed form, or the d x d recursion)
  * moment_ode.c its SDE side (per-entry closed form, or CVODE on the moment ODE)
  * drift_ode.c  the drift ODE (CVODE) and the noise-free recursion, for any model
+ * lsq.c        DSGD/DCSGD with minibatch noise on affine per-sample gradients (least squares)
  * lattice.c    DSignSGD, discrete, exact law of one coordinate on its lattice
  * stationary.c DSignSGD SDE, exact stationary law of one coordinate by quadrature
  * exact.c      the public dispatcher
@@ -74,6 +75,21 @@ int sdv_exact_lin_stationary(const sdv_exact_lin *L, sdv_side side, double *S);
 int sdv_exact_drift_ode(const sdv_model *m, const size_t *steps, size_t nt, double *x,
                         const sdv_exact_options *opt, sdv_exact_info *info);
 int sdv_exact_noisefree(const sdv_model *m, const size_t *steps, size_t nt, double *x);
+
+/* DSGD/DCSGD (linear compressors) with minibatch noise on an objective with the
+ * sample_affine hook (lsq.c). supported: false with the reason in why (stationary requests,
+ * infinite added variance, a nonlinear compressor). bytes: what the route allocates.
+ * moments: mean[t*d + j] and S[t*d*d + ...] at steps[t] (nondecreasing), either NULL;
+ * eval: the built-in observables (obs[o].kind != SDV_OBS_USER) into values[t*nobs + o]. The
+ * caller has checked support, the steps and the memory. */
+bool sdv_exact_lsq_supported(const sdv_model *m, bool stationary, char *why, size_t len);
+double sdv_exact_lsq_bytes(sdv_side side, size_t dim, size_t nt);
+int sdv_exact_lsq_moments(const sdv_model *m, sdv_side side, const size_t *steps, size_t nt,
+                          double *mean, double *S, const sdv_exact_options *opt,
+                          sdv_exact_info *info);
+int sdv_exact_lsq_eval(const sdv_model *m, sdv_side side, const size_t *steps, size_t nt,
+                       const sdv_observable *obs, size_t nobs, double *values,
+                       const sdv_exact_options *opt, sdv_exact_info *info);
 
 /* DSignSGD lattice, coordinate j of a diagonal quadratic with curvature lam: E x_j and
  * E x_j^2 at steps[t] (nondecreasing) into mean[t], second[t]. *mass receives the

@@ -152,6 +152,15 @@ static double least_squares_sample_label(const void *state, size_t i) {
   return ((const least_squares_state *)state)->y[i];
 }
 
+/* grad f_s(x) = a_s (a_s.x - y_s) + mu x: the exact minibatch route's view of sample i. */
+static void least_squares_sample_affine(const void *state, size_t dim, size_t i, double *a,
+                                        double *y, double *mu) {
+  const least_squares_state *s = state;
+  for (size_t j = 0; j < dim; j++) a[j] = s->a[i * dim + j];
+  *y = s->y[i];
+  *mu = s->mu;
+}
+
 static const sdv_objective_type least_squares_type = {
     .name = "least-squares",
     .help =
@@ -169,6 +178,7 @@ static const sdv_objective_type least_squares_type = {
     .sample_gradient = least_squares_sample_gradient,
     .hvp = least_squares_hvp,
     .sample_label = least_squares_sample_label,
+    .sample_affine = least_squares_sample_affine,
 };
 
 const sdv_objective_type *const sdv_objective_least_squares = &least_squares_type;
