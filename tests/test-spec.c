@@ -1,6 +1,8 @@
 /* The typed model API (sdv_model_spec, sdv_model_alloc_spec, sdv_weak_run_spec): models from
  * numbers, arrays and component handles, without text. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sdv/errors.h>
@@ -93,6 +95,80 @@ START_TEST(spec_equals_text) {
   sdv_model_free(a);
   sdv_model_free(b);
   sdv_objective_free(f); /* borrowed by b: freed by the caller, after the model */
+}
+END_TEST
+
+/* Minibatch noise from the typed API: minibatch = true with sigma 0 is the text "minibatch",
+ * shards as the text option; the same model, path for path, as sdv_model_alloc builds from
+ * text (the text parser is a client of the same builder). */
+START_TEST(spec_minibatch_equals_text) {
+  const char *root = getenv("SDV_SOURCE_ROOT");
+  char data[1024];
+  snprintf(data, sizeof data, "least-squares:data=%s/data/wine.csv", root ? root : ".");
+  sdv_model_options o;
+  sdv_model_options_default(&o);
+  o.method = "dcsgd";
+  o.dim = 14;
+  o.agents = 3;
+  o.batch = 4;
+  o.eta = 0.02;
+  o.objective = data;
+  o.noise = "minibatch";
+  o.compressor = "rand-k:k=3";
+  o.x0 = "0";
+  o.shards = "label-skew";
+  sdv_model *a = NULL, *b = NULL;
+  ck_assert_msg(sdv_model_alloc(&a, &o) == SDV_OK, "%s", sdv_last_error());
+  sdv_objective *f = NULL;
+  sdv_compressor *rk = NULL;
+  ck_assert_int_eq(sdv_objective_alloc(&f, data, 14), SDV_OK);
+  ck_assert_int_eq(sdv_compressor_alloc(&rk, "rand-k:k=3", 14), SDV_OK);
+  const sdv_compressor *comps[1] = {rk};
+  const double zero = 0.0;
+  sdv_model_spec s;
+  sdv_model_spec_default(&s);
+  s.method = sdv_method_dcsgd;
+  s.dim = 14;
+  s.agents = 3;
+  s.batch = 4;
+  s.eta = 0.02;
+  s.objective = f;
+  s.sigma = &zero;
+  s.nsigma = 1;
+  s.compressor = comps;
+  s.ncompressor = 1;
+  s.x0 = &zero;
+  s.nx0 = 1;
+  s.minibatch = true;
+  s.shards = "label-skew";
+  ck_assert_msg(sdv_model_alloc_spec(&b, &s) == SDV_OK, "%s", sdv_last_error());
+  ck_assert(a->minibatch && b->minibatch && a->samples == b->samples && b->samples == 178);
+  ck_assert_ptr_nonnull(strstr(b->description, "shards=label-skew"));
+  const size_t steps[2] = {0, 5};
+  const sdv_observable obs[1] = {{.kind = SDV_OBS_F}};
+  sdv_mc_options mo;
+  sdv_mc_options_default(&mo);
+  mo.paths = 200;
+  sdv_process_options po;
+  sdv_process_options_default(&po);
+  sdv_mc_result *ra = NULL, *rb = NULL;
+  ck_assert_int_eq(sdv_mc_run(&ra, a, &po, steps, 2, obs, 1, &mo), SDV_OK);
+  ck_assert_int_eq(sdv_mc_run(&rb, b, &po, steps, 2, obs, 1, &mo), SDV_OK);
+  sdv_mc_summary x, y;
+  sdv_mc_result_get(ra, 1, 0, &x);
+  sdv_mc_result_get(rb, 1, 0, &y);
+  ck_assert_mem_eq(&x.mean, &y.mean, sizeof(double));
+  sdv_mc_result_free(ra);
+  sdv_mc_result_free(rb);
+  /* Shards without minibatch noise: refused, naming the field. */
+  sdv_model *c = NULL;
+  s.minibatch = false;
+  ck_assert_int_eq(sdv_model_alloc_spec(&c, &s), SDV_EINVAL);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "shards = 'label-skew'"));
+  sdv_model_free(a);
+  sdv_model_free(b);
+  sdv_compressor_free(rk);
+  sdv_objective_free(f);
 }
 END_TEST
 
@@ -216,6 +292,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("typed model API");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, spec_equals_text);
+  tcase_add_test(tc, spec_minibatch_equals_text);
   tcase_add_test(tc, callback_objective_weak_study);
   tcase_add_test(tc, errors_name_fields);
   suite_add_tcase(s, tc);
