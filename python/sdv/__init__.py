@@ -158,13 +158,18 @@ class Model:
     """A model: one optimizer and its SDE (sdv_model_spec). Keyword arguments as the command's
     model options: method, dim, agents, batch, eta, objective (spec string, or an object with
     value(x) and gradient(x)), noise (spec or list of specs), sigma (number or list), compressor
-    (spec or list), x0 (number or list), seed, diffusion_scale, literal. A noise or compressor
-    may also be a Python component class (sdv.register): it stands for its name, without
-    parameters, and is registered if it was not."""
+    (spec or list), x0 (number or list), seed, diffusion_scale, literal, minibatch, shards. A
+    noise or compressor may also be a Python component class (sdv.register): it stands for its
+    name, without parameters, and is registered if it was not.
+    minibatch=True (sdv_model_spec.minibatch): every agent's gradient is the mean of `batch`
+    per-sample gradients from its shard of the objective's data ("iid", "label-skew" or
+    "dirichlet:alpha=A[:seed=S]"); noise and sigma then describe noise added to it, and
+    sigma=0 adds none (the command's --noise minibatch)."""
 
     def __init__(self, method="dsgd", dim=1, agents=1, batch=1, eta=0.1,
                  objective="quadratic:lam=1", noise="gaussian", sigma=1.0, compressor=None,
-                 x0=1.0, seed=1, diffusion_scale=1.0, literal=False):
+                 x0=1.0, seed=1, diffusion_scale=1.0, literal=False, minibatch=False,
+                 shards=None):
         self._keep = []
         self._spec = ffi.new("sdv_model_spec *")
         lib.sdv_model_spec_default(self._spec)
@@ -176,6 +181,10 @@ class Model:
         s = self._spec
         s.method, s.dim, s.agents, s.batch, s.eta = mt, dim, agents, batch, eta
         s.seed, s.diffusion_scale, s.literal = seed, diffusion_scale, literal
+        s.minibatch = minibatch
+        if shards is not None:
+            self._shards = ffi.new("char[]", shards.encode())
+            s.shards = self._shards
         one = {"noise": len(_as_list(noise)) == 1 and not isinstance(noise, (_list, tuple)),
                "compressor": compressor is not None and len(_as_list(compressor)) == 1 and
                not isinstance(compressor, (_list, tuple))}
@@ -188,7 +197,8 @@ class Model:
                            noise=noise[0] if one["noise"] else noise, sigma=sigma,
                            compressor=compressor[0] if one["compressor"] else compressor,
                            x0=x0, seed=seed,
-                           diffusion_scale=diffusion_scale, literal=literal)
+                           diffusion_scale=diffusion_scale, literal=literal,
+                           minibatch=minibatch, shards=shards)
         # objective
         pobj = ffi.new("sdv_objective **")
         if isinstance(objective, str):

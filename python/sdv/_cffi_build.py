@@ -73,6 +73,8 @@ typedef struct {
   sdv_sde_route sde_route;
   double diffusion_scale;
   bool literal;
+  bool minibatch;
+  const char *shards;
   ...;
 } sdv_model_spec;
 typedef struct { char *description; size_t dim; double eta; ...; } sdv_model;

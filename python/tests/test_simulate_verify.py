@@ -56,6 +56,27 @@ def test_simulate_identical_to_command(exact):
     assert t[0] == 0 and len(t) == len(m) == len(se)
 
 
+def test_minibatch_identical_to_command():
+    """Minibatch noise on real data with label-skewed shards: the typed model (minibatch=True,
+    sigma=0) gives the numbers of `sdv simulate --noise minibatch --shards label-skew`."""
+    root = os.environ.get("SDV_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+    obj = "least-squares:data=%s/data/wine.csv" % root
+    kw = dict(method="dcsgd", dim=14, agents=3, batch=4, eta=0.02, objective=obj,
+              compressor="rand-k:k=3", x0=0, minibatch=True, sigma=0, shards="label-skew")
+    args = ["--method", "dcsgd", "--dim", "14", "--agents", "3", "--batch", "4", "--eta",
+            "0.02", "--objective", obj, "--compressor", "rand-k:k=3", "--x0", "0", "--noise",
+            "minibatch", "--shards", "label-skew", "--T", "0.2", "--paths", "200", "--every",
+            "5", "--threads", "2", "--no-exact"]
+    r = sdv.simulate(sdv.Model(**kw), T=0.2, paths=200, every=5, threads=2, exact=False)
+    rows = command_rows(args)
+    tab = r.table
+    assert len(rows) == len(tab["mean"])
+    for k, row in enumerate(rows):
+        assert float(row["mean"]) == tab["mean"][k] and float(row["se"]) == tab["se"][k]
+    with pytest.raises(sdv.InvalidArgument, match="shards = 'label-skew'"):
+        sdv.Model(**dict(kw, minibatch=False))
+
+
 def test_simulate_python_compressor_and_errors():
     from test_components import PyRandK  # noqa: F401  (registers py-rand-k)
     kw = dict(method="dcsgd", dim=4, agents=2, objective="quartic", x0=1.0, seed=2,
