@@ -28,22 +28,26 @@ for s in range(1, seeds + 1):
     if not summary.get("complete"):
         incomplete += 1
     for c in summary["checks"]:
-        r = rows.setdefault(c["id"], {"pass": 0, "control": 0, "runs": 0, "secs": 0.0})
+        r = rows.setdefault(c["id"], {"pass": 0, "control": 0, "runs": 0, "secs": 0.0,
+                                      "inconclusive": 0})
         if c["id"] not in order:
             order.append(c["id"])
         r["runs"] += 1
         r["secs"] += c.get("seconds", 0.0)
         if c.get("status") == "done":
             r["pass"] += bool(c.get("pass"))
+            r["inconclusive"] += c.get("verdict") == "INCONCLUSIVE"
             r["control"] += bool(c.get("control", {}).get("rejected"))
-lines = ["| check | test passed | control rejected | mean seconds |", "| --- | --- | --- | --- |"]
+lines = ["| check | test passed | inconclusive | control rejected | mean seconds |",
+         "| --- | --- | --- | --- | --- |"]
 bad = 0
 for cid in order:
     r = rows[cid]
     ok = r["pass"] == seeds and r["control"] == seeds
     bad += not ok
-    lines.append("| %s | %d/%d | %d/%d | %.1f |" % (cid, r["pass"], seeds, r["control"], seeds,
-                                                   r["secs"] / max(r["runs"], 1)))
+    lines.append("| %s | %d/%d | %d | %d/%d | %.1f |" % (cid, r["pass"], seeds, r["inconclusive"],
+                                                        r["control"], seeds,
+                                                        r["secs"] / max(r["runs"], 1)))
 table = "\n".join(lines)
 open(os.path.join(out, "calibration.md"), "w").write(table + "\n")
 print(table)

@@ -9,7 +9,9 @@
 #     sdv verify --seed 1 --threads 2 --out DIR          (quick tier)
 # reverses the patch, and records which checks failed (DIR/summary.json).
 #
-#   KILLED    sdv verify exited non-zero and at least one check FAILed (or ERRORed)
+#   KILLED    sdv verify exited non-zero and at least one check FAILed (or ERRORed); an
+#             INCONCLUSIVE check does not count (a mutant that only makes checks undecided
+#             is CRASHED(exit 1), i.e. noticed but not killed)
 #   SURVIVED  sdv verify exited 0: every check passed, the bug went unnoticed
 #   CRASHED   sdv died (signal, timeout, exit 2/4) or wrote no summary: noticed, but not by a
 #             verdict; counted apart
@@ -136,7 +138,8 @@ run_verify() { # $1 outdir, $2 log; prints the exit status
   echo "$rc"
 }
 
-# Failed checks of a summary.json, as "id,id,..." ('-' when none); errors marked id!.
+# Failed checks of a summary.json, as "id,id,..." ('-' when none); errors marked id!. An
+# INCONCLUSIVE check (the data could not decide) is not a kill: it is not listed.
 failed_checks() {
   python3 - "$1" <<'PY'
 import json, sys
@@ -148,7 +151,7 @@ bad = []
 for c in s.get("checks", []):
     if c.get("status") == "error":
         bad.append(c["id"] + "!")
-    elif c.get("status") == "done" and c.get("verdict") != "PASS":
+    elif c.get("status") == "done" and c.get("verdict") not in ("PASS", "INCONCLUSIVE"):
         bad.append(c["id"])
 print(",".join(bad) or "-")
 PY

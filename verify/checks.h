@@ -35,6 +35,11 @@ typedef struct sdv_check_result {
   double lo, hi;        /* its confidence interval (lo = hi = value when exact) */
   bool exact;           /* measured without Monte Carlo */
   bool pass;            /* the check's own test */
+  /* Set (with pass = false) when the data cannot decide the test, e.g. the weak harness says
+   * INCONCLUSIVE: more paths or a finer ladder would help, and the note says which. The
+   * check is then reported INCONCLUSIVE, never FAIL: a correct model must not fail for lack
+   * of data. A test that decided against the model leaves it false. */
+  bool inconclusive;
   char control[256];    /* the negative control: which wrong model or prediction */
   double control_value; /* what the control measured (NAN if not a number) */
   bool control_rejected;

@@ -30,7 +30,8 @@
 #endif
 
 /* Runs one fluctuation study and turns it into the check's result: PASS needs the weak
- * order resolved and passing (not INCONCLUSIVE) and the fluctuation part passing; the
+ * order resolved and passing (not INCONCLUSIVE) and the fluctuation part passing (where
+ * either is undecided and neither failed, the check is INCONCLUSIVE); the
  * controls are the harness's x0 and x2 and, realistic, the SDE with too much diffusion
  * variance by the factor var_err (1.1: 10%; diffusion scale sqrt(var_err)), each of which the
  * study must reject. Every study is coupled (common random numbers, the harness's default):
@@ -54,6 +55,11 @@ static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, co
   sdv_check_from_weak(res, w, "fluctuation");
   const sdv_weak_test *T = &w->tests[0];
   res->pass = res->pass && T->order_verdict == SDV_VERDICT_PASS;
+  /* Undecided, not failed: a resolved fluctuation part that passes with an order interval too
+   * wide to decide (the harness says INCONCLUSIVE and what would help), or a fluctuation part
+   * the data cannot decide, with no decided failure of either test. */
+  res->inconclusive =
+      !res->pass && T->order_verdict != SDV_VERDICT_FAIL && T->diffusion_verdict != SDV_VERDICT_FAIL;
   sdv_model_options wrong = *mo;
   wrong.diffusion_scale = sqrt(var_err);
   wo.controls = false;

@@ -52,6 +52,11 @@ void sdv_check_note(sdv_check_result *res, const char *fmt, ...) {
   va_end(ap);
 }
 
+const char *sdv_check_verdict(const sdv_check_result *r) {
+  if (r->pass && r->control_rejected) return "PASS";
+  return r->inconclusive && !r->pass ? "INCONCLUSIVE" : "FAIL";
+}
+
 void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const char *what) {
   const sdv_weak_test *T = &w->tests[0];
   const bool exact = w->rows[0].disc.exact && w->rows[0].sde.exact;
@@ -66,6 +71,7 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->predicted = 1.0;
     snprintf(res->prediction, sizeof res->prediction, "order 1 (pass: upper CI bound >= 0.75)");
     res->pass = T->order_verdict == SDV_VERDICT_PASS;
+    res->inconclusive = T->order_verdict == SDV_VERDICT_INCONCLUSIVE;
     res->ratio = T->order_ratio;
   } else {
     snprintf(res->measured, sizeof res->measured,
@@ -76,6 +82,7 @@ void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const 
     res->predicted = 0.0;
     snprintf(res->prediction, sizeof res->prediction, "0 (L = %.4g ± %.2g)", T->limit, T->limit_se);
     res->pass = T->fluct_resolved && T->diffusion_verdict == SDV_VERDICT_PASS;
+    res->inconclusive = !T->fluct_resolved || T->diffusion_verdict == SDV_VERDICT_INCONCLUSIVE;
     res->ratio = T->intercept_ratio;
   }
   res->control_rejected = w->ncontrols > 0;

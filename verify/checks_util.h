@@ -13,6 +13,10 @@
 int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_options *disc,
                    const sdv_model_options *sde, const sdv_weak_options *wo, sdv_weak_result **out);
 
+/* The check's verdict: "PASS" (its test passed and its control was rejected),
+ * "INCONCLUSIVE" (the test could not be decided: sdv_check_result.inconclusive) or "FAIL". */
+const char *sdv_check_verdict(const sdv_check_result *r);
+
 /* Fills res from the first test of a weak study: measured = fitted order or the fluctuation
  * statistic, control = the ODE control. what selects "order" or "fluctuation". */
 void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const char *what);

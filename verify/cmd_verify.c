@@ -16,6 +16,7 @@
 #include <sdv/params.h>
 
 #include "checks.h"
+#include "checks_util.h"
 #include "cli.h"
 #include "commands.h"
 #include "output.h"
@@ -40,7 +41,8 @@ static void usage(FILE *out) {
       "control (a deliberately wrong model that must be rejected). Results: DIR/summary.json\n"
       "and DIR/<id>.csv (default DIR: results). --full uses larger samples.\n"
       "--stop-on-fail ends the run at the first check that fails (mutation testing).\n"
-      "Exit status: 0 all passed, 1 a check failed, 2 bad input, 3 runtime error,\n"
+      "Exit status: 0 all passed, 1 a check failed or was inconclusive (the data could not\n"
+      "decide; its note says what would help), 2 bad input, 3 runtime error,\n"
       "4 interrupted (completed checks are kept).\n",
       out);
 }
@@ -58,9 +60,7 @@ static bool selected(const char *only, const char *id) {
   return false;
 }
 
-static const char *verdict(const sdv_check_result *r) {
-  return r->pass && r->control_rejected ? "PASS" : "FAIL";
-}
+static const char *verdict(const sdv_check_result *r) { return sdv_check_verdict(r); }
 
 static void print_result(const sdv_check *c, const sdv_check_result *r, double secs) {
   printf("[%s] %-24s %s\n", verdict(r), c->id, c->claim);
@@ -69,7 +69,8 @@ static void print_result(const sdv_check *c, const sdv_check_result *r, double s
   else
     printf("       measured   %s = %.6g [%.6g, %.6g]\n", r->measured, r->value, r->lo, r->hi);
   printf("       predicted  %s\n", r->prediction);
-  printf("       test       %s", r->pass ? "passed" : "FAILED");
+  printf("       test       %s",
+         r->pass ? "passed" : r->inconclusive ? "undecided (the data cannot tell)" : "FAILED");
   if (isfinite(r->ratio)) printf(" (measured/tol = %.3g)", r->ratio);
   printf("\n       control    %s: %s", r->control,
          r->control_rejected ? "rejected (as it must be)" : "NOT rejected (the check has no power)");
@@ -97,6 +98,7 @@ static json_t *result_json(const sdv_check *c, const sdv_check_result *r, double
     json_object_set_new(o, "prediction", json_string(r->prediction));
     json_object_set_new(o, "predicted", num(r->predicted));
     json_object_set_new(o, "pass", json_boolean(r->pass));
+    json_object_set_new(o, "inconclusive", json_boolean(r->inconclusive && !r->pass));
     json_object_set_new(o, "control",
                         json_pack("{s:s, s:o, s:b}", "model", r->control, "value",
                                   num(r->control_value), "rejected", r->control_rejected));
@@ -214,7 +216,7 @@ static int write_summary(const char *outdir, json_t *root) {
 
 /* What the run of the selected checks came to. */
 typedef struct verify_tally {
-  size_t passed, failed, errors, done;
+  size_t passed, failed, inconclusive, errors, done;
   bool stopped; /* --stop-on-fail ended the run early */
 } verify_tally;
 
@@ -276,10 +278,16 @@ static int run_checks(const verify_args *a, sdv_check_ctx *ctx, const sdv_check 
     }
     t->done++;
     written[k] = true;
-    (r.pass && r.control_rejected) ? t->passed++ : t->failed++;
+    const char *v = verdict(&r);
+    if (strcmp(v, "PASS") == 0)
+      t->passed++;
+    else if (strcmp(v, "INCONCLUSIVE") == 0)
+      t->inconclusive++;
+    else
+      t->failed++;
     print_result(c, &r, secs);
     json_array_append_new(checks, result_json(c, &r, secs, "done"));
-    if (a->stop && !(r.pass && r.control_rejected)) {
+    if (a->stop && strcmp(v, "FAIL") == 0) {
       t->stopped = true;
       break;
     }
@@ -294,11 +302,12 @@ static int summarize(const verify_args *a, const sdv_check_ctx *ctx, size_t nsel
   char seedtxt[32];
   snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)ctx->seed);
   json_t *root = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:o}", "sdv_version", SDV_VERSION,
-      "git_revision", SDV_GIT_REVISION, "tier", a->full ? "full" : "quick", "seed", seedtxt,
-      "streams", SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected", (json_int_t)nsel,
-      "passed", (json_int_t)t->passed, "failed", (json_int_t)t->failed, "errors",
-      (json_int_t)t->errors, "seconds", total, "checks", checks);
+      "{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "sdv_version",
+      SDV_VERSION, "git_revision", SDV_GIT_REVISION, "tier", a->full ? "full" : "quick", "seed",
+      seedtxt, "streams", SDV_REPORT_STREAM_SCHEME, "complete", complete, "selected",
+      (json_int_t)nsel, "passed", (json_int_t)t->passed, "failed", (json_int_t)t->failed,
+      "inconclusive", (json_int_t)t->inconclusive, "errors", (json_int_t)t->errors, "seconds",
+      total, "checks", checks);
   if (t->stopped) json_object_set_new(root, "stopped_on_fail", json_true());
   const int code = write_summary(a->outdir, root);
   json_decref(root);
@@ -350,7 +359,7 @@ int sdv_cmd_verify(int argc, char **argv) {
     json_decref(checks);
     return SDV_EXIT_RUNTIME;
   }
-  verify_tally t = {0, 0, 0, 0, false};
+  verify_tally t = {0, 0, 0, 0, 0, false};
   const double t_start = now();
   code = run_checks(&args, &ctx, all, n, written, checks, &t);
   const bool complete = !interrupted && code == SDV_EXIT_OK && t.done + t.errors == nsel;
@@ -360,8 +369,8 @@ int sdv_cmd_verify(int argc, char **argv) {
     code = SDV_EXIT_RUNTIME;
   free(written);
 
-  printf("summary: %zu checks, %zu passed, %zu failed, %zu errors%s; %.0f s\n", nsel, t.passed,
-         t.failed, t.errors,
+  printf("summary: %zu checks, %zu passed, %zu failed, %zu inconclusive, %zu errors%s; %.0f s\n",
+         nsel, t.passed, t.failed, t.inconclusive, t.errors,
          complete    ? ""
          : t.stopped ? " (INCOMPLETE: stopped at the first failure, --stop-on-fail)"
                      : " (INCOMPLETE: interrupted)",
@@ -375,5 +384,6 @@ int sdv_cmd_verify(int argc, char **argv) {
   }
   if (code != SDV_EXIT_OK) return code;
   if (t.errors) return SDV_EXIT_RUNTIME;
-  return t.failed ? SDV_EXIT_FAIL : SDV_EXIT_OK;
+  /* Not every check passed: exit 1 (the table tells FAIL from INCONCLUSIVE). */
+  return t.failed || t.inconclusive ? SDV_EXIT_FAIL : SDV_EXIT_OK;
 }

@@ -627,7 +627,7 @@ def compressor_check(compressor, dim, samples=20000, vectors=4, seed=20240521, a
 class VerifyResult:
     """The result of sdv.verify: .summary (DIR/summary.json as a dict), .checks (its list of
     checks: id, family, claim, measured, value, ci, prediction, verdict, control, ...),
-    .verdicts ({id: "PASS" | "FAIL" | ...}), .passed (every check passed: exit status 0),
+    .verdicts ({id: "PASS" | "FAIL" | "INCONCLUSIVE"}), .passed (every check passed: exit status 0),
     .returncode, .out (the results folder), .log (the command's report); .csv(id) reads
     DIR/<id>.csv as a dict of NumPy arrays (numbers where a column is numeric)."""
 
@@ -654,8 +654,9 @@ class VerifyResult:
 
     def __repr__(self):
         s = self.summary
-        return "sdv.VerifyResult(%s checks, %s passed, %s failed, %s errors; %s)" % (
-            s.get("selected"), s.get("passed"), s.get("failed"), s.get("errors"), self.out)
+        return ("sdv.VerifyResult(%s checks, %s passed, %s failed, %s inconclusive, %s errors; "
+                "%s)" % (s.get("selected"), s.get("passed"), s.get("failed"),
+                         s.get("inconclusive", 0), s.get("errors"), self.out))
 
 
 def _sdv_exe(exe):
