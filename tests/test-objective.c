@@ -1,6 +1,7 @@
 /* Objectives: reference values, derivatives against finite differences, the dense
  * quadratic's spectrum, callbacks, the registry and every error path. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,59 @@ START_TEST(test_quadratic_reference) {
   ck_assert_close(g[1], -2.385 * 2.5, 1e-15);
   ck_assert_close(g[2], 1.0, 1e-15);
   sdv_objective_free(o);
+}
+END_TEST
+
+/* The quadratic from numbers is the quadratic from its spec: the same type and state, and the
+ * same value, gradient and Hessian bit for bit, for lam that are not short decimals (the spec
+ * carries them as %.17g, which reads back exactly). */
+START_TEST(test_quadratic_from_numbers) {
+  const size_t d = 5;
+  const double lam[5] = {0.1 + 0.2, 2.385, 1.0 / 3.0, 7.25e-3, 4.0 * atan(1.0)};
+  char spec[256] = "quadratic:lam=";
+  for (size_t j = 0; j < d; j++)
+    snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%.17g", j ? "," : "", lam[j]);
+  sdv_objective *t = make(spec, d), *n = NULL;
+  ck_assert_msg(sdv_objective_alloc_quadratic(&n, d, lam) == SDV_OK, "%s", sdv_last_error());
+  ck_assert_ptr_eq(n->type, sdv_objective_quadratic);
+  ck_assert_uint_eq(n->dim, d);
+  ck_assert_mem_eq(n->state, t->state, d * sizeof(double));
+  double x[5], gt[5], gn[5], ht[25], hn[25];
+  point(x, d);
+  const double vt = sdv_objective_value(t, x), vn = sdv_objective_value(n, x);
+  ck_assert_mem_eq(&vt, &vn, sizeof vt);
+  sdv_objective_gradient(t, x, gt);
+  sdv_objective_gradient(n, x, gn);
+  ck_assert_mem_eq(gt, gn, sizeof gt);
+  ck_assert_int_eq(sdv_objective_hessian(t, x, ht), SDV_OK);
+  ck_assert_int_eq(sdv_objective_hessian(n, x, hn), SDV_OK);
+  ck_assert_mem_eq(ht, hn, sizeof ht);
+  sdv_objective_free(t);
+  sdv_objective_free(n);
+}
+END_TEST
+
+/* Every refusal of sdv_objective_alloc_quadratic names the field and leaves *out NULL. */
+START_TEST(test_quadratic_from_numbers_errors) {
+  const double bad[4][3] = {{1.5, 2.385, -1}, {0, 1, 1}, {1, NAN, 1}, {1, 1, INFINITY}};
+  const char *const names[4] = {"lam[2] = -1 must be > 0", "lam[0] = 0", "lam[1] = nan",
+                                "lam[2] = inf"};
+  for (size_t k = 0; k < 4; k++) {
+    sdv_objective *o = (sdv_objective *)1;
+    ck_assert_int_eq(sdv_objective_alloc_quadratic(&o, 3, bad[k]), SDV_EINVAL);
+    ck_assert_ptr_null(o);
+    ck_assert_msg(strstr(sdv_last_error(), names[k]), "message '%s' does not name '%s'",
+                  sdv_last_error(), names[k]);
+  }
+  sdv_objective *o = (sdv_objective *)1;
+  ck_assert_int_eq(sdv_objective_alloc_quadratic(&o, 3, NULL), SDV_EINVAL);
+  ck_assert_ptr_null(o);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "lam is NULL"));
+  const double one = 1.0;
+  ck_assert_int_eq(sdv_objective_alloc_quadratic(&o, 0, &one), SDV_EINVAL);
+  ck_assert_ptr_null(o);
+  ck_assert_ptr_nonnull(strstr(sdv_last_error(), "dim = 0"));
+  ck_assert_int_eq(sdv_objective_alloc_quadratic(NULL, 1, &one), SDV_EINVAL);
 }
 END_TEST
 
@@ -471,6 +525,8 @@ static Suite *objective_suite(void) {
   TCase *tc = tcase_create("reference");
   tcase_add_test(tc, test_quadratic_reference);
   tcase_add_test(tc, test_quadratic_gradient_bitwise);
+  tcase_add_test(tc, test_quadratic_from_numbers);
+  tcase_add_test(tc, test_quadratic_from_numbers_errors);
   tcase_add_test(tc, test_quartic_reference);
   tcase_add_test(tc, test_double_well_reference);
   suite_add_tcase(s, tc);

@@ -24,43 +24,104 @@
 #include <sdv/model.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 #define MAXD 8
 
+/* A case: the agents' laws (1 or N component specs), scales (1 or N) and compressor (a
+ * component spec, NULL: identity), and the start x0[dim], on the quartic. */
 typedef struct coupling_case {
-  const char *label;
-  const char *method, *noise, *sigma, *compressor, *x0;
+  const char *label, *method;
+  const char *noise[2];
+  size_t nnoise;
+  double sigma[3];
+  size_t nsigma;
+  const char *compressor;
+  double x0[4];
   size_t dim, agents, batch;
 } coupling_case;
 
 static const coupling_case cases[] = {
-    {"dsgd gaussian shortcut", "dsgd", "gaussian", "1,0.5,2", NULL, "1,-0.5,0.2", 3, 3, 1},
-    {"dsgd t3 mean of B=2", "dsgd", "student-t:nu=3", "1,1.5", NULL, "0.5,-1,2", 3, 2, 2},
-    {"dsgd cauchy+gaussian", "dsgd", "cauchy;gaussian", "1", NULL, "1,-1", 2, 2, 1},
-    {"dcsgd rand-k gaussian", "dcsgd", "gaussian", "1,2", "rand-k:k=2", "0.3,1,-1,2", 4, 2, 1},
-    {"dcsgd bernoulli t4", "dcsgd", "student-t:nu=4", "1,2", "bernoulli:p=0.5", "1,-2,0.5", 3, 2,
+    {"dsgd gaussian shortcut",
+     "dsgd",
+     {"gaussian"},
+     1,
+     {1, 0.5, 2},
+     3,
+     NULL,
+     {1, -0.5, 0.2},
+     3,
+     3,
      1},
-    {"dsignsgd binomial", "dsignsgd", "gaussian", "1", NULL, "0.1,-1,3", 3, 4, 1},
-    {"dsignsgd binomial tails", "dsignsgd", "gaussian", "0.3", NULL, "1,-0.6", 2, 16, 1},
-    {"dsignsgd unequal t3", "dsignsgd", "student-t:nu=3", "1,0.5,2", NULL, "1,-0.5", 2, 3, 1},
+    {"dsgd t3 mean of B=2",
+     "dsgd",
+     {"student-t:nu=3"},
+     1,
+     {1, 1.5},
+     2,
+     NULL,
+     {0.5, -1, 2},
+     3,
+     2,
+     2},
+    {"dsgd cauchy+gaussian", "dsgd", {"cauchy", "gaussian"}, 2, {1}, 1, NULL, {1, -1}, 2, 2, 1},
+    {"dcsgd rand-k gaussian",
+     "dcsgd",
+     {"gaussian"},
+     1,
+     {1, 2},
+     2,
+     "rand-k:k=2",
+     {0.3, 1, -1, 2},
+     4,
+     2,
+     1},
+    {"dcsgd bernoulli t4",
+     "dcsgd",
+     {"student-t:nu=4"},
+     1,
+     {1, 2},
+     2,
+     "bernoulli:p=0.5",
+     {1, -2, 0.5},
+     3,
+     2,
+     1},
+    {"dsignsgd binomial", "dsignsgd", {"gaussian"}, 1, {1}, 1, NULL, {0.1, -1, 3}, 3, 4, 1},
+    {"dsignsgd binomial tails", "dsignsgd", {"gaussian"}, 1, {0.3}, 1, NULL, {1, -0.6}, 2, 16, 1},
+    {"dsignsgd unequal t3",
+     "dsignsgd",
+     {"student-t:nu=3"},
+     1,
+     {1, 0.5, 2},
+     3,
+     NULL,
+     {1, -0.5},
+     2,
+     3,
+     1},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
+/* Case c's model (typed: checks_spec.h); free it with check_model_free. */
 static int build(sdv_model **m, const coupling_case *c, uint64_t seed) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  o.method = c->method;
-  o.noise = c->noise;
-  o.sigma = c->sigma;
-  o.compressor = c->compressor ? c->compressor : "identity";
-  o.x0 = c->x0;
-  o.dim = c->dim;
-  o.agents = c->agents;
-  o.batch = c->batch;
-  o.objective = "quartic";
-  o.seed = seed;
-  return sdv_model_alloc(m, &o);
+  const sdv_method_type *method;
+  int rc = mspec_method(c->method, &method);
+  if (rc) return rc;
+  mspec v;
+  mspec_init(&v, method, c->dim, c->agents, 0.1, seed);
+  v.s.batch = c->batch;
+  mspec_sigma(&v, c->sigma, c->nsigma);
+  mspec_x0(&v, c->x0, c->dim);
+  rc = mspec_objective(&v, "quartic");
+  for (size_t k = 0; !rc && k < c->nnoise; k++) rc = mspec_noise(&v, c->noise[k]);
+  if (!rc && c->compressor) rc = mspec_compressor(&v, c->compressor);
+  if (rc) {
+    mspec_clear(&v);
+    return rc;
+  }
+  return mspec_take(&v, m);
 }
 
 /* M coupled steps from x0 (path i's streams) into xi[M d]; *mismatch counts the steps whose
@@ -139,7 +200,7 @@ static int run_normals(const sdv_check_ctx *ctx, sdv_check_result *res) {
       add_moments(&L, cases[k].label, xi, M, m->dim, 1.0);
       add_moments(&C, cases[k].label, xi, M, m->dim, sqrt(1.1));
     }
-    sdv_model_free(m);
+    check_model_free(m);
   }
   free(xi);
   sdv_ledger_summary s = {0};

@@ -21,6 +21,7 @@
 
 #include "checks.h"
 #include "checks_quadratic.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 typedef struct pair {
@@ -50,7 +51,7 @@ static int cross_exact(const sdv_check_ctx *ctx, const char *id, const cfg *ck, 
       sdv_model *m = NULL;
       int rc = cfg_model(c, sdv_check_seed(ctx, id, 0), 1.0, &m);
       if (!rc) rc = sdv_exact_moments(m, sd, &K, 1, mean, second, NULL, NULL);
-      sdv_model_free(m);
+      check_model_free(m);
       if (rc) return rc;
       for (size_t q = 0; q < 3; q++) {
         const size_t j = pairs[q].j, l = pairs[q].l;
@@ -146,7 +147,7 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
     }
     sdv_mc_result_free(mr);
     mr = NULL;
-    sdv_model_free(m);
+    check_model_free(m);
     m = NULL;
   }
   snprintf(res->measured, sizeof res->measured,
@@ -173,7 +174,7 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
   return SDV_OK;
 fail:
   sdv_mc_result_free(mr);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -337,11 +338,11 @@ static int run_dense_moments(const sdv_check_ctx *ctx, sdv_check_result *res) {
                  "Bonferroni over 7); control max |z| = %.1f; library recursion vs ours: %.1g",
                  mo.paths, zmax, z, ALPHA, zmax_ctl, worst_lib);
   sdv_mc_result_free(mr);
-  sdv_model_free(m);
+  check_model_free(m);
   return SDV_OK;
 fail:
   sdv_mc_result_free(mr);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -364,11 +365,11 @@ static int run_randk_offdiag_level(const sdv_check_ctx *ctx, sdv_check_result *r
       double fk, fb;
       if ((rc = cfg_model(&ck, sdv_check_seed(ctx, id, 0), 1.0, &m))) goto fail;
       if ((rc = cfg_exact_f(m, sd, &fk))) goto fail;
-      sdv_model_free(m);
+      check_model_free(m);
       m = NULL;
       if ((rc = cfg_model(&cb, sdv_check_seed(ctx, id, 0), 1.0, &m))) goto fail;
       if ((rc = cfg_exact_f(m, sd, &fb))) goto fail;
-      sdv_model_free(m);
+      check_model_free(m);
       m = NULL;
       rel[side][e] = fabs(fk - fb) / fb;
       cfg_csv_row(ctx, "exact", &ck,
@@ -410,7 +411,7 @@ static int run_randk_offdiag_level(const sdv_check_ctx *ctx, sdv_check_result *r
                  order[1], otol);
   return SDV_OK;
 fail:
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 

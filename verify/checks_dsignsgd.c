@@ -39,6 +39,7 @@
 
 #include "checks.h"
 #include "checks_sign.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* ---------------------------------------------------------------------------------------
@@ -54,7 +55,8 @@ static const double LAM[D] = {1.5, 2.385};
 /* s[side][n][e][j]: exact stationary E x_j^2 of side (0 discrete, 1 SDE) with NS[n] Gaussian
  * agents (sigma = 1.7) at ETA[e]; lev[side][n]: E f at the main rung. */
 static int speedup_levels(const sdv_check_ctx *ctx, double s[2][NN][NE][D], double lev[2][NN]) {
-  const char *obj = "quadratic:lam=1.5,2.385";
+  static const char *const gauss[1] = {"gaussian"};
+  static const double sigma = 1.7, x0[D] = {0.3, -0.2};
   const sdv_observable obs[3] = {
       {.kind = SDV_OBS_F}, {.kind = SDV_OBS_X2, .index = 0}, {.kind = SDV_OBS_X2, .index = 1}};
   for (size_t n = 0; n < NN; n++)
@@ -62,13 +64,24 @@ static int speedup_levels(const sdv_check_ctx *ctx, double s[2][NN][NE][D], doub
       for (int side = 0; side < 2; side++) {
         CANCEL_CHECK(ctx);
         sdv_model *m = NULL;
-        int rc = sign_model(&m, "dsignsgd", D, NS[n], ETA[e], obj, "gaussian", "1.7", NULL,
-                            "0.3,-0.2", sdv_check_seed(ctx, "dsignsgd-speedup", 0));
+        const sign_spec p = {.method = "dsignsgd",
+                             .dim = D,
+                             .agents = NS[n],
+                             .eta = ETA[e],
+                             .lam = LAM,
+                             .noise = gauss,
+                             .nnoise = 1,
+                             .sigma = &sigma,
+                             .nsigma = 1,
+                             .x0 = x0,
+                             .nx0 = D,
+                             .seed = sdv_check_seed(ctx, "dsignsgd-speedup", 0)};
+        int rc = sign_model(&m, &p);
         if (rc) return rc;
         double v[3];
         rc =
             sdv_exact_stationary(m, side ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE, obs, 3, v, NULL, NULL);
-        sdv_model_free(m);
+        check_model_free(m);
         if (rc) return rc;
         s[side][n][e][0] = v[1];
         s[side][n][e][1] = v[2];
@@ -195,13 +208,23 @@ typedef struct cross_case {
 } cross_case;
 
 static int ns_levels(const cross_case *c, double sigma, double *sign, double *other) {
-  char sg[64];
-  snprintf(sg, sizeof sg, "%.17g", sigma);
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, NS_N, NS_ETA, "quadratic:lam=1.3",
-                            c->noise, sg, NULL, "0.1", sign);
+  static const double x0 = 0.1;
+  sign_spec p = {.method = "dsignsgd",
+                 .dim = 1,
+                 .agents = NS_N,
+                 .eta = NS_ETA,
+                 .lam = &NS_LAM,
+                 .noise = &c->noise,
+                 .nnoise = 1,
+                 .sigma = &sigma,
+                 .nsigma = 1,
+                 .x0 = &x0,
+                 .nx0 = 1};
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, &p, sign);
   if (rc) return rc;
-  return sign_exact_level(SDV_SIDE_DISCRETE, c->other, 1, NS_N, NS_ETA, "quadratic:lam=1.3",
-                          c->noise, sg, c->compressor, "0.1", other);
+  p.method = c->other;
+  p.compressor = c->compressor;
+  return sign_exact_level(SDV_SIDE_DISCRETE, &p, other);
 }
 
 /* log(sign level / other level) at sigma = exp(u): decreasing, 0 at the crossing. */
@@ -336,14 +359,23 @@ static int run_harmonic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sign_csv_header(ctx);
   CANCEL_CHECK(ctx);
   double ld, ls, lg;
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, N, eta, "quadratic:lam=1.9",
-                            "gaussian", "1,2,4,8", NULL, "0.2", &ld);
-  if (!rc)
-    rc = sign_exact_level(SDV_SIDE_SDE, "dsignsgd", 1, N, eta, "quadratic:lam=1.9", "gaussian",
-                          "1,2,4,8", NULL, "0.2", &ls);
-  if (!rc)
-    rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, N, eta, "quadratic:lam=1.9", "gaussian",
-                          "1,2,4,8", NULL, "0.2", &lg);
+  static const char *const gauss[1] = {"gaussian"};
+  static const double x0 = 0.2;
+  sign_spec sp = {.method = "dsignsgd",
+                  .dim = 1,
+                  .agents = N,
+                  .eta = eta,
+                  .lam = &lam,
+                  .noise = gauss,
+                  .nnoise = 1,
+                  .sigma = SIG,
+                  .nsigma = N,
+                  .x0 = &x0,
+                  .nx0 = 1};
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, &sp, &ld);
+  if (!rc) rc = sign_exact_level(SDV_SIDE_SDE, &sp, &ls);
+  sp.method = "dsgd";
+  if (!rc) rc = sign_exact_level(SDV_SIDE_DISCRETE, &sp, &lg);
   if (rc) return rc;
 
   /* The effective scale each level implies: sigma_eff = level 4 N ell/(eta d). */
@@ -399,19 +431,28 @@ static int run_harmonic(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * ------------------------------------------------------------------------------------- */
 
 /* Rate of the drift ODE's mean decay from a Phase-3 start: -log(x(t)/x0)/t at t = 1. */
-static int ode_rate(size_t agents, const char *noise, const char *sigma, double lam, double x0,
-                    double *rate) {
+static int ode_rate(size_t agents, const double *sigma, double lam, double x0, double *rate) {
+  static const char *const gauss[1] = {"gaussian"};
   const double eta = 0.01;
-  char obj[64], xs[64];
-  snprintf(obj, sizeof obj, "quadratic:lam=%.17g", lam);
-  snprintf(xs, sizeof xs, "%.17g", x0);
+  const sign_spec p = {.method = "dsignsgd",
+                       .dim = 1,
+                       .agents = agents,
+                       .eta = eta,
+                       .lam = &lam,
+                       .noise = gauss,
+                       .nnoise = 1,
+                       .sigma = sigma,
+                       .nsigma = agents,
+                       .x0 = &x0,
+                       .nx0 = 1,
+                       .seed = 1};
   sdv_model *m = NULL;
-  int rc = sign_model(&m, "dsignsgd", 1, agents, eta, obj, noise, sigma, NULL, xs, 1);
+  int rc = sign_model(&m, &p);
   if (rc) return rc;
   const size_t steps[2] = {0, 100};
   double mean[2];
   rc = sdv_exact_moments(m, SDV_SIDE_ODE, steps, 2, mean, NULL, NULL, NULL);
-  sdv_model_free(m);
+  check_model_free(m);
   if (rc) return rc;
   *rate = -log(mean[1] / mean[0]) / (100.0 * eta);
   return SDV_OK;
@@ -424,7 +465,22 @@ enum { OUT_NO = 3, OUT_N = 4, OUT_NGOOD = 3 };
 static const double OUT_SCALE[OUT_NO] = {1e2, 1e4, 1e6};
 static const double OUT_GOOD[OUT_NGOOD] = {1.0, 1.5, 2.0};
 static const double OUT_ETA = 0.01, OUT_LAM = 1.9;
-static const char OUT_OBJ[] = "quadratic:lam=1.9";
+/* The rung's sign_spec of method (Gaussian agents unless noise is given), sigma = sg[OUT_N]. */
+static sign_spec out_spec(const char *method, size_t agents, const double *sg) {
+  static const char *const gauss[1] = {"gaussian"};
+  static const double x0 = 0.2;
+  return (sign_spec){.method = method,
+                     .dim = 1,
+                     .agents = agents,
+                     .eta = OUT_ETA,
+                     .lam = &OUT_LAM,
+                     .noise = gauss,
+                     .nnoise = 1,
+                     .sigma = sg,
+                     .nsigma = agents,
+                     .x0 = &x0,
+                     .nx0 = 1};
+}
 
 /* Claim 11's measurements and the verdicts accumulated over them. */
 typedef struct outlier_run {
@@ -441,13 +497,17 @@ typedef struct outlier_run {
 /* Rung k of DSignSGD (outlier scale so, sigma list sg): its exact level against the leading
  * order with the outlier included, and where the outlier is huge against the good agents'
  * limit and the control. */
-static int outlier_sign_rung(const sdv_check_ctx *ctx, size_t k, double so, const char *sg,
+static int outlier_sign_rung(const sdv_check_ctx *ctx, size_t k, double so, const double *sg,
                              outlier_run *o, sdv_check_result *res) {
+  static const char *const cauchy_last[OUT_N] = {"gaussian", "gaussian", "gaussian", "cauchy"};
   const double eta = OUT_ETA;
-  const char *noise = k < OUT_NO ? "gaussian" : "gaussian;gaussian;gaussian;cauchy";
   const char *label = k < OUT_NO ? "gaussian-outlier" : "cauchy-outlier";
-  int rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, OUT_N, eta, OUT_OBJ, noise, sg, NULL,
-                            "0.2", &o->lsign[k]);
+  sign_spec sp = out_spec("dsignsgd", OUT_N, sg);
+  if (k == OUT_NO) {
+    sp.noise = cauchy_last;
+    sp.nnoise = OUT_N;
+  }
+  int rc = sign_exact_level(SDV_SIDE_DISCRETE, &sp, &o->lsign[k]);
   if (rc) return rc;
   const double lsign = o->lsign[k];
   const double sa[OUT_N] = {1.0, 1.5, 2.0, so},
@@ -476,17 +536,18 @@ static int outlier_sign_rung(const sdv_check_ctx *ctx, size_t k, double so, cons
 
 /* Gaussian rung k (outlier scale so, sigma list sg) of DSGD and DCSGD (Bernoulli p = 1/2):
  * exact discrete levels against their closed forms eta (1 + omega) sigma2_bar/(4N). */
-static int outlier_linear_rung(const sdv_check_ctx *ctx, size_t k, double so, const char *sg,
+static int outlier_linear_rung(const sdv_check_ctx *ctx, size_t k, double so, const double *sg,
                                outlier_run *o) {
   const double eta = OUT_ETA, lam = OUT_LAM;
   const double N = OUT_N;
   o->sig2[k] = (1.0 + 2.25 + 4.0 + so * so) / N;
   const double sig2 = o->sig2[k];
   int rc;
-  if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsgd", 1, OUT_N, eta, OUT_OBJ, "gaussian", sg,
-                             NULL, "0.2", &o->lg[k])) ||
-      (rc = sign_exact_level(SDV_SIDE_DISCRETE, "dcsgd", 1, OUT_N, eta, OUT_OBJ, "gaussian", sg,
-                             "bernoulli:p=0.5", "0.2", &o->lc[k])))
+  sign_spec sc = out_spec("dcsgd", OUT_N, sg);
+  sc.compressor = "bernoulli:p=0.5";
+  const sign_spec sd = out_spec("dsgd", OUT_N, sg);
+  if ((rc = sign_exact_level(SDV_SIDE_DISCRETE, &sd, &o->lg[k])) ||
+      (rc = sign_exact_level(SDV_SIDE_DISCRETE, &sc, &o->lc[k])))
     return rc;
   const double lg = o->lg[k], lc = o->lc[k];
   sign_csv_row(ctx, "dsgd_level", "gaussian-outlier", so, lg, eta * sig2 / (4.0 * N),
@@ -503,8 +564,7 @@ static int outlier_levels(const sdv_check_ctx *ctx, outlier_run *o, sdv_check_re
   for (size_t k = 0; k <= OUT_NO; k++) {
     CANCEL_CHECK(ctx);
     const double so = k < OUT_NO ? OUT_SCALE[k] : 1e6;
-    char sg[96];
-    snprintf(sg, sizeof sg, "1,1.5,2,%.17g", so);
+    const double sg[OUT_N] = {OUT_GOOD[0], OUT_GOOD[1], OUT_GOOD[2], so};
     int rc = outlier_sign_rung(ctx, k, so, sg, o, res);
     if (!rc && k < OUT_NO) rc = outlier_linear_rung(ctx, k, so, sg, o);
     if (rc) return rc;
@@ -527,8 +587,9 @@ static int outlier_phase3(const sdv_check_ctx *ctx, const sign_avg *ag, outlier_
   double r_out, r_good;
   const double x0 = 0.02 / lam;
   int rc;
-  if ((rc = ode_rate(OUT_N, "gaussian", "1,1.5,2,1e6", lam, x0, &r_out)) ||
-      (rc = ode_rate(OUT_NGOOD, "gaussian", "1,1.5,2", lam, x0, &r_good)))
+  const double sg[OUT_N] = {OUT_GOOD[0], OUT_GOOD[1], OUT_GOOD[2], 1e6};
+  if ((rc = ode_rate(OUT_N, sg, lam, x0, &r_out)) ||
+      (rc = ode_rate(OUT_NGOOD, sg, lam, x0, &r_good)))
     return rc;
   *speed_ratio = r_out / r_good;
   sign_csv_row(ctx, "phase3_rate_ratio", "outlier/good-alone", NAN, *speed_ratio,
@@ -556,8 +617,8 @@ static int run_outlier(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* The good agents alone (N_g = 3, same eta) reach the same level. */
   CANCEL_CHECK(ctx);
   double lgood;
-  rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, OUT_NGOOD, eta, OUT_OBJ, "gaussian",
-                        "1,1.5,2", NULL, "0.2", &lgood);
+  const sign_spec sg = out_spec("dsignsgd", OUT_NGOOD, OUT_GOOD);
+  rc = sign_exact_level(SDV_SIDE_DISCRETE, &sg, &lgood);
   if (rc) return rc;
   const double tolg = 2.0 * pg.first;
   sign_csv_row(ctx, "good_agents_alone_level", "gaussian", NAN, lgood, limit, tolg * limit);

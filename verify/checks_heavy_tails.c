@@ -20,6 +20,7 @@
 
 #include "checks.h"
 #include "checks_sign.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* ---------------------------------------------------------------------------------------
@@ -46,15 +47,32 @@ typedef struct ht_case {
   double mean[HT_NM], mom[HT_NM], stat[HT_NM], inside[HT_NM], inside_se[HT_NM];
 } ht_case;
 
+/* A model of this claim: method with noise on f = lam x^2/2 (d = 1), two agents of scales sg. */
+static sign_spec ht_spec(const char *method, double eta, const char *const *noise, const double *sg,
+                         const double *lam, const double *x0) {
+  return (sign_spec){.method = method,
+                     .dim = 1,
+                     .agents = 2,
+                     .eta = eta,
+                     .lam = lam,
+                     .noise = noise,
+                     .nnoise = 1,
+                     .sigma = sg,
+                     .nsigma = 2,
+                     .x0 = x0,
+                     .nx0 = 1};
+}
+
 /* Runs the nested samples of one case: f and, when q is not NULL, the indicator |x| <= *q. */
 static int ht_run(const sdv_check_ctx *ctx, ht_case *c, unsigned key, const double *q,
                   size_t scale) {
-  char obj[64], xs[32];
-  snprintf(obj, sizeof obj, "quadratic:lam=%.17g", HT_LAM);
-  snprintf(xs, sizeof xs, "%.17g", HT_X0);
+  static const double one = 1.0;
+  sign_spec sp = ht_spec(c->method, HT_ETA, &c->noise, &one, &HT_LAM, &HT_X0);
+  sp.nsigma = 1;
+  sp.compressor = c->compressor;
+  sp.seed = sdv_check_seed(ctx, "heavy-tails", key);
   sdv_model *m = NULL;
-  int rc = sign_model(&m, c->method, 1, 2, HT_ETA, obj, c->noise, "1", c->compressor, xs,
-                      sdv_check_seed(ctx, "heavy-tails", key));
+  int rc = sign_model(&m, &sp);
   if (rc) return rc;
   sdv_process_options po;
   sdv_process_options_default(&po);
@@ -84,7 +102,7 @@ static int ht_run(const sdv_check_ctx *ctx, ht_case *c, unsigned key, const doub
     c->inside[s] = q ? si.mean : NAN;
     c->inside_se[s] = q ? si.se : NAN;
   }
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -114,8 +132,10 @@ static int ht_dsgd_t3(const sdv_check_ctx *ctx, sdv_check_result *res, bool *pas
   for (int side = 0; side < 2; side++) {
     CANCEL_CHECK(ctx);
     double lev;
-    int rc = sign_exact_level(side ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE, "dsgd", 1, 2, eta3,
-                              "quadratic:lam=1", "student-t:nu=3", "1,2.385", NULL, "0.2", &lev);
+    static const char *const t3[1] = {"student-t:nu=3"};
+    static const double sg[2] = {1.0, 2.385}, x0 = 0.2;
+    const sign_spec sp = ht_spec("dsgd", eta3, t3, sg, &lam3, &x0);
+    int rc = sign_exact_level(side ? SDV_SIDE_SDE : SDV_SIDE_DISCRETE, &sp, &lev);
     if (rc) return rc;
     const double pred = side ? pred_sde : pred_disc;
     sign_csv_row(ctx, "dsgd_t3_level_exact", side ? "sde" : "discrete", 3.0, lev, pred,
@@ -138,9 +158,12 @@ static int ht_dsgd_t3(const sdv_check_ctx *ctx, sdv_check_result *res, bool *pas
  * lattice E f at steps 0 and 300; su: the Monte Carlo summary at 300. */
 static int ht_sign_mc(const sdv_check_ctx *ctx, double eta, size_t scale, double ex[2],
                       sdv_mc_summary *su) {
+  static const char *const cauchy[1] = {"cauchy"};
+  static const double sg[2] = {1.0, 2.385}, lam = 1.0, x0 = 0.2;
+  sign_spec sp = ht_spec("dsignsgd", eta, cauchy, sg, &lam, &x0);
+  sp.seed = sdv_check_seed(ctx, "heavy-tails", 100);
   sdv_model *m = NULL;
-  int rc = sign_model(&m, "dsignsgd", 1, 2, eta, "quadratic:lam=1", "cauchy", "1,2.385", NULL,
-                      "0.2", sdv_check_seed(ctx, "heavy-tails", 100));
+  int rc = sign_model(&m, &sp);
   if (rc) return rc;
   const size_t steps[2] = {0, 300};
   const sdv_observable f = {.kind = SDV_OBS_F};
@@ -156,7 +179,7 @@ static int ht_sign_mc(const sdv_check_ctx *ctx, double eta, size_t scale, double
   if (!rc) rc = sdv_mc_run(&r, m, &po, steps, 2, &f, 1, &o);
   if (!rc) rc = sdv_mc_result_get(r, 1, 0, su);
   sdv_mc_result_free(r);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -259,13 +282,14 @@ static int run_heavy_tails(const sdv_check_ctx *ctx, sdv_check_result *res) {
    * lambda = 1, eta = 0.05. Exact vs formula: tolerance twice the predicted O(eta) term. */
   const double eta = 0.05, sg[2] = {1.0, 2.385};
   const double nus[2] = {1.0, 1.5};
-  const char *spec[2] = {"cauchy", "student-t:nu=1.5"};
+  const char *const spec[2] = {"cauchy", "student-t:nu=1.5"};
+  static const double lam = 1.0, x0 = 0.2;
   double level_c = NAN, pred_c = NAN, tol_c = NAN;
   for (int v = 0; v < 2; v++) {
     CANCEL_CHECK(ctx);
     double lev;
-    rc = sign_exact_level(SDV_SIDE_DISCRETE, "dsignsgd", 1, 2, eta, "quadratic:lam=1", spec[v],
-                          "1,2.385", NULL, "0.2", &lev);
+    const sign_spec sp = ht_spec("dsignsgd", eta, &spec[v], sg, &lam, &x0);
+    rc = sign_exact_level(SDV_SIDE_DISCRETE, &sp, &lev);
     if (rc) return rc;
     const double nu2[2] = {nus[v], nus[v]};
     const sign_avg a = sign_averages(2, sg, nu2);

@@ -32,6 +32,7 @@
 #include <sdv/stats.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 #ifndef SDV_DATA_DIR
@@ -41,25 +42,26 @@
 #define HD 5 /* dimension */
 #define NRUNG 3
 
+/* The model (x0 NULL: 0): minibatch noise from label-skewed shards of the Iris data, plus
+ * Gaussian noise of scales sigma; free it with check_model_free. */
 static int build(sdv_model **m, double eta, const double *x0, uint64_t seed, const char *dir) {
-  char spec[1024], x0s[256];
+  static const double sigma[2] = {0.3, 1.2}, zero = 0.0;
+  char spec[1024];
   snprintf(spec, sizeof spec, "logistic:data=%s/iris-versicolor-virginica.csv:l2=0.1", dir);
-  if (x0)
-    snprintf(x0s, sizeof x0s, "%.17g,%.17g,%.17g,%.17g,%.17g", x0[0], x0[1], x0[2], x0[3], x0[4]);
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  o.method = "dsignsgd";
-  o.dim = HD;
-  o.agents = 2;
-  o.batch = 16;
-  o.objective = spec;
-  o.noise = "minibatch+gaussian";
-  o.sigma = "0.3,1.2";
-  o.shards = "label-skew";
-  o.x0 = x0 ? x0s : "0";
-  o.eta = eta;
-  o.seed = seed;
-  return sdv_model_alloc(m, &o);
+  mspec v;
+  mspec_init(&v, sdv_method_dsignsgd, HD, 2, eta, seed);
+  v.s.batch = 16;
+  v.s.minibatch = true;
+  v.s.shards = "label-skew";
+  mspec_sigma(&v, sigma, 2);
+  mspec_x0(&v, x0 ? x0 : &zero, x0 ? HD : 1);
+  int rc = mspec_objective(&v, spec);
+  if (!rc) rc = mspec_noise(&v, "gaussian");
+  if (rc) {
+    mspec_clear(&v);
+    return rc;
+  }
+  return mspec_take(&v, m);
 }
 
 /* Root of the drift: the drift ODE x' = b(x) run to rest (|b| < 1e-13). */
@@ -142,7 +144,7 @@ static int run_hetero(const sdv_check_ctx *ctx, sdv_check_result *res) {
       se[r][j] = s.se;
     }
     sdv_mc_result_free(out);
-    sdv_model_free(mr);
+    check_model_free(mr);
   }
   if (rc) goto done;
   const double z = sdv_z_critical(1e-3 / HD);
@@ -190,7 +192,7 @@ static int run_hetero(const sdv_check_ctx *ctx, sdv_check_result *res) {
                  "shards, B = 16, added sigma = (0.3, 1.2)",
                  paths, T, z, HD);
 done:
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 

@@ -43,6 +43,7 @@
 #include <sdv/model.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 #ifndef SDV_DATA_DIR
@@ -232,67 +233,70 @@ static void reference_moments(const os_case *c, const double *g, uint64_t seed, 
   }
 }
 
-/* ---- model options from a case ---- */
+/* ---- the model of a case (typed: checks_spec.h) ---- */
 
-typedef struct case_text {
-  char noise[256], sigma[128], comp[256], x0[128], objective[1024];
-} case_text;
+/* Agent a's law, from its component spec. */
+static int add_law(mspec *v, const agent_spec *a) {
+  if (a->law == LAW_GAUSS) return mspec_noise(v, "gaussian");
+  if (a->law == LAW_CAUCHY) return mspec_noise(v, "cauchy");
+  char spec[64];
+  snprintf(spec, sizeof spec, "student-t:nu=%.17g", a->nu);
+  return mspec_noise(v, spec);
+}
 
-static void case_options(const os_case *c, uint64_t seed, case_text *t, sdv_model_options *o) {
-  size_t un = 0, us = 0, uc = 0;
-  t->noise[0] = t->sigma[0] = t->comp[0] = '\0';
-  for (size_t i = 0; i < c->agents; i++) {
-    const agent_spec *a = &c->ag[i];
-    const char *sep = i ? ";" : "";
-    if (a->law == LAW_GAUSS)
-      un += (size_t)snprintf(t->noise + un, sizeof t->noise - un, "%sgaussian", sep);
-    else if (a->law == LAW_CAUCHY)
-      un += (size_t)snprintf(t->noise + un, sizeof t->noise - un, "%scauchy", sep);
-    else
-      un +=
-          (size_t)snprintf(t->noise + un, sizeof t->noise - un, "%sstudent-t:nu=%.17g", sep, a->nu);
-    us += (size_t)snprintf(t->sigma + us, sizeof t->sigma - us, "%s%.17g", i ? "," : "", a->sigma);
-    switch (a->comp) {
-    case C_ID:
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%sidentity", sep);
-      break;
-    case C_BERN:
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%sbernoulli:p=%.17g", sep, a->par);
-      break;
-    case C_RANDK:
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%srand-k:k=%.0f", sep, a->par);
-      break;
-    case C_QSGD:
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%sqsgd:s=%.0f", sep, a->par);
-      break;
-    case C_NATURAL:
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%snatural", sep);
-      break;
-    }
+/* Agent a's compressor, from its component spec (a name and at most one parameter). */
+static int add_compressor(mspec *v, const agent_spec *a) {
+  char spec[64];
+  switch (a->comp) {
+  case C_ID:
+    return mspec_compressor(v, "identity");
+  case C_BERN:
+    snprintf(spec, sizeof spec, "bernoulli:p=%.17g", a->par);
+    break;
+  case C_RANDK:
+    snprintf(spec, sizeof spec, "rand-k:k=%.0f", a->par);
+    break;
+  case C_QSGD:
+    snprintf(spec, sizeof spec, "qsgd:s=%.0f", a->par);
+    break;
+  case C_NATURAL:
+    return mspec_compressor(v, "natural");
   }
+  return mspec_compressor(v, spec);
+}
+
+/* The case's objective: its own spec, or a data set's ("@iris", "@wine-mlp") under
+ * SDV_DATA_DIR. */
+static int add_objective(mspec *v, const os_case *c) {
   const char *dir = getenv("SDV_DATA_DIR");
-  if (strcmp(c->objective, "@iris") == 0) {
-    snprintf(t->objective, sizeof t->objective,
-             "logistic:data=%s/iris-versicolor-virginica.csv:l2=0.1",
+  char spec[1024];
+  if (strcmp(c->objective, "@iris") == 0)
+    snprintf(spec, sizeof spec, "logistic:data=%s/iris-versicolor-virginica.csv:l2=0.1",
              dir && *dir ? dir : SDV_DATA_DIR);
-  } else if (strcmp(c->objective, "@wine-mlp") == 0) {
-    snprintf(t->objective, sizeof t->objective, "mlp:data=%s/wine.csv:hidden=2:l2=0.01:seed=3",
+  else if (strcmp(c->objective, "@wine-mlp") == 0)
+    snprintf(spec, sizeof spec, "mlp:data=%s/wine.csv:hidden=2:l2=0.01:seed=3",
              dir && *dir ? dir : SDV_DATA_DIR);
-  } else {
-    snprintf(t->objective, sizeof t->objective, "%s", c->objective);
-  }
-  sdv_model_options_default(o);
-  o->method = c->method;
-  o->dim = c->dim;
-  o->agents = c->agents;
-  o->batch = c->batch;
-  o->eta = 0.05;
-  o->objective = t->objective;
-  o->noise = t->noise;
-  o->sigma = t->sigma;
-  if (strcmp(c->method, "dcsgd") == 0) o->compressor = t->comp;
-  o->x0 = "0";
-  o->seed = seed;
+  else
+    snprintf(spec, sizeof spec, "%s", c->objective);
+  return mspec_objective(v, spec);
+}
+
+/* The case's model spec: eta 0.05, x0 = 0; sigma comes from sigma[agents] (the caller's). */
+static int case_spec(const os_case *c, uint64_t seed, double *sigma, mspec *v) {
+  const sdv_method_type *method;
+  int rc = mspec_method(c->method, &method);
+  if (rc) return rc;
+  static const double zero = 0.0;
+  mspec_init(v, method, c->dim, c->agents, 0.05, seed);
+  v->s.batch = c->batch;
+  mspec_x0(v, &zero, 1);
+  for (size_t i = 0; i < c->agents; i++) sigma[i] = c->ag[i].sigma;
+  mspec_sigma(v, sigma, c->agents);
+  const bool compress = strcmp(c->method, "dcsgd") == 0;
+  rc = add_objective(v, c);
+  for (size_t i = 0; !rc && i < c->agents; i++)
+    if (!(rc = add_law(v, &c->ag[i])) && compress) rc = add_compressor(v, &c->ag[i]);
+  return rc;
 }
 
 /* ---- the optimizer's side (a) ---- */
@@ -430,22 +434,25 @@ static void compare_samples(sdv_ledger *L, size_t d, size_t M, const double *mu4
 /* Runs one case into the ledgers: main (the model) and the two controls. */
 static int run_case(const sdv_check_ctx *ctx, const os_case *c, uint64_t seed, size_t M,
                     os_run *R) {
-  case_text t;
-  sdv_model_options o;
-  case_options(c, seed, &t, &o);
+  mspec v;
+  double sigma[MAXN];
+  mspec_init(&v, NULL, 0, 0, 0.0, 0); /* owns nothing yet: safe to clear at done */
   const size_t d = c->dim;
   const double ctl_scale[2] = {sqrt(1.1), sqrt((double)c->agents)};
   sdv_model *m[2] = {NULL, NULL}, *mc[2] = {NULL, NULL};
   sdv_work *w[2] = {NULL, NULL}, *wc[2] = {NULL, NULL};
-  int rc = SDV_OK;
+  int rc = case_spec(c, seed, sigma, &v);
+  if (rc) goto done;
+  sdv_model_spec o = v.s;
   for (int lit = 0; lit < 2; lit++) {
     o.literal = lit;
-    if ((rc = sdv_model_alloc(&m[lit], &o)) || (rc = sdv_work_alloc(&w[lit], m[lit]))) goto done;
+    if ((rc = sdv_model_alloc_spec(&m[lit], &o)) || (rc = sdv_work_alloc(&w[lit], m[lit])))
+      goto done;
   }
   o.literal = false;
   for (int k = 0; k < 2; k++) {
     o.diffusion_scale = ctl_scale[k];
-    if ((rc = sdv_model_alloc(&mc[k], &o)) || (rc = sdv_work_alloc(&wc[k], mc[k]))) goto done;
+    if ((rc = sdv_model_alloc_spec(&mc[k], &o)) || (rc = sdv_work_alloc(&wc[k], mc[k]))) goto done;
   }
   for (size_t st = 0; st < c->nstates && rc == SDV_OK; st++) {
     if (ctx->cancel && *ctx->cancel) {
@@ -516,6 +523,7 @@ done:
     sdv_work_free(wc[k]);
     sdv_model_free(mc[k]);
   }
+  mspec_clear(&v); /* after the models, which borrow its objective */
   return rc;
 }
 

@@ -23,6 +23,7 @@
 #include <sdv/process.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 #ifndef SDV_DATA_DIR
@@ -37,7 +38,7 @@
  * study must reject. Every study is coupled (common random numbers, the harness's default):
  * that is what resolves them. */
 static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, const char *label,
-                             const sdv_model_options *mo, const double *eta, size_t neta, double t,
+                             const sdv_model_spec *mo, const double *eta, size_t neta, double t,
                              size_t paths, size_t substeps, double var_err) {
   sdv_weak_options wo;
   sdv_weak_options_default(&wo);
@@ -60,7 +61,7 @@ static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, co
    * the data cannot decide, with no decided failure of either test. */
   res->inconclusive =
       !res->pass && T->order_verdict != SDV_VERDICT_FAIL && T->diffusion_verdict != SDV_VERDICT_FAIL;
-  sdv_model_options wrong = *mo;
+  sdv_model_spec wrong = *mo;
   wrong.diffusion_scale = sqrt(var_err);
   wo.controls = false;
   char label10[64];
@@ -105,20 +106,19 @@ static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, co
  * one (Hessian 4 at x0 against 1 at the minimum), and t = 1/2 observes the path while it is
  * still there; sigma = 2 makes L = O(sigma^2) large against the Monte Carlo error. */
 static int run_quartic(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  sdv_model_options mo;
-  sdv_model_options_default(&mo);
-  mo.method = "dsgd";
-  mo.dim = 1;
-  mo.agents = 2;
-  mo.batch = 2;
-  mo.objective = "quartic:lam=1";
-  mo.sigma = "2.5,4";
-  mo.x0 = "1";
-  mo.seed = sdv_check_seed(ctx, "quartic-fluctuation", 0);
+  static const double sigma[2] = {2.5, 4.0}, x0 = 1.0;
   /* Four rungs: coupled, the straight line through three resolves the fluctuation fit's
    * curvature (about 1% of L; 4 of 20 seeds said "refine the ladder"); four fit it. */
   static const double eta[] = {0.1, 0.05, 0.025, 0.0125};
-  return fluctuation_check(ctx, res, "quartic", &mo, eta, 4, 0.5, 15000, 2, 1.1);
+  mspec mo;
+  mspec_init(&mo, sdv_method_dsgd, 1, 2, eta[0], sdv_check_seed(ctx, "quartic-fluctuation", 0));
+  mo.s.batch = 2;
+  mspec_sigma(&mo, sigma, 2);
+  mspec_x0(&mo, &x0, 1);
+  int rc = mspec_objective(&mo, "quartic:lam=1");
+  if (!rc) rc = fluctuation_check(ctx, res, "quartic", &mo.s, eta, 4, 0.5, 15000, 2, 1.1);
+  mspec_clear(&mo);
+  return rc;
 }
 
 /* DSGD with Gaussian gradient noise on the L2-regularised logistic loss of real data (Iris
@@ -130,18 +130,16 @@ static int run_logistic(const sdv_check_ctx *ctx, sdv_check_result *res) {
   char spec[1024];
   snprintf(spec, sizeof spec, "logistic:data=%s/iris-versicolor-virginica.csv:l2=0.1",
            dir && *dir ? dir : SDV_DATA_DIR);
-  sdv_model_options mo;
-  sdv_model_options_default(&mo);
-  mo.method = "dsgd";
-  mo.dim = 5;
-  mo.agents = 2;
-  mo.batch = 2;
-  mo.objective = spec;
-  mo.sigma = "1.4,2.4";
-  mo.x0 = "0";
-  mo.seed = sdv_check_seed(ctx, "logistic-weak", 0);
+  static const double sigma[2] = {1.4, 2.4}, x0 = 0.0;
   static const double eta[] = {0.4, 0.2, 0.1};
-  const int rc = fluctuation_check(ctx, res, "logistic", &mo, eta, 3, 4.0, 3000, 2, 1.1);
+  mspec mo;
+  mspec_init(&mo, sdv_method_dsgd, 5, 2, eta[0], sdv_check_seed(ctx, "logistic-weak", 0));
+  mo.s.batch = 2;
+  mspec_sigma(&mo, sigma, 2);
+  mspec_x0(&mo, &x0, 1);
+  int rc = mspec_objective(&mo, spec);
+  if (!rc) rc = fluctuation_check(ctx, res, "logistic", &mo.s, eta, 3, 4.0, 3000, 2, 1.1);
+  mspec_clear(&mo);
   if (rc == SDV_OK)
     sdv_check_note(res, "data %s (set SDV_DATA_DIR to move it)", dir && *dir ? dir : SDV_DATA_DIR);
   return rc;
@@ -158,19 +156,20 @@ static int run_logistic(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * paths one seed of 20 missed it); --full (4x the paths, se(a)/L about 0.015) rejects a 10%
  * one. Quick tier: about 25 s on 2 cores. */
 static int run_quartic_sign(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  sdv_model_options mo;
-  sdv_model_options_default(&mo);
-  mo.method = "dsignsgd";
-  mo.dim = 2;
-  mo.agents = 2;
-  mo.objective = "quartic:lam=1";
-  mo.noise = "student-t:nu=3";
-  mo.sigma = "2";
-  mo.x0 = "1,-0.5";
-  mo.seed = sdv_check_seed(ctx, "quartic-dsignsgd-weak", 0);
+  static const double sigma = 2.0, x0[2] = {1.0, -0.5};
   static const double eta[] = {0.1, 0.05, 0.025, 0.0125};
-  return fluctuation_check(ctx, res, "quartic-dsignsgd", &mo, eta, 4, 1.0, 80000, 2,
+  mspec mo;
+  mspec_init(&mo, sdv_method_dsignsgd, 2, 2, eta[0],
+             sdv_check_seed(ctx, "quartic-dsignsgd-weak", 0));
+  mspec_sigma(&mo, &sigma, 1);
+  mspec_x0(&mo, x0, 2);
+  int rc = mspec_objective(&mo, "quartic:lam=1");
+  if (!rc) rc = mspec_noise(&mo, "student-t:nu=3");
+  if (!rc)
+    rc = fluctuation_check(ctx, res, "quartic-dsignsgd", &mo.s, eta, 4, 1.0, 80000, 2,
                            ctx->full ? 1.1 : 1.2);
+  mspec_clear(&mo);
+  return rc;
 }
 
 const sdv_check sdv_checks_nonquadratic[] = {

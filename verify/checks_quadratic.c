@@ -1,6 +1,7 @@
 /* DSGD/DCSGD configurations on quadratics: their averages, the model built from them, and the
  * stationary family's CSV rows (see checks_quadratic.h). */
 #include "checks_quadratic.h"
+#include "checks_spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,73 +46,31 @@ double cfg_lam_max(const cfg *c) {
   return l;
 }
 
-/* Writes v[0..n) as "%.17g" separated by commas into buf (len bytes). A list that does not fit
- * is an error naming what, never a silently shortened model. */
-static int join(char *buf, size_t len, const double *v, size_t n, const cfg *c, const char *what) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < n; i++) {
-    int w = snprintf(buf + used, len - used, "%s%.17g", i ? "," : "", v[i]);
-    if (w < 0 || (size_t)w >= len - used)
-      return SDV_ERROR(SDV_ELIMIT,
-                       "stationary: config %s: the %s list (%zu values) does not fit "
-                       "in %zu characters",
-                       c->name, what, n, len - 1);
-    used += (size_t)w;
-  }
-  return SDV_OK;
-}
-
-/* Writes each agent's compressor spec, separated by ';', into buf (len bytes); an error like
- * join's when they do not fit. */
-static int join_compressors(char *buf, size_t len, const cfg *c) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < c->N; i++) {
-    int w = c->comp == COMP_BERNOULLI
-                ? snprintf(buf + used, len - used, "%sbernoulli:p=%.17g", i ? ";" : "", c->par[i])
-                : snprintf(buf + used, len - used, "%srand-k:k=%.0f", i ? ";" : "", c->par[i]);
-    if (w < 0 || (size_t)w >= len - used)
-      return SDV_ERROR(SDV_ELIMIT,
-                       "stationary: config %s: the compressor list (%zu agents) "
-                       "does not fit in %zu characters",
-                       c->name, c->N, len - 1);
-    used += (size_t)w;
-  }
-  return SDV_OK;
+/* Agent i's compressor spec (a component's own spec: its name and one parameter). */
+static int add_compressor(mspec *v, const cfg *c, size_t i) {
+  char spec[64];
+  if (c->comp == COMP_BERNOULLI)
+    snprintf(spec, sizeof spec, "bernoulli:p=%.17g", c->par[i]);
+  else
+    snprintf(spec, sizeof spec, "rand-k:k=%.0f", c->par[i]);
+  return mspec_compressor(v, spec);
 }
 
 int cfg_model(const cfg *c, uint64_t seed, double dscale, sdv_model **m) {
-  static const char lam_key[] = "quadratic:lam=";
-  char obj[512], sig[256], comp[512], x0[512];
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  o.method = c->comp == COMP_NONE ? "dsgd" : "dcsgd";
-  o.dim = c->d;
-  o.agents = c->N;
-  o.eta = c->eta;
-  o.seed = seed;
-  o.diffusion_scale = dscale;
-  int rc;
-  if (c->objective) {
-    o.objective = c->objective;
-  } else {
-    memcpy(obj, lam_key, sizeof lam_key);
-    const size_t w = sizeof lam_key - 1;
-    if ((rc = join(obj + w, sizeof obj - w, c->lam, c->d, c, "lam"))) return rc;
-    o.objective = obj;
+  *m = NULL;
+  mspec v;
+  mspec_init(&v, c->comp == COMP_NONE ? sdv_method_dsgd : sdv_method_dcsgd, c->d, c->N, c->eta,
+             seed);
+  v.s.diffusion_scale = dscale;
+  int rc = c->objective ? mspec_objective(&v, c->objective) : mspec_quadratic(&v, c->lam);
+  for (size_t i = 0; !rc && c->comp != COMP_NONE && i < c->N; i++) rc = add_compressor(&v, c, i);
+  if (rc) {
+    mspec_clear(&v);
+    return rc;
   }
-  if ((rc = join(sig, sizeof sig, c->sigma, c->N, c, "sigma"))) return rc;
-  o.sigma = sig;
-  if (c->comp != COMP_NONE) {
-    if ((rc = join_compressors(comp, sizeof comp, c))) return rc;
-    o.compressor = comp;
-  }
-  if (c->x0[0] != 0.0) {
-    if ((rc = join(x0, sizeof x0, c->x0, c->d, c, "x0"))) return rc;
-    o.x0 = x0;
-  }
-  return sdv_model_alloc(m, &o);
+  mspec_sigma(&v, c->sigma, c->N);
+  if (c->x0[0] != 0.0) mspec_x0(&v, c->x0, c->d);
+  return mspec_take(&v, m);
 }
 
 int cfg_exact_f(const sdv_model *m, sdv_side side, double *v) {

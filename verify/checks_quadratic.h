@@ -53,8 +53,9 @@ cfg_means cfg_averages(const cfg *c);
 double cfg_lam_min(const cfg *c);
 double cfg_lam_max(const cfg *c);
 
-/* Builds the model of c (its DCSGD/DSGD method follows comp) with the given diffusion scale.
- * SDV_ELIMIT (with a message naming the list) if a list of c does not fit the spec text. */
+/* Builds the model of c (its DCSGD/DSGD method follows comp) with the given diffusion scale,
+ * from c's numbers through the typed API (checks_spec.h). The model owns its objective: free
+ * it with check_model_free. */
 int cfg_model(const cfg *c, uint64_t seed, double dscale, sdv_model **m);
 
 /* Exact stationary E f of a side of m. */

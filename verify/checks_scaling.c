@@ -24,12 +24,13 @@
 #include <sdv/noise.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* E f on `side` after `steps` steps of the model built from mo (exact). */
-static int exact_f(const sdv_model_options *mo, sdv_side side, size_t steps, double *v) {
+static int exact_f(const sdv_model_spec *mo, sdv_side side, size_t steps, double *v) {
   sdv_model *m = NULL;
-  int rc = sdv_model_alloc(&m, mo);
+  int rc = sdv_model_alloc_spec(&m, mo);
   if (rc) return rc;
   static const sdv_observable f = {.kind = SDV_OBS_F};
   rc = sdv_exact_eval(m, side, &steps, 1, &f, 1, v, NULL, NULL);
@@ -38,14 +39,32 @@ static int exact_f(const sdv_model_options *mo, sdv_side side, size_t steps, dou
 }
 
 /* Stationary E f on `side` (exact). */
-static int exact_f_stationary(const sdv_model_options *mo, sdv_side side, double *v) {
+static int exact_f_stationary(const sdv_model_spec *mo, sdv_side side, double *v) {
   sdv_model *m = NULL;
-  int rc = sdv_model_alloc(&m, mo);
+  int rc = sdv_model_alloc_spec(&m, mo);
   if (rc) return rc;
   static const sdv_observable f = {.kind = SDV_OBS_F};
   rc = sdv_exact_stationary(m, side, &f, 1, v, NULL, NULL);
   sdv_model_free(m);
   return rc;
+}
+
+/* The DSGD base of the DSGD and DCSGD rules: d = 4, lambda = 0.5..2 (the objective's own range
+ * spec), N agents, batch B, sigma = 2, x0 = 0.1. */
+static int dsgd_base(mspec *v, size_t N, size_t B, double eta) {
+  static const double sigma = 2.0, x0 = 0.1;
+  mspec_init(v, sdv_method_dsgd, 4, N, eta, 1);
+  v->s.batch = B;
+  mspec_sigma(v, &sigma, 1);
+  mspec_x0(v, &x0, 1);
+  return mspec_objective(v, "quadratic:lam=0.5..2");
+}
+
+/* The DSignSGD base: d = 2, lambda = (0.5, 1), one agent with scale *sigma, x0[1]. */
+static void dsignsgd_base(mspec *v, double eta, const double *sigma, const double *x0) {
+  mspec_init(v, sdv_method_dsignsgd, 2, 1, eta, 1);
+  mspec_sigma(v, sigma, 1);
+  mspec_x0(v, x0, 1);
 }
 
 /* K = t/eta, which the configurations below keep integral. */
@@ -122,33 +141,26 @@ static int run_dsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
           "Ef_scaled,Ef_sde,R,tol\n");
   tally tl;
   tally_init(&tl);
-  sdv_model_options base;
-  sdv_model_options_default(&base);
-  base.method = "dsgd";
-  base.dim = 4;
-  base.objective = "quadratic:lam=0.5..2";
-  base.sigma = "2";
-  base.x0 = "0.1";
-  base.agents = N;
-  base.batch = B;
-  base.eta = eta;
-  for (size_t it = 0; it < 2; it++) {
+  mspec mb;
+  int rc = dsgd_base(&mb, N, B, eta);
+  const sdv_model_spec base = mb.s;
+  for (size_t it = 0; it < 2 && !rc; it++) {
     const double t = times[it];
     double fb, fsde;
-    int rc = exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb);
+    rc = exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb);
     if (!rc) rc = exact_f(&base, SDV_SIDE_SDE, steps_of(t, eta), &fsde);
-    if (rc) return rc;
+    if (rc) break;
     for (size_t c = 0; c < sizeof kb / sizeof *kb; c++) {
       const double kappa = (double)(kb[c] * kn[c]);
       /* Rule first, then (when it differs) the sqrt-in-B control. */
       for (int ctrl = 0; ctrl < 2; ctrl++) {
         if (ctrl && kb[c] == 1) continue;
-        sdv_model_options s = base;
+        sdv_model_spec s = base;
         s.agents = N * kn[c];
         s.batch = B * kb[c];
         s.eta = ctrl ? sqrt((double)kb[c]) * (double)kn[c] * eta : kappa * eta;
         double fs;
-        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, steps_of(t, s.eta), &fs))) return rc;
+        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, steps_of(t, s.eta), &fs))) break;
         const double r = fs / fb - 1.0;
         /* Twice the leading relative gap eta' lambda_max / 2 of the scaled run (the base
          * run's own gap is kappa times smaller); the control is judged against the rule's
@@ -162,8 +174,11 @@ static int run_dsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
                 ctrl ? "sqrt-B (control)" : "linear", kb[c], kn[c], s.eta, t, steps_of(t, eta),
                 steps_of(t, s.eta), fb, fs, fsde, r, tol);
       }
+      if (rc) break;
     }
   }
+  mspec_clear(&mb);
+  if (rc) return rc;
   tally_result(&tl, res, "DSGD linear rule eta' = kappa_B kappa_N eta, K' = K/kappa");
   snprintf(res->control, sizeof res->control,
            "square-root rule in B: eta' = sqrt(kappa_B) kappa_N eta (matched t)");
@@ -189,34 +204,30 @@ static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
   fprintf(ctx->csv, "compressor,variant,eta,N,B,t,steps,Ef_dsgd,Ef_dcsgd,R,tol\n");
   tally tl;
   tally_init(&tl);
-  sdv_model_options base;
-  sdv_model_options_default(&base);
-  base.method = "dsgd";
-  base.dim = 4;
-  base.objective = "quadratic:lam=0.5..2";
-  base.sigma = "2";
-  base.x0 = "0.1";
-  base.agents = N;
-  base.batch = B;
-  base.eta = eta;
+  mspec mb;
+  sdv_compressor *cz[2] = {NULL, NULL};
+  int rc = dsgd_base(&mb, N, B, eta);
+  for (size_t c = 0; c < 2 && !rc; c++) rc = sdv_compressor_alloc(&cz[c], comp[c], 4);
+  const sdv_model_spec base = mb.s;
   static const char *const variant[] = {"B'=(1+omega)B", "N'=(1+omega)N",
                                         "eta'=eta/(1+omega) with (1+omega)K steps",
                                         "unscaled (control)"};
-  for (size_t it = 0; it < 2; it++) {
+  for (size_t it = 0; it < 2 && !rc; it++) {
     const double t = times[it];
     double fb;
-    int rc = exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb);
-    if (rc) return rc;
-    for (size_t c = 0; c < 2; c++)
+    if ((rc = exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb))) break;
+    for (size_t c = 0; c < 2 && !rc; c++)
       for (size_t v = 0; v < 4; v++) {
-        sdv_model_options s = base;
-        s.method = "dcsgd";
-        s.compressor = comp[c];
+        const sdv_compressor *one = cz[c];
+        sdv_model_spec s = base;
+        s.method = sdv_method_dcsgd;
+        s.compressor = &one;
+        s.ncompressor = 1;
         if (v == 0) s.batch = (size_t)(1 + omega) * B;
         if (v == 1) s.agents = (size_t)(1 + omega) * N;
         if (v == 2) s.eta = eta / (1 + omega);
         double fs;
-        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, steps_of(t, s.eta), &fs))) return rc;
+        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, steps_of(t, s.eta), &fs))) break;
         const double r = fs / fb - 1.0;
         /* Twice the stated mismatch eta lambda omega/(2N') of the signal channel, with N' the
          * DCSGD run's agent count (the control uses the unscaled N). */
@@ -229,6 +240,9 @@ static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
                 variant[v], s.eta, s.agents, s.batch, t, steps_of(t, s.eta), fb, fs, r, tol);
       }
   }
+  for (size_t c = 0; c < 2; c++) sdv_compressor_free(cz[c]);
+  mspec_clear(&mb);
+  if (rc) return rc;
   tally_result(&tl, res, "DCSGD (omega = 3) scaled to DSGD's noise level vs DSGD");
   snprintf(res->control, sizeof res->control,
            "unscaled DCSGD (same eta, B, N as DSGD): level (1+omega) times higher");
@@ -255,15 +269,12 @@ static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) 
   fprintf(ctx->csv, "rule,x0,B,eta,tau,steps,Ef_base,Ef_scaled,R,tol\n");
   tally tl;
   tally_init(&tl);
-  sdv_model_options base;
-  sdv_model_options_default(&base);
-  base.method = "dsignsgd";
-  base.dim = 2;
-  base.objective = "quadratic:lam=0.5,1";
-  base.sigma = "4";
-  base.agents = 1;
-  base.batch = 1;
-  base.eta = eta;
+  static const double lam[2] = {0.5, 1.0}, x0s[2] = {0.5, 8.0};
+  static const char *const x0_text[2] = {"0.5", "8"}; /* the CSV's x0 column */
+  mspec mb;
+  dsignsgd_base(&mb, eta, &sigma, &x0s[0]);
+  int rc = mspec_quadratic(&mb, lam);
+  sdv_model_spec base = mb.s;
   /* Tolerance: twice the sum of the two leading relative corrections at the scaled run,
    * the discrete-SDE stationary gap (eta' A'/N) pi/8 with A' = ell lambda sqrt(B')/sigma
    * (theory §6.3, N = 1) and the cubic term of erf, Y^2/6 at the largest SNR Y on the path. */
@@ -272,22 +283,21 @@ static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) 
   const double Y = sqrt(Bs) * lmax * 0.5 / sigma;
   const double tol = 2.0 * (etas * A * M_PI / 8.0 + Y * Y / 6.0);
   double phase1_r[2] = {NAN, NAN};
-  for (int pass = 0; pass < 2; pass++) { /* 0: Phase 3 (x0 = 0.5), 1: Phase 1 (x0 = 8) */
-    base.x0 = pass ? "8" : "0.5";
-    for (size_t it = 0; it < 2; it++) {
+  for (int pass = 0; pass < 2 && !rc; pass++) { /* 0: Phase 3 (x0 = 0.5), 1: Phase 1 (x0 = 8) */
+    base.x0 = &x0s[pass];
+    for (size_t it = 0; it < 2 && !rc; it++) {
       const double tau = taus[it]; /* base tau = sqrt(B) t with B = 1 */
       const size_t K = steps_of(tau, eta);
       double fb;
-      int rc = exact_f(&base, SDV_SIDE_DISCRETE, K, &fb);
-      if (rc) return rc;
+      if ((rc = exact_f(&base, SDV_SIDE_DISCRETE, K, &fb))) break;
       for (int ctrl = 0; ctrl < (pass ? 1 : 2); ctrl++) {
-        sdv_model_options s = base;
+        sdv_model_spec s = base;
         s.batch = (size_t)kappa;
         s.eta = ctrl ? kappa * eta : etas;
         const size_t Ks = K / (size_t)kappa; /* both rules: K/kappa steps (matched t for the
                                                 linear rule, matched tau for the sqrt rule) */
         double fs;
-        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, Ks, &fs))) return rc;
+        if ((rc = exact_f(&s, SDV_SIDE_DISCRETE, Ks, &fs))) break;
         const double r = fs / fb - 1.0;
         if (pass)
           phase1_r[it] = r;
@@ -299,10 +309,12 @@ static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) 
                 pass   ? "sqrt-B outside Phase 3 (must exceed tol)"
                 : ctrl ? "linear-B (control)"
                        : "sqrt-B",
-                base.x0, s.batch, s.eta, tau, Ks, fb, fs, r, tol);
+                x0_text[pass], s.batch, s.eta, tau, Ks, fb, fs, r, tol);
       }
     }
   }
+  mspec_clear(&mb);
+  if (rc) return rc;
   tally_result(&tl, res, "DSignSGD sqrt-B rule B' = 4B, eta' = 2 eta, K' = K/4 (Phase 3)");
   /* Outside Phase 3 the drift is -sign(grad f), which does not depend on B: the rule must fail
    * there (theory §10). Tested: |R| beyond the Phase-3 tolerance at both times, i.e. the
@@ -333,35 +345,30 @@ static int run_dsignsgd_linear_n(const sdv_check_ctx *ctx, sdv_check_result *res
   fprintf(ctx->csv, "rule,side,N,eta,t,steps,Ef_base,Ef_scaled,R,tol\n");
   tally tl;
   tally_init(&tl);
-  sdv_model_options base;
-  sdv_model_options_default(&base);
-  base.method = "dsignsgd";
-  base.dim = 2;
-  base.objective = "quadratic:lam=0.5,1";
-  base.sigma = "1";
-  base.x0 = "1";
-  base.agents = 1;
-  base.eta = eta;
+  static const double lam[2] = {0.5, 1.0}, sigma = 1.0, x0 = 1.0;
+  mspec mb;
+  dsignsgd_base(&mb, eta, &sigma, &x0);
+  int rc = mspec_quadratic(&mb, lam);
+  const sdv_model_spec base = mb.s;
   /* Twice the stated stationary gap eta' a1 lambda/2, a1 = ell/sigma_H. */
   const double tol = kappa * eta * ell * lmax;
   /* The SDE's stationary law by quadrature: the rule must hold to quadrature accuracy. */
   const double sde_tol = 1e-8;
   double sde_r = NAN;
-  for (size_t it = 0; it < 3; it++) {
+  for (size_t it = 0; it < 3 && !rc; it++) {
     const double t = times[it];
     const bool stat = !isfinite(t);
     double fb;
-    int rc = stat ? exact_f_stationary(&base, SDV_SIDE_DISCRETE, &fb)
-                  : exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb);
-    if (rc) return rc;
-    for (int ctrl = 0; ctrl < 2; ctrl++) {
-      sdv_model_options s = base;
+    rc = stat ? exact_f_stationary(&base, SDV_SIDE_DISCRETE, &fb)
+              : exact_f(&base, SDV_SIDE_DISCRETE, steps_of(t, eta), &fb);
+    for (int ctrl = 0; ctrl < 2 && !rc; ctrl++) {
+      sdv_model_spec s = base;
       s.agents = (size_t)kappa;
       s.eta = ctrl ? sqrt(kappa) * eta : kappa * eta;
       double fs;
       rc = stat ? exact_f_stationary(&s, SDV_SIDE_DISCRETE, &fs)
                 : exact_f(&s, SDV_SIDE_DISCRETE, steps_of(t, s.eta), &fs);
-      if (rc) return rc;
+      if (rc) break;
       const double r = fs / fb - 1.0;
       if (ctrl)
         tally_control(&tl, r, tol);
@@ -374,11 +381,12 @@ static int run_dsignsgd_linear_n(const sdv_check_ctx *ctx, sdv_check_result *res
   }
   /* SDE, stationary (the only exact SDE reference for DSignSGD). */
   double sb, ss;
-  sdv_model_options s = base;
+  sdv_model_spec s = base;
   s.agents = (size_t)kappa;
   s.eta = kappa * eta;
-  int rc = exact_f_stationary(&base, SDV_SIDE_SDE, &sb);
+  if (!rc) rc = exact_f_stationary(&base, SDV_SIDE_SDE, &sb);
   if (!rc) rc = exact_f_stationary(&s, SDV_SIDE_SDE, &ss);
+  mspec_clear(&mb);
   if (rc) return rc;
   sde_r = ss / sb - 1.0;
   tally_rule(&tl, sde_r, sde_tol);

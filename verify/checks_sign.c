@@ -1,5 +1,6 @@
 /* The DSignSGD claim files' shared closed forms and helpers (see checks_sign.h). */
 #include "checks_sign.h"
+#include "checks_spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,33 +40,34 @@ sign_pred sign_predict(const sign_avg *a, size_t n, double eta, double lam) {
   return p;
 }
 
-int sign_model(sdv_model **m, const char *method, size_t dim, size_t agents, double eta,
-               const char *objective, const char *noise, const char *sigma, const char *compressor,
-               const char *x0, uint64_t seed) {
-  sdv_model_options o;
-  sdv_model_options_default(&o);
-  o.method = method;
-  o.dim = dim;
-  o.agents = agents;
-  o.eta = eta;
-  o.objective = objective;
-  o.noise = noise;
-  o.sigma = sigma;
-  o.compressor = compressor ? compressor : "identity";
-  o.x0 = x0;
-  o.seed = seed;
-  return sdv_model_alloc(m, &o);
+int sign_model(sdv_model **m, const sign_spec *p) {
+  *m = NULL;
+  const sdv_method_type *method;
+  int rc = mspec_method(p->method, &method);
+  if (rc) return rc;
+  mspec v;
+  mspec_init(&v, method, p->dim, p->agents, p->eta, p->seed);
+  rc = mspec_quadratic(&v, p->lam);
+  for (size_t k = 0; !rc && k < p->nnoise; k++) rc = mspec_noise(&v, p->noise[k]);
+  if (!rc && p->compressor) rc = mspec_compressor(&v, p->compressor);
+  if (rc) {
+    mspec_clear(&v);
+    return rc;
+  }
+  mspec_sigma(&v, p->sigma, p->nsigma);
+  mspec_x0(&v, p->x0, p->nx0);
+  return mspec_take(&v, m);
 }
 
-int sign_exact_level(sdv_side side, const char *method, size_t dim, size_t agents, double eta,
-                     const char *objective, const char *noise, const char *sigma,
-                     const char *compressor, const char *x0, double *level) {
+int sign_exact_level(sdv_side side, const sign_spec *p, double *level) {
+  sign_spec q = *p;
+  q.seed = 1; /* exact: nothing is drawn */
   sdv_model *m = NULL;
-  int rc = sign_model(&m, method, dim, agents, eta, objective, noise, sigma, compressor, x0, 1);
+  int rc = sign_model(&m, &q);
   if (rc) return rc;
   const sdv_observable f = {.kind = SDV_OBS_F};
   rc = sdv_exact_stationary(m, side, &f, 1, level, NULL, NULL);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 

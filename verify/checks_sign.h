@@ -47,15 +47,29 @@ typedef struct sign_pred {
 
 sign_pred sign_predict(const sign_avg *a, size_t n, double eta, double lam);
 
-/* Builds a model from spec texts (compressor NULL: identity). */
-int sign_model(sdv_model **m, const char *method, size_t dim, size_t agents, double eta,
-               const char *objective, const char *noise, const char *sigma, const char *compressor,
-               const char *x0, uint64_t seed);
+/* A model of these files: a method on the diagonal quadratic lam[dim], the agents' laws (each
+ * a component spec; 1 or agents of them), sigma and x0 as numbers (1 or agents, 1 or dim),
+ * and a compressor spec for every agent (NULL: identity). */
+typedef struct sign_spec {
+  const char *method; /* "dsignsgd", "dsgd", "dcsgd" */
+  size_t dim, agents;
+  double eta;
+  const double *lam;
+  const char *const *noise;
+  size_t nnoise;
+  const double *sigma;
+  size_t nsigma;
+  const char *compressor;
+  const double *x0;
+  size_t nx0;
+  uint64_t seed;
+} sign_spec;
 
-/* Exact stationary E f of a freshly built model (freed again). */
-int sign_exact_level(sdv_side side, const char *method, size_t dim, size_t agents, double eta,
-                     const char *objective, const char *noise, const char *sigma,
-                     const char *compressor, const char *x0, double *level);
+/* Builds p's model through the typed API; free it with check_model_free (checks_spec.h). */
+int sign_model(sdv_model **m, const sign_spec *p);
+
+/* Exact stationary E f of a freshly built model of p (freed again; p's seed is not used). */
+int sign_exact_level(sdv_side side, const sign_spec *p, double *level);
 
 /* One long-format CSV for every check of these files: quantity, label, swept x, measured,
  * predicted, tolerance (absolute, on the measured scale; NAN when not a comparison). */

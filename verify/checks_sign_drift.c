@@ -21,6 +21,7 @@
 
 #include "checks.h"
 #include "checks_sign.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* ---------------------------------------------------------------------------------------
@@ -234,12 +235,22 @@ static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
   /* Predictions evaluated from erf (theory §8) and the stated decimals they must round to. */
   const double tail15 = erfc(1.5 / M_SQRT2), lo_speed = erf(1.5 / M_SQRT2), ell = t_ell(INFINITY);
   sign_csv_header(ctx);
-  char xs[64];
-  snprintf(xs, sizeof xs, "%.17g", x0);
+  static const char *const gauss[1] = {"gaussian"};
+  const sign_spec ms = {.method = "dsignsgd",
+                        .dim = 1,
+                        .agents = 1,
+                        .eta = eta,
+                        .lam = &lam,
+                        .noise = gauss,
+                        .nnoise = 1,
+                        .sigma = &sigma,
+                        .nsigma = 1,
+                        .x0 = &x0,
+                        .nx0 = 1,
+                        .seed = sdv_check_seed(ctx, "phases", 0)};
   sdv_model *m = NULL;
   sdv_work *w = NULL;
-  int rc = sign_model(&m, "dsignsgd", 1, 1, eta, "quadratic:lam=1.7", "gaussian", "2.385", NULL, xs,
-                      sdv_check_seed(ctx, "phases", 0));
+  int rc = sign_model(&m, &ms);
   if (rc) return rc;
   if ((rc = sdv_work_alloc(&w, m))) goto done;
   bool pass = true;
@@ -327,7 +338,7 @@ static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
   rc = SDV_OK;
 done:
   sdv_work_free(w);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 

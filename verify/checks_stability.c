@@ -19,6 +19,7 @@
 
 #include "checks.h"
 #include "checks_quadratic.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* Is the side of c at learning rate eta stable? */
@@ -28,7 +29,7 @@ static int stable_at(const cfg *base, double eta, sdv_side side, bool *stable, d
   sdv_model *m = NULL;
   int rc = cfg_model(&c, 1, 1.0, &m);
   if (rc == SDV_OK) rc = sdv_exact_stability(m, side, growth, stable);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -100,7 +101,7 @@ static int log_x2_slopes(const sdv_check_ctx *ctx, const cfg *c, const char *id,
       nonfinite[side] = s0.nonfinite + s1.nonfinite;
     }
     sdv_mc_result_free(mr);
-    sdv_model_free(m);
+    check_model_free(m);
   }
   return rc;
 }

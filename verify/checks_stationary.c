@@ -32,6 +32,7 @@
 
 #include "checks.h"
 #include "checks_quadratic.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* Closed-form stationary E f on a diagonal quadratic: the discrete optimizer, the SDE, and
@@ -146,7 +147,7 @@ static int dsgd_level_exact(const sdv_check_ctx *ctx, size_t k, dsgd_level_run *
   int rc = cfg_model(c, sdv_check_seed(ctx, DSGD_LEVEL_ID, (unsigned)k), 1.0, &m);
   if (!rc && !(rc = cfg_exact_f(m, SDV_SIDE_DISCRETE, &disc)))
     rc = cfg_exact_f(m, SDV_SIDE_SDE, &sde);
-  sdv_model_free(m);
+  check_model_free(m);
   if (rc) return rc;
   const double pd = level_disc(c), ps = level_lead(c);
   double first, rem;
@@ -193,7 +194,7 @@ static int dsgd_level_mc(const sdv_check_ctx *ctx, double z, dsgd_level_run *o,
     sdv_model *m = NULL;
     int rc = cfg_model(c, sdv_check_seed(ctx, DSGD_LEVEL_ID, 100 + (unsigned)r), 1.0, &m);
     if (!rc) rc = time_average(ctx, m, c, blocks, &mean, &se, &steps);
-    sdv_model_free(m);
+    check_model_free(m);
     if (rc) return rc;
     const double pd = level_disc(c), ps = level_lead(c);
     const bool ok = fabs(mean - pd) <= z * se;
@@ -282,7 +283,7 @@ static int run_dcsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
     if ((rc = cfg_exact_f(m, SDV_SIDE_DISCRETE, &disc)) ||
         (rc = cfg_exact_f(m, SDV_SIDE_SDE, &sde)))
       goto fail;
-    sdv_model_free(m);
+    check_model_free(m);
     m = NULL;
     const double pd = level_disc(c), ps = level_sde(c), lead = level_lead(c);
     double fd, rd, fs, rs;
@@ -310,7 +311,7 @@ static int run_dcsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
       double ref;
       if ((rc = cfg_model(&plain, sdv_check_seed(ctx, id, 50), 1.0, &m))) goto fail;
       if ((rc = cfg_exact_f(m, SDV_SIDE_SDE, &ref))) goto fail;
-      sdv_model_free(m);
+      check_model_free(m);
       m = NULL;
       const double ratio = sde / ref, want = 1.0 + cfg_omega(c, 0);
       const bool ok_r = fabs(ratio / want - 1.0 - fs) <= rs;
@@ -341,7 +342,7 @@ static int run_dcsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
     size_t steps;
     if ((rc = cfg_model(c, sdv_check_seed(ctx, id, 100 + (unsigned)r), 1.0, &m))) goto fail;
     if ((rc = time_average(ctx, m, c, blocks, &mean, &se, &steps))) goto fail;
-    sdv_model_free(m);
+    check_model_free(m);
     m = NULL;
     const double pd = level_disc(c);
     const double dsgd = c->eta * (double)c->d * a.s2 / (4.0 * (double)c->N);
@@ -367,7 +368,7 @@ static int run_dcsgd_level(const sdv_check_ctx *ctx, sdv_check_result *res) {
                  RTOL_EXACT, z, ALPHA, min_ctl);
   return SDV_OK;
 fail:
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 
@@ -432,7 +433,7 @@ static int run_dcsgd_rate(const sdv_check_ctx *ctx, sdv_check_result *res) {
     sdv_check_note(res, "x%zu: disc rho %.8g (pred %.8g), SDE a %.8g (pred %.8g)", j + 1, rho,
                    rho_p, rate, a_p);
   }
-  sdv_model_free(m);
+  check_model_free(m);
   m = NULL;
 
   /* Monte Carlo of the optimizer: -log(E x_K^2 / x0^2)/K against -log rho. */
@@ -473,11 +474,11 @@ static int run_dcsgd_rate(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->control_rejected = ctl;
   sdv_check_note(res, "exact rates vs formulas rtol 1e-7");
   sdv_mc_result_free(mr);
-  sdv_model_free(m);
+  check_model_free(m);
   return SDV_OK;
 fail:
   sdv_mc_result_free(mr);
-  sdv_model_free(m);
+  check_model_free(m);
   return rc;
 }
 

@@ -44,6 +44,7 @@
 #include <sdv/process.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 #define TRAJ_ALPHA 1e-4
@@ -273,41 +274,33 @@ static void compare_paths(sdv_ledger *L, const double *out, size_t M, size_t d, 
                       l + 1);
 }
 
-/* ---- model options ---- */
+/* ---- the model of a case (typed: checks_spec.h) ---- */
 
-typedef struct tr_text {
-  char lam[128], x0[128], sigma[128], comp[256];
-} tr_text;
+/* Agent a's compressor, from its component spec (a name and at most one parameter). */
+static int tr_compressor(mspec *v, const tr_agent *a) {
+  char spec[64];
+  if (a->comp == C_ID) return mspec_compressor(v, "identity");
+  if (a->comp == C_BERN)
+    snprintf(spec, sizeof spec, "bernoulli:p=%.17g", a->par);
+  else
+    snprintf(spec, sizeof spec, "rand-k:k=%.0f", a->par);
+  return mspec_compressor(v, spec);
+}
 
-static void tr_options(const tr_case *c, uint64_t seed, tr_text *t, sdv_model_options *o) {
-  size_t ul = (size_t)snprintf(t->lam, sizeof t->lam, "quadratic:lam=");
-  size_t ux = 0, us = 0, uc = 0;
-  for (size_t j = 0; j < c->dim; j++) {
-    ul += (size_t)snprintf(t->lam + ul, sizeof t->lam - ul, "%s%.17g", j ? "," : "", c->lam[j]);
-    ux += (size_t)snprintf(t->x0 + ux, sizeof t->x0 - ux, "%s%.17g", j ? "," : "", c->x0[j]);
-  }
-  for (size_t i = 0; i < c->agents; i++) {
-    const tr_agent *a = &c->ag[i];
-    us += (size_t)snprintf(t->sigma + us, sizeof t->sigma - us, "%s%.17g", i ? "," : "", a->sigma);
-    const char *sep = i ? ";" : "";
-    if (a->comp == C_ID)
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%sidentity", sep);
-    else if (a->comp == C_BERN)
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%sbernoulli:p=%.17g", sep, a->par);
-    else
-      uc += (size_t)snprintf(t->comp + uc, sizeof t->comp - uc, "%srand-k:k=%.0f", sep, a->par);
-  }
-  sdv_model_options_default(o);
-  o->method = c->method;
-  o->dim = c->dim;
-  o->agents = c->agents;
-  o->batch = c->batch;
-  o->eta = c->eta;
-  o->objective = t->lam;
-  o->sigma = t->sigma;
-  if (strcmp(c->method, "dcsgd") == 0) o->compressor = t->comp;
-  o->x0 = t->x0;
-  o->seed = seed;
+/* The case's model spec from its numbers; sigma[agents] is the caller's (filled here). */
+static int tr_spec(const tr_case *c, uint64_t seed, double *sigma, mspec *v) {
+  const sdv_method_type *method;
+  int rc = mspec_method(c->method, &method);
+  if (rc) return rc;
+  mspec_init(v, method, c->dim, c->agents, c->eta, seed);
+  v->s.batch = c->batch;
+  mspec_x0(v, c->x0, c->dim);
+  for (size_t i = 0; i < c->agents; i++) sigma[i] = c->ag[i].sigma;
+  mspec_sigma(v, sigma, c->agents);
+  rc = mspec_quadratic(v, c->lam);
+  const bool compress = strcmp(c->method, "dcsgd") == 0;
+  for (size_t i = 0; !rc && compress && i < c->agents; i++) rc = tr_compressor(v, &c->ag[i]);
+  return rc;
 }
 
 /* sdv's exact routes against the recursions. */
@@ -425,26 +418,28 @@ typedef struct tr_run {
 
 static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, size_t M,
                     tr_run *R) {
-  tr_text t;
-  sdv_model_options o;
-  tr_options(c, seed, &t, &o);
+  mspec v;
+  double sigma[MAXN];
+  mspec_init(&v, NULL, 0, 0, 0.0, 0); /* owns nothing yet: safe to clear at done */
   const size_t K = (size_t)llround(c->T / c->eta), d = c->dim, m = c->substeps;
   sdv_model *mod[2] = {NULL, NULL}, *ctl[2] = {NULL, NULL}, *smp = NULL;
-  int rc = SDV_OK;
+  int rc = tr_spec(c, seed, sigma, &v);
+  if (rc) goto done;
+  sdv_model_spec o = v.s;
   if (strcmp(c->method, "dcsgd") == 0) {
     o.sde_route = SDV_SDE_SAMPLED;
-    if ((rc = sdv_model_alloc(&smp, &o))) goto done;
+    if ((rc = sdv_model_alloc_spec(&smp, &o))) goto done;
     o.sde_route = SDV_SDE_AUTO;
   }
   for (int lit = 0; lit < 2; lit++) {
     o.literal = lit;
-    if ((rc = sdv_model_alloc(&mod[lit], &o))) goto done;
+    if ((rc = sdv_model_alloc_spec(&mod[lit], &o))) goto done;
   }
   o.literal = false;
   const double scales[2] = {sqrt(1.1), sqrt((double)c->agents)};
   for (int k = 0; k < 2; k++) {
     o.diffusion_scale = scales[k];
-    if ((rc = sdv_model_alloc(&ctl[k], &o))) goto done;
+    if ((rc = sdv_model_alloc_spec(&ctl[k], &o))) goto done;
   }
   if ((rc = exact_routes(mod[0], c, K, &R->main))) goto done;
   const moments disc = recursion(c, K, c->eta, c->eta * c->eta);
@@ -496,6 +491,7 @@ done:
     sdv_model_free(ctl[k]);
   }
   sdv_model_free(smp);
+  mspec_clear(&v); /* after the models, which borrow its objective */
   return rc;
 }
 
@@ -578,14 +574,46 @@ done:
   return rc;
 }
 
+/* A case of run_dsignsgd: the agents' laws (component specs) and scales, 1 or N of each. */
+typedef struct ds_case {
+  const char *label, *noise[3];
+  size_t nnoise;
+  double sigma[3];
+  size_t nsigma, agents, batch;
+} ds_case;
+
+/* Case c's models: m[0] shortcut, m[1] literal, m[2] the control with every sigma_i 1.1 x
+ * (sigma: the caller's N doubles). They borrow v's objective. */
+static int ds_models(const ds_case *c, uint64_t seed, mspec *v, double *sigma, sdv_model **m) {
+  static const double lam[2] = {0.8, 2.1}, x0[2] = {0.7, -0.5};
+  mspec_init(v, sdv_method_dsignsgd, 2, c->agents, 0.1, seed);
+  v->s.batch = c->batch;
+  mspec_sigma(v, c->sigma, c->nsigma);
+  mspec_x0(v, x0, 2);
+  int rc = mspec_quadratic(v, lam);
+  for (size_t k = 0; !rc && k < c->nnoise; k++) rc = mspec_noise(v, c->noise[k]);
+  sdv_model_spec o = v->s;
+  for (int lit = 0; lit < 2 && rc == SDV_OK; lit++) {
+    o.literal = lit;
+    rc = sdv_model_alloc_spec(&m[lit], &o);
+  }
+  /* Control: the optimizer with every scale 10% larger must not match the lattice of the
+   * true model (a realistic sigma_i mix-up). */
+  if (rc == SDV_OK) {
+    for (size_t i = 0; i < m[0]->agents; i++) sigma[i] = 1.1 * m[0]->sigma[i];
+    o.literal = false;
+    o.sigma = sigma;
+    o.nsigma = m[0]->agents;
+    rc = sdv_model_alloc_spec(&m[2], &o);
+  }
+  return rc;
+}
+
 /* DSignSGD: the optimizer's step() over K steps against the exact lattice law. */
 static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  static const struct {
-    const char *label, *noise, *sigma;
-    size_t agents, batch;
-  } cases[] = {
-      {"gaussian equal agents", "gaussian", "0.9", 3, 2},
-      {"t3/cauchy/gaussian", "student-t:nu=3;cauchy;gaussian", "0.5,1.5,1", 3, 1},
+  static const ds_case cases[] = {
+      {"gaussian equal agents", {"gaussian"}, 1, {0.9}, 1, 3, 2},
+      {"t3/cauchy/gaussian", {"student-t:nu=3", "cauchy", "gaussian"}, 3, {0.5, 1.5, 1}, 3, 3, 1},
   };
   const size_t M = ctx->full ? 400000 : 100000, K = 10, d = 2;
   const size_t steps[1] = {K};
@@ -593,36 +621,11 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
   double *out = malloc(M * nobs_of(d) * sizeof *out);
   int rc = out ? SDV_OK : SDV_ERROR(SDV_ENOMEM, "trajectory-dsignsgd: %zu paths", M);
   for (size_t k = 0; k < 2 && rc == SDV_OK; k++) {
-    sdv_model_options o;
-    sdv_model_options_default(&o);
-    o.method = "dsignsgd";
-    o.dim = d;
-    o.agents = cases[k].agents;
-    o.batch = cases[k].batch;
-    o.eta = 0.1;
-    o.objective = "quadratic:lam=0.8,2.1";
-    o.noise = cases[k].noise;
-    o.sigma = cases[k].sigma;
-    o.x0 = "0.7,-0.5";
-    o.seed = sdv_check_seed(ctx, "trajectory-dsignsgd", (unsigned)k);
     sdv_model *m[3] = {NULL, NULL, NULL};
-    double mean[2], second[4];
-    for (int lit = 0; lit < 2 && rc == SDV_OK; lit++) {
-      o.literal = lit;
-      rc = sdv_model_alloc(&m[lit], &o);
-    }
-    /* Control: the optimizer with every scale 10% larger must not match the lattice of the
-     * true model (a realistic sigma_i mix-up). */
-    char sig[128];
-    if (rc == SDV_OK) {
-      size_t u = 0;
-      for (size_t i = 0; i < m[0]->agents; i++)
-        u += (size_t)snprintf(sig + u, sizeof sig - u, "%s%.17g", i ? "," : "",
-                              1.1 * m[0]->sigma[i]);
-      o.literal = false;
-      o.sigma = sig;
-      rc = sdv_model_alloc(&m[2], &o);
-    }
+    double mean[2], second[4], sigma[3];
+    mspec ms;
+    rc = ds_models(&cases[k], sdv_check_seed(ctx, "trajectory-dsignsgd", (unsigned)k), &ms, sigma,
+                   m);
     if (rc == SDV_OK)
       rc = sdv_exact_moments(m[0], SDV_SIDE_DISCRETE, steps, 1, mean, second, NULL, NULL);
     moments ref;
@@ -641,7 +644,8 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
                       : "shortcut step()");
       compare_paths(v == 2 ? &C : &L, out, M, d, &ref, what);
     }
-    for (int v = 0; v < 3; v++) sdv_model_free(m[v]);
+    for (int i = 0; i < 3; i++) sdv_model_free(m[i]);
+    mspec_clear(&ms); /* after the models, which borrow its objective */
   }
   sdv_ledger_summary s;
   if (rc == SDV_OK && (rc = sdv_ledger_close(&L, TRAJ_ALPHA, &s)) == SDV_OK) {

@@ -10,13 +10,12 @@
 
 #include <sdv/errors.h>
 
-int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_options *disc,
-                   const sdv_model_options *sde, const sdv_weak_options *wo,
-                   sdv_weak_result **out) {
+int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_spec *disc,
+                   const sdv_model_spec *sde, const sdv_weak_options *wo, sdv_weak_result **out) {
   sdv_weak_options o = *wo;
   o.threads = ctx->threads;
   o.cancel = ctx->cancel;
-  int rc = sdv_weak_run(disc, sde, &o, out);
+  int rc = sdv_weak_run_spec(disc, sde, &o, out);
   if (rc) return rc;
   static const sdv_observable f_only = {.kind = SDV_OBS_F};
   const sdv_observable *obs = o.obs ? o.obs : &f_only;

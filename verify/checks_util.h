@@ -7,11 +7,12 @@
 
 #include "checks.h"
 
-/* Runs a weak study with the context's threads and cancel flag, writes every row to ctx->csv
- * (header "study,eta,t,step,observable,..." on first use, with `label` in the study column), and
- * returns the result. */
-int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_options *disc,
-                   const sdv_model_options *sde, const sdv_weak_options *wo, sdv_weak_result **out);
+/* Runs a weak study of typed model specs (sdv_weak_run_spec; sde NULL: disc's own SDE; the
+ * components they point to must outlive the call) with the context's threads and cancel flag,
+ * writes every row to ctx->csv (header "study,eta,t,step,observable,..." on first use, with
+ * `label` in the study column), and returns the result. */
+int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_spec *disc,
+                   const sdv_model_spec *sde, const sdv_weak_options *wo, sdv_weak_result **out);
 
 /* The check's verdict: "PASS" (its test passed and its control was rejected),
  * "INCONCLUSIVE" (the test could not be decided: sdv_check_result.inconclusive) or "FAIL". */

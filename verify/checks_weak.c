@@ -27,6 +27,7 @@
 #include <sdv/weak.h>
 
 #include "checks.h"
+#include "checks_spec.h"
 #include "checks_util.h"
 
 /* False-failure budget of a check: 1e-4 (so 20 seeds x 4 Monte Carlo checks fail with
@@ -67,13 +68,16 @@ static double quadratic_limit(const double *lam, const double *x0, size_t d, dou
   return s;
 }
 
-/* Writes "a,b,c" into buf. */
-static const char *join(char *buf, size_t len, const double *v, size_t n) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (size_t j = 0; j < n && used < len; j++)
-    used += (size_t)snprintf(buf + used, len - used, "%s%.17g", j ? "," : "", v[j]);
-  return buf;
+/* A study's model: method on the diagonal quadratic lam[d] (lam NULL: the objective spec obj),
+ * agents with scales sigma[agents], from x0[nx0] (1 or d values); laws and compressors are
+ * added by the caller. */
+static int weak_model(mspec *v, const sdv_method_type *method, size_t d, const double *lam,
+                      const char *obj, size_t agents, const double *sigma, const double *x0,
+                      size_t nx0, uint64_t seed) {
+  mspec_init(v, method, d, agents, 0.1, seed); /* eta: every rung sets its own */
+  mspec_sigma(v, sigma, agents);
+  mspec_x0(v, x0, nx0);
+  return lam ? mspec_quadratic(v, lam) : mspec_objective(v, obj);
 }
 
 /* The limit of e(eta)/eta from a study's rows (test 0; rows sorted by decreasing eta), and
@@ -131,9 +135,9 @@ static double limit_distance(double lim, double tol, double pred) { return fabs(
 /* ---- the order measurement, shared by claims 1, 2 and 3 ---- */
 
 typedef struct order_spec {
-  const sdv_model_options *disc;  /* the optimizer; its own SDE is the model under test */
-  const sdv_model_options *wrong; /* the SDE with a mis-specified drift (control) */
-  const char *wrong_text;         /* what is wrong with it */
+  const sdv_model_spec *disc;  /* the optimizer; its own SDE is the model under test */
+  const sdv_model_spec *wrong; /* the SDE with a mis-specified drift (control) */
+  const char *wrong_text;      /* what is wrong with it */
   const sdv_weak_options *wo;
   size_t wrong_paths; /* Monte Carlo paths for the control (0: as wo); its error is O(1) */
   double predicted;   /* the Euler-bias constant */
@@ -222,31 +226,27 @@ done:
 static int run_dsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const double lam = 2.0, lam_wrong = 2.2, x0 = 1.0, t = 1.0;
   static const double eta[] = {0.04, 0.02, 0.01, 0.005, 0.0025};
-  char obj[64], objw[64];
-  snprintf(obj, sizeof obj, "quadratic:lam=%.17g", lam);
-  snprintf(objw, sizeof objw, "quadratic:lam=%.17g", lam_wrong);
-  sdv_model_options disc, wrong;
-  sdv_model_options_default(&disc);
-  disc.method = "dsgd";
-  disc.agents = 2;
-  disc.sigma = "0.7,1.3";
-  disc.objective = obj;
-  disc.x0 = "1";
-  disc.seed = sdv_check_seed(ctx, "dsgd-order", 0);
-  wrong = disc;
-  wrong.objective = objw;
+  static const double sigma[2] = {0.7, 1.3};
+  const uint64_t seed = sdv_check_seed(ctx, "dsgd-order", 0);
+  mspec disc, wrong;
+  int rc = weak_model(&disc, sdv_method_dsgd, 1, &lam, NULL, 2, sigma, &x0, 1, seed);
+  const int rw = weak_model(&wrong, sdv_method_dsgd, 1, &lam_wrong, NULL, 2, sigma, &x0, 1, seed);
+  if (!rc) rc = rw;
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, false);
   const order_spec sp = {
-      .disc = &disc,
-      .wrong = &wrong,
+      .disc = &disc.s,
+      .wrong = &wrong.s,
       .wrong_text =
           "SDE of a mis-specified drift (lambda 2.2 instead of 2): its error does "
           "not vanish, so order or limit must fail",
       .wo = &wo,
       .predicted = quadratic_limit(&lam, &x0, 1, t),
       .prediction = "-(1/2) lambda^3 x0^2 t e^{-2 lambda t} (lambda = 2, x0 = 1, t = 1)"};
-  return run_order(ctx, res, &sp);
+  if (!rc) rc = run_order(ctx, res, &sp);
+  mspec_clear(&disc);
+  mspec_clear(&wrong);
+  return rc;
 }
 
 /* Fluctuation statistic of one study, folded into res (several studies: all must pass and
@@ -307,9 +307,7 @@ static int run_dsgd_diffusion(const sdv_check_ctx *ctx, sdv_check_result *res) {
     const char *noise, *label;
     double var_factor; /* Var T: 1 (Gaussian), nu/(nu - 2) (Student-t) */
   } laws[] = {{"gaussian", "gaussian", 1.0}, {"student-t:nu=5", "student-t nu=5", 5.0 / 3.0}};
-  char obj[64], sig[128];
-  snprintf(obj, sizeof obj, "quadratic:lam=%.17g", lam);
-  join(sig, sizeof sig, sigma, N);
+  static const double x0 = 1.0;
   double s2 = 0.0;
   for (size_t i = 0; i < N; i++) s2 += sigma[i] * sigma[i] / (double)N;
   sdv_weak_options wo;
@@ -319,17 +317,13 @@ static int run_dsgd_diffusion(const sdv_check_ctx *ctx, sdv_check_result *res) {
    * the unweighted line through exact F_disc leaves an O(eta_max^2) remainder. */
   const double L_rtol = 4.0 * (lam * eta[0]) * (lam * eta[0]);
   for (size_t k = 0; k < sizeof laws / sizeof *laws; k++) {
-    sdv_model_options m;
-    sdv_model_options_default(&m);
-    m.method = "dsgd";
-    m.agents = N;
-    m.sigma = sig;
-    m.noise = laws[k].noise;
-    m.objective = obj;
-    m.x0 = "1";
-    m.seed = sdv_check_seed(ctx, "dsgd-diffusion", (unsigned)k);
+    mspec m;
+    int rc = weak_model(&m, sdv_method_dsgd, 1, &lam, NULL, N, sigma, &x0, 1,
+                        sdv_check_seed(ctx, "dsgd-diffusion", (unsigned)k));
+    if (!rc) rc = mspec_noise(&m, laws[k].noise);
     sdv_weak_result *w = NULL;
-    int rc = sdv_check_weak(ctx, laws[k].label, &m, NULL, &wo, &w);
+    if (!rc) rc = sdv_check_weak(ctx, laws[k].label, &m.s, NULL, &wo, &w);
+    mspec_clear(&m);
     if (rc) return rc;
     const double L_pred = laws[k].var_factor * s2 * (1.0 - exp(-2.0 * lam * t)) / (4.0 * N);
     fold_fluct(res, w, laws[k].label, L_pred, L_rtol, k == 0);
@@ -356,58 +350,55 @@ static int run_dsgd_diffusion(const sdv_check_ctx *ctx, sdv_check_result *res) {
 /* d = 3, heterogeneous curvatures and starts, N = 2 agents with different sigma; exact
  * sides (linear compressors). The wrong SDE has every lambda_j scaled by 1.1. */
 static int dcsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res, const char *id,
-                       const char *compressor, const char *what) {
+                       const char *const *compressor, size_t ncompressor, const char *what) {
   static const double lam[] = {2.0, 1.0, 0.5}, x0[] = {1.0, -0.6, 0.8}, t = 1.0;
   static const double eta[] = {0.04, 0.02, 0.01, 0.005, 0.0025};
   const size_t d = sizeof lam / sizeof *lam;
   double lamw[3];
   for (size_t j = 0; j < d; j++) lamw[j] = 1.1 * lam[j];
-  char obj[160], objw[160], xs[96], buf[96];
-  snprintf(obj, sizeof obj, "quadratic:lam=%s", join(buf, sizeof buf, lam, d));
-  snprintf(objw, sizeof objw, "quadratic:lam=%s", join(buf, sizeof buf, lamw, d));
-  join(xs, sizeof xs, x0, d);
-  sdv_model_options disc, wrong;
-  sdv_model_options_default(&disc);
-  disc.method = "dcsgd";
-  disc.dim = d;
-  disc.agents = 2;
-  disc.sigma = "0.9,1.4";
-  disc.compressor = compressor;
-  disc.objective = obj;
-  disc.x0 = xs;
-  disc.seed = sdv_check_seed(ctx, id, 0);
-  wrong = disc;
-  wrong.objective = objw;
+  static const double sigma[2] = {0.9, 1.4};
+  const uint64_t seed = sdv_check_seed(ctx, id, 0);
+  mspec disc, wrong;
+  int rc = weak_model(&disc, sdv_method_dcsgd, d, lam, NULL, 2, sigma, x0, d, seed);
+  const int rw = weak_model(&wrong, sdv_method_dcsgd, d, lamw, NULL, 2, sigma, x0, d, seed);
+  if (!rc) rc = rw;
+  for (size_t i = 0; !rc && i < ncompressor; i++)
+    if (!(rc = mspec_compressor(&disc, compressor[i])))
+      rc = mspec_compressor(&wrong, compressor[i]);
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, true);
   char pred[200];
   snprintf(pred, sizeof pred,
            "-(1/2) sum_j lambda_j^3 x0_j^2 t e^{-2 lambda_j t} (same as DSGD; %s)", what);
-  const order_spec sp = {.disc = &disc,
-                         .wrong = &wrong,
+  const order_spec sp = {.disc = &disc.s,
+                         .wrong = &wrong.s,
                          .wrong_text = "SDE of a mis-specified drift (every lambda_j x 1.1)",
                          .wo = &wo,
                          .predicted = quadratic_limit(lam, x0, d, t),
                          .prediction = pred};
-  return run_order(ctx, res, &sp);
+  if (!rc) rc = run_order(ctx, res, &sp);
+  mspec_clear(&disc);
+  mspec_clear(&wrong);
+  return rc;
 }
 
 static int run_dcsgd_randk_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  return dcsgd_order(ctx, res, "dcsgd-randk-order", "rand-k:k=1", "rand-1 of 3, omega = 2");
+  static const char *const rand1[1] = {"rand-k:k=1"};
+  return dcsgd_order(ctx, res, "dcsgd-randk-order", rand1, 1, "rand-1 of 3, omega = 2");
 }
 
 static int run_dcsgd_bernoulli_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  return dcsgd_order(ctx, res, "dcsgd-bernoulli-order", "bernoulli:p=0.5;bernoulli:p=0.25",
+  static const char *const bern[2] = {"bernoulli:p=0.5", "bernoulli:p=0.25"};
+  return dcsgd_order(ctx, res, "dcsgd-bernoulli-order", bern, 2,
                      "Bernoulli p = 0.5, 0.25, omega_i = 1, 3");
 }
 
 /* Var(x_k) and Var(X_t) of coordinate 0, exactly. */
-static int exact_var(const sdv_model_options *mo, double eta, size_t k, sdv_side side,
-                     double *var) {
-  sdv_model_options o = *mo;
+static int exact_var(const sdv_model_spec *ms, double eta, size_t k, sdv_side side, double *var) {
+  sdv_model_spec o = *ms;
   o.eta = eta;
   sdv_model *m = NULL;
-  int rc = sdv_model_alloc(&m, &o);
+  int rc = sdv_model_alloc_spec(&m, &o);
   if (rc) return rc;
   double mean, second;
   rc = sdv_exact_moments(m, side, &k, 1, &mean, &second, NULL, NULL);
@@ -428,27 +419,15 @@ static int log_slope(const double *eta, const double *y, size_t n, double *slope
   return sdv_weak_linfit(lx, ly, NULL, n, &c0, slope, &s0, &s1, &dof);
 }
 
-/* T4: pure compression noise. With sigma = 0 every bit of variance comes from compressing
- * the signal, the omega (d_j f)^2 channel of the diffusion, invisible at leading order in
- * stationary E f. */
-static int run_dcsgd_channel(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  static const double lam = 2.0, x0 = 1.0, t = 1.0, omega_bar = 2.0, N = 2.0;
+/* T4's setting (run_dcsgd_channel): f = lam x^2/2, x0, two agents. */
+static const double CH_LAM = 2.0, CH_X0 = 1.0;
+
+/* T4's rungs and verdict (run_dcsgd_channel). */
+static int channel_rungs(const sdv_check_ctx *ctx, const sdv_model_spec *disc,
+                         const sdv_model_spec *ctrl, sdv_check_result *res) {
+  static const double lam = CH_LAM, x0 = CH_X0, t = 1.0, omega_bar = 2.0, N = 2.0;
   static const double eta[] = {0.04, 0.02, 0.01, 0.005, 0.0025};
   const size_t n = sizeof eta / sizeof *eta;
-  char obj[64];
-  snprintf(obj, sizeof obj, "quadratic:lam=%.17g", lam);
-  sdv_model_options disc, ctrl;
-  sdv_model_options_default(&disc);
-  disc.method = "dcsgd";
-  disc.agents = (size_t)N;
-  disc.sigma = "0";
-  disc.compressor = "bernoulli:p=0.5;bernoulli:p=0.25"; /* omega_i = 1, 3: omega_bar = 2 */
-  disc.objective = obj;
-  disc.x0 = "1";
-  disc.seed = sdv_check_seed(ctx, "dcsgd-channel", 0);
-  ctrl = disc; /* DSGD's SDE: the same drift, no compression channel */
-  ctrl.method = "dsgd";
-  ctrl.compressor = "identity";
   double r[16], rcl[16];
   bool formula_ok = true;
   double worst_f = 0.0;
@@ -458,9 +437,9 @@ static int run_dcsgd_channel(const sdv_check_ctx *ctx, sdv_check_result *res) {
   for (size_t i = 0; i < n; i++) {
     const size_t k = (size_t)nearbyint(t / eta[i]);
     double vd, vs, vc;
-    int rc = exact_var(&disc, eta[i], k, SDV_SIDE_DISCRETE, &vd);
-    if (!rc) rc = exact_var(&disc, eta[i], k, SDV_SIDE_SDE, &vs);
-    if (!rc) rc = exact_var(&ctrl, eta[i], k, SDV_SIDE_SDE, &vc);
+    int rc = exact_var(disc, eta[i], k, SDV_SIDE_DISCRETE, &vd);
+    if (!rc) rc = exact_var(disc, eta[i], k, SDV_SIDE_SDE, &vs);
+    if (!rc) rc = exact_var(ctrl, eta[i], k, SDV_SIDE_SDE, &vc);
     if (rc) return rc;
     /* Leading order: Var(X_t) = x0^2 e^{-2 lambda t} (e^{eps} - 1), eps = eta omega_bar
      * lambda^2 t / N, so the formula's relative error is eps/2 + O(eps^2) <= eps. */
@@ -514,6 +493,27 @@ static int run_dcsgd_channel(const sdv_check_ctx *ctx, sdv_check_result *res) {
   return SDV_OK;
 }
 
+/* T4: pure compression noise. With sigma = 0 every bit of variance comes from compressing
+ * the signal, the omega (d_j f)^2 channel of the diffusion, invisible at leading order in
+ * stationary E f. */
+static int run_dcsgd_channel(const sdv_check_ctx *ctx, sdv_check_result *res) {
+  static const double sigma[2] = {0.0, 0.0};
+  mspec dv;
+  int rc = weak_model(&dv, sdv_method_dcsgd, 1, &CH_LAM, NULL, 2, sigma, &CH_X0, 1,
+                      sdv_check_seed(ctx, "dcsgd-channel", 0));
+  /* omega_i = 1, 3: omega_bar = 2 */
+  if (!rc && !(rc = mspec_compressor(&dv, "bernoulli:p=0.5")))
+    rc = mspec_compressor(&dv, "bernoulli:p=0.25");
+  const sdv_model_spec disc = dv.s;
+  sdv_model_spec ctrl = disc; /* DSGD's SDE: the same drift, no compression channel */
+  ctrl.method = sdv_method_dsgd;
+  ctrl.compressor = NULL;
+  ctrl.ncompressor = 0;
+  if (!rc) rc = channel_rungs(ctx, &disc, &ctrl, res);
+  mspec_clear(&dv);
+  return rc;
+}
+
 /* QSGD and natural compression: no closed forms, both sides Monte Carlo (the SDE on the
  * generic sampled route). x0 = 0 makes the noise-induced part all of E f, so its relative
  * Monte Carlo error is sqrt(2/d)/sqrt(paths) whatever eta is (at x0 != 0 the mean's
@@ -529,22 +529,20 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
   /* Four rungs: the reduced chi-square that inflates the line fit's interval has 2 degrees
    * of freedom, so an unlucky draw cannot widen it enough to hide the controls. */
   static const double eta[] = {0.2, 0.15, 0.1, 0.05}, t = 1.2;
-  sdv_model_options disc, nochan;
-  sdv_model_options_default(&disc);
-  disc.method = "dcsgd";
-  disc.dim = 4;
-  disc.agents = 2;
-  disc.sigma = "0.8,1.3";
-  disc.compressor = compressor;
+  static const double sigma[2] = {0.8, 1.3}, x0 = 0.0;
   /* Small curvatures: the line fit's O((eta lambda)^2) remainder biases a/L; on the exact
    * Bernoulli analogue of this setting (p = 0.925, same ladder) it is -0.0015, against a
-   * standard error of 0.007 (quick) and 0.0035 (--full). */
-  disc.objective = "quadratic:lam=0.3..0.6";
-  disc.x0 = "0";
-  disc.seed = sdv_check_seed(ctx, id, 0);
-  nochan = disc; /* DSGD's SDE: same drift and noise, no compression */
-  nochan.method = "dsgd";
-  nochan.compressor = "identity";
+   * standard error of 0.007 (quick) and 0.0035 (--full). The range is the objective's own
+   * spec (evenly spaced, as sdv list documents). */
+  mspec dv;
+  int rc = weak_model(&dv, sdv_method_dcsgd, 4, NULL, "quadratic:lam=0.3..0.6", 2, sigma, &x0, 1,
+                      sdv_check_seed(ctx, id, 0));
+  if (!rc) rc = mspec_compressor(&dv, compressor);
+  const sdv_model_spec disc = dv.s;
+  sdv_model_spec nochan = disc; /* DSGD's SDE: same drift and noise, no compression */
+  nochan.method = sdv_method_dsgd;
+  nochan.compressor = NULL;
+  nochan.ncompressor = 0;
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, true);
   wo.paths = ctx->full ? 4 * paths : paths;
@@ -555,8 +553,7 @@ static int dcsgd_mc(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
   const bool split = ctrl_paths < paths;
   wo.controls = !split;
   sdv_weak_result *w = NULL, *wc = NULL, *wb = NULL;
-  int rc = sdv_check_weak(ctx, "model", &disc, NULL, &wo, &w);
-  if (rc) goto done;
+  if (rc || (rc = sdv_check_weak(ctx, "model", &disc, NULL, &wo, &w))) goto done;
   fold_fluct(res, w, what, NAN, 0, true);
   if (split) {
     sdv_weak_options wob = wo;
@@ -616,6 +613,7 @@ done:
   sdv_weak_result_free(w);
   sdv_weak_result_free(wc);
   sdv_weak_result_free(wb);
+  mspec_clear(&dv);
   return rc;
 }
 
@@ -640,15 +638,15 @@ static int run_dcsgd_natural(const sdv_check_ctx *ctx, sdv_check_result *res) {
 /* Euler-bias constant lim [f(xbar_k) - f(x(t))]/eta of the model's mean drift (theory §5),
  * from the exact noise-free recursion and drift ODE at eta = t/1000 and t/2000, Richardson
  * extrapolated (remainder O(eta^2), about 1e-6 relative). */
-static int euler_bias(const sdv_model_options *base, double t, double *out) {
+static int euler_bias(const sdv_model_spec *base, double t, double *out) {
   double B[2];
   for (size_t k = 0; k < 2; k++) {
-    sdv_model_options o = *base;
+    sdv_model_spec o = *base;
     const size_t steps = 1000 * (k + 1);
     o.eta = t / (double)steps;
     sdv_model *m = NULL;
     double gn, go;
-    int rc = sdv_model_alloc(&m, &o);
+    int rc = sdv_model_alloc_spec(&m, &o);
     if (!rc) rc = sdv_exact_eval(m, SDV_SIDE_NOISEFREE, &steps, 1, &obs_f, 1, &gn, NULL, NULL);
     if (!rc) rc = sdv_exact_eval(m, SDV_SIDE_ODE, &steps, 1, &obs_f, 1, &go, NULL, NULL);
     sdv_model_free(m);
@@ -675,40 +673,36 @@ static int dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
    * -0.2005, -0.1977, -0.1969, -0.1966 (t3), a straight line in eta to 1e-3. */
   static const double eta[] = {0.4, 0.2, 0.1, 0.05}, eta_fl[] = {0.2, 0.15, 0.1, 0.075, 0.05},
                       t = 1.2;
-  sdv_model_options disc, wrong;
-  sdv_model_options_default(&disc);
-  disc.method = "dsignsgd";
-  disc.dim = 2;
-  disc.agents = 3;
-  disc.sigma = "0.6,1,1.8";
-  disc.noise = noise;
-  disc.objective = "quadratic:lam=1,1.5";
-  disc.x0 = "2,-1.5";
-  disc.seed = sdv_check_seed(ctx, id, 0);
-  wrong = disc;
-  wrong.noise = wrong_noise;
+  static const double lam[2] = {1.0, 1.5}, sigma[3] = {0.6, 1.0, 1.8}, x0[2] = {2.0, -1.5};
+  static const double x0_fl = 0.0;
+  const uint64_t seed = sdv_check_seed(ctx, id, 0);
+  mspec disc, wrong;
+  int rc = weak_model(&disc, sdv_method_dsignsgd, 2, lam, NULL, 3, sigma, x0, 2, seed);
+  const int rw = weak_model(&wrong, sdv_method_dsignsgd, 2, lam, NULL, 3, sigma, x0, 2, seed);
+  if (!rc) rc = rw;
+  if (!rc && !(rc = mspec_noise(&disc, noise))) rc = mspec_noise(&wrong, wrong_noise);
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, false);
   wo.paths = ctx->full ? 128000 : 32000;
   wo.substeps = 2;
   double pred;
-  int rc = euler_bias(&disc, t, &pred);
-  if (rc) return rc;
+  sdv_weak_result *wf = NULL;
+  if (rc || (rc = euler_bias(&disc.s, t, &pred))) goto done;
   char wtext[200], ptext[200];
   snprintf(wtext, sizeof wtext, "SDE with the drift of the wrong noise law (%s)", wrong_noise);
   snprintf(ptext, sizeof ptext,
            "Euler-bias constant lim [f(xbar_k) - f(x(t))]/eta of the drift -mbar (%s)", what);
-  const order_spec sp = {.disc = &disc,
-                         .wrong = &wrong,
+  const order_spec sp = {.disc = &disc.s,
+                         .wrong = &wrong.s,
                          .wrong_text = wtext,
                          .wo = &wo,
                          .wrong_paths = wo.paths / 4,
                          .predicted = pred,
                          .prediction = ptext};
-  sdv_weak_result *wf = NULL;
   if ((rc = run_order(ctx, res, &sp))) goto done;
-  sdv_model_options fl = disc;
-  fl.x0 = "0";
+  sdv_model_spec fl = disc.s;
+  fl.x0 = &x0_fl;
+  fl.nx0 = 1;
   fl.seed = sdv_check_seed(ctx, id, 1);
   sdv_weak_options wof = wo;
   wof.controls = true;
@@ -733,6 +727,8 @@ static int dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res, const char 
            wtext);
 done:
   sdv_weak_result_free(wf);
+  mspec_clear(&disc);
+  mspec_clear(&wrong);
   return rc;
 }
 

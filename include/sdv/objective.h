@@ -121,6 +121,14 @@ int sdv_objective_alloc(sdv_objective **out, const char *spec, size_t dim);
 int sdv_objective_alloc_type(sdv_objective **out, const sdv_objective_type *type, size_t dim,
                              const char *params);
 
+/* The diagonal quadratic f = 0.5 sum_j lam_j x_j^2 from numbers: the same objective as the spec
+ * "quadratic:lam=l_0,...,l_{d-1}" (the same type, the same state bit for bit), without text.
+ * lam[dim] is read and copied (the caller keeps it). SDV_EINVAL naming the field for dim 0, a
+ * NULL out or lam, or lam[j] <= 0, NaN or infinite ("quadratic: lam[2] = -1 must be > 0 and
+ * finite"); SDV_ELIMIT or SDV_ENOMEM as sdv_objective_alloc. *out is NULL on failure; free it
+ * with sdv_objective_free. */
+int sdv_objective_alloc_quadratic(sdv_objective **out, size_t dim, const double *lam);
+
 /* A user objective from plain callbacks (hess may be NULL). user is passed back as the
  * first argument and is borrowed. */
 typedef double sdv_objective_value_fn(void *user, size_t dim, const double *x);

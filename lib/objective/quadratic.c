@@ -4,6 +4,7 @@
  *   lam_j > 0, unique minimizer x* = 0, f* = 0.
  *
  * Spec "quadratic:lam=LIST" (default lam=1); LIST is one number, d numbers or a range A..B.
+ * From numbers: sdv_objective_alloc_quadratic(&f, d, lam), the same objective without text.
  * Reference value (checked in tests/test-objective.c): lam=0.5..2, d = 3,
  * x = (1.5, -2.385, 0.25) gives f = 267529/64000 = 4.180140625.
  */
@@ -13,6 +14,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/clones.h"
 
@@ -23,6 +25,14 @@ static size_t quadratic_size(size_t dim) {
   return dim > SIZE_MAX / sizeof(double) ? SIZE_MAX : dim * sizeof(double);
 }
 
+/* The one domain check of both entry points (the spec and the numbers). */
+static int check_lam(const double *lam, size_t dim) {
+  for (size_t j = 0; j < dim; j++)
+    if (!(lam[j] > 0.0) || !isfinite(lam[j]))
+      return SDV_ERROR(SDV_EINVAL, "quadratic: lam[%zu] = %g must be > 0 and finite", j, lam[j]);
+  return SDV_OK;
+}
+
 static int quadratic_init(void *state, size_t dim, sdv_params *params) {
   double *lam = state;
   for (size_t j = 0; j < dim; j++) lam[j] = 1.0;
@@ -30,10 +40,7 @@ static int quadratic_init(void *state, size_t dim, sdv_params *params) {
     const int rc = sdv_params_get_list(params, "lam", dim, NULL, lam);
     if (rc) return rc;
   }
-  for (size_t j = 0; j < dim; j++)
-    if (!(lam[j] > 0.0) || !isfinite(lam[j]))
-      return SDV_ERROR(SDV_EINVAL, "quadratic: lam[%zu] = %g must be > 0 and finite", j, lam[j]);
-  return SDV_OK;
+  return check_lam(lam, dim);
 }
 
 static double quadratic_value(const void *state, size_t dim, const double *x) {
@@ -69,3 +76,17 @@ static const sdv_objective_type quadratic_type = {
 };
 
 const sdv_objective_type *const sdv_objective_quadratic = &quadratic_type;
+
+/* Checks lam before allocating, then fills the state that "quadratic" (lam = 1) starts with:
+ * the state is lam itself, so it holds the caller's doubles exactly, as parsing their %.17g
+ * text would. */
+int sdv_objective_alloc_quadratic(sdv_objective **out, size_t dim, const double *lam) {
+  if (!out) return SDV_ERROR(SDV_EINVAL, "quadratic: out is NULL");
+  *out = NULL;
+  if (!lam) return SDV_ERROR(SDV_EINVAL, "quadratic: lam is NULL (expected dim = %zu values)", dim);
+  int rc = check_lam(lam, dim);
+  if (rc) return rc;
+  if ((rc = sdv_objective_alloc_type(out, &quadratic_type, dim, NULL))) return rc;
+  memcpy((*out)->state, lam, dim * sizeof *lam);
+  return SDV_OK;
+}
