@@ -16,8 +16,11 @@ START_TEST(verdict_of_result) {
   r.pass = true;
   r.control_rejected = true;
   ck_assert_str_eq(sdv_check_verdict(&r), "PASS");
-  r.control_rejected = false; /* a check without power proves nothing */
+  r.control_rejected = false; /* a Monte Carlo check without power proves nothing */
+  ck_assert_str_eq(sdv_check_verdict(&r), "INCONCLUSIVE");
+  r.exact = true; /* an exact check has no lack of data to blame */
   ck_assert_str_eq(sdv_check_verdict(&r), "FAIL");
+  r.exact = false;
   r.pass = false;
   r.control_rejected = true;
   ck_assert_str_eq(sdv_check_verdict(&r), "FAIL");

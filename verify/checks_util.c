@@ -52,8 +52,10 @@ void sdv_check_note(sdv_check_result *res, const char *fmt, ...) {
 }
 
 const char *sdv_check_verdict(const sdv_check_result *r) {
-  if (r->pass && r->control_rejected) return "PASS";
-  return r->inconclusive && !r->pass ? "INCONCLUSIVE" : "FAIL";
+  /* A Monte Carlo test that passed but whose control was not rejected lacked the power to
+   * tell right from wrong: undecided, not failed. An exact check has no such excuse. */
+  if (r->pass) return r->control_rejected ? "PASS" : r->exact ? "FAIL" : "INCONCLUSIVE";
+  return r->inconclusive ? "INCONCLUSIVE" : "FAIL";
 }
 
 void sdv_check_from_weak(sdv_check_result *res, const sdv_weak_result *w, const char *what) {

@@ -15,7 +15,8 @@ int sdv_check_weak(const sdv_check_ctx *ctx, const char *label, const sdv_model_
                    const sdv_model_spec *sde, const sdv_weak_options *wo, sdv_weak_result **out);
 
 /* The check's verdict: "PASS" (its test passed and its control was rejected),
- * "INCONCLUSIVE" (the test could not be decided: sdv_check_result.inconclusive) or "FAIL". */
+ * "INCONCLUSIVE" (the test could not be decided: sdv_check_result.inconclusive; or a Monte
+ * Carlo test passed without the power to reject its control) or "FAIL". */
 const char *sdv_check_verdict(const sdv_check_result *r);
 
 /* Fills res from the first test of a weak study: measured = fitted order or the fluctuation

@@ -73,7 +73,8 @@ static void print_result(const sdv_check *c, const sdv_check_result *r, double s
          r->pass ? "passed" : r->inconclusive ? "undecided (the data cannot tell)" : "FAILED");
   if (isfinite(r->ratio)) printf(" (measured/tol = %.3g)", r->ratio);
   printf("\n       control    %s: %s", r->control,
-         r->control_rejected ? "rejected (as it must be)" : "NOT rejected (the check has no power)");
+         r->control_rejected ? "rejected (as it must be)"
+                             : "NOT rejected (the check has no power here: more paths would help)");
   if (isfinite(r->control_ratio)) printf(" (control/tol = %.3g)", r->control_ratio);
   printf("\n");
   if (r->note[0]) printf("       note       %s\n", r->note);
