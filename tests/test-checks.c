@@ -1,6 +1,8 @@
 /* The claim suite's verdicts (verify/checks_util.c): PASS, FAIL and INCONCLUSIVE from a check's
  * result, and a weak study's verdicts turned into a check's. A correct model must never FAIL
- * for lack of data: where the harness cannot decide, the check is INCONCLUSIVE. */
+ * for lack of data: where the harness cannot decide, the check is INCONCLUSIVE. Also how a
+ * note writes a parameter (sdv_check_num). */
+#include <math.h>
 #include <string.h>
 
 #include <check.h>
@@ -84,12 +86,34 @@ START_TEST(from_weak) {
 }
 END_TEST
 
+/* The notes print parameters from the numbers the checks use: "%g", or a bare exponent where
+ * that is shorter and exact, so "alpha = 1e-3" reads as the claims write it. */
+START_TEST(note_numbers) {
+  static const struct {
+    double v;
+    const char *want;
+  } cases[] = {{1e-3, "1e-3"},   {1e-7, "1e-7"},   {1e-5, "1e-5"},      {1e6, "1e6"}, {1e5, "1e5"},
+               {0.005, "5e-3"},  {2.385, "2.385"}, {0.45, "0.45"},      {16, "16"},   {100, "100"},
+               {-3e-4, "-3e-4"}, {0.0, "0"},       {1.25e-3, "0.00125"}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    char buf[32];
+    ck_assert_str_eq(sdv_check_num(buf, sizeof buf, cases[k].v), cases[k].want);
+  }
+  char buf[32];
+  ck_assert_str_eq(sdv_check_num(buf, sizeof buf, INFINITY), "inf");
+  ck_assert_str_eq(sdv_check_num(buf, sizeof buf, NAN), "nan");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("checks");
   TCase *tc = tcase_create("verdicts");
   tcase_add_test(tc, verdict_of_result);
   tcase_add_test(tc, from_weak);
   suite_add_tcase(s, tc);
+  TCase *tn = tcase_create("notes");
+  tcase_add_test(tn, note_numbers);
+  suite_add_tcase(s, tn);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   const int failed = srunner_ntests_failed(sr);

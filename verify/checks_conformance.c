@@ -64,16 +64,18 @@ static void unscaled_apply(void *state, size_t dim, const double *v, double *out
   for (size_t j = 0; j < dim; j++) out[j] = sdv_stream_uniform(s) < 0.5 ? v[j] : 0.0;
 }
 
-/* Correct Bernoulli(1/4) (true omega 3) that declares omega = 1.5. */
+/* Correct Bernoulli(LOW_P) (true omega 1/LOW_P - 1 = 3) that declares omega = LOW_DECLARED. */
+static const double LOW_P = 0.25, LOW_DECLARED = 1.5;
+
 static double low_omega(const void *state, size_t dim) {
   (void)state;
   (void)dim;
-  return 1.5;
+  return LOW_DECLARED;
 }
 
 static void low_omega_apply(void *state, size_t dim, const double *v, double *out, sdv_stream *s) {
   (void)state;
-  for (size_t j = 0; j < dim; j++) out[j] = sdv_stream_uniform(s) < 0.25 ? 4.0 * v[j] : 0.0;
+  for (size_t j = 0; j < dim; j++) out[j] = sdv_stream_uniform(s) < LOW_P ? v[j] / LOW_P : 0.0;
 }
 
 static const sdv_compressor_type broken_unscaled = {
@@ -167,7 +169,8 @@ static int run_conformance(const sdv_check_ctx *ctx, sdv_check_result *res) {
     }
 
   snprintf(res->measured, sizeof res->measured,
-           "compressor x dimension pairs passing conformance (%zu types, d = 3 and 12)", nt);
+           "compressor x dimension pairs passing conformance (%zu types, d = %zu and %zu)", nt,
+           dims[0], dims[1]);
   snprintf(res->prediction, sizeof res->prediction,
            "all %zu testable pairs pass (mean v, omega bound, Phi_C where declared, C(0) = 0)",
            tested);
@@ -176,7 +179,8 @@ static int run_conformance(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->exact = false;
   res->pass = tested > 0 && passed == tested;
   snprintf(res->control, sizeof res->control,
-           "broken compressors: Bernoulli without 1/p scaling; omega declared 1.5 for true 3");
+           "broken compressors: Bernoulli without 1/p scaling; omega declared %g for true %g",
+           LOW_DECLARED, 1.0 / LOW_P - 1.0);
   res->control_value = (double)rejected;
   res->control_rejected = rejected == 2 * N_DIMS;
   sdv_check_note(res,

@@ -28,6 +28,9 @@
 #include "checks_util.h"
 
 #define MAXD 8
+/* Family-wise level of the ledger, and the control's factor on the normals' variance (the
+ * texts print both). */
+static const double ALPHA = 1e-3, CTL_VAR = 1.1;
 
 /* A case: the agents' laws (1 or N component specs), scales (1 or N) and compressor (a
  * component spec, NULL: identity), and the start x0[dim], on the quartic. */
@@ -195,16 +198,15 @@ static int run_normals(const sdv_check_ctx *ctx, sdv_check_result *res) {
     rc = sample(m, M, xi, &mis);
     if (!rc) {
       mismatches += mis;
-      sdv_ledger_det(&L, (double)mis, 0.0, 0.5, "%s: steps differing from step()",
-                     cases[k].label);
+      sdv_ledger_det(&L, (double)mis, 0.0, 0.5, "%s: steps differing from step()", cases[k].label);
       add_moments(&L, cases[k].label, xi, M, m->dim, 1.0);
-      add_moments(&C, cases[k].label, xi, M, m->dim, sqrt(1.1));
+      add_moments(&C, cases[k].label, xi, M, m->dim, sqrt(CTL_VAR));
     }
     check_model_free(m);
   }
   free(xi);
   sdv_ledger_summary s = {0};
-  if (!rc) rc = sdv_ledger_close(&L, 1e-3, &s);
+  if (!rc) rc = sdv_ledger_close(&L, ALPHA, &s);
   if (!rc) {
     snprintf(res->measured, sizeof res->measured,
              "coupled normals of %zu models (every route of step_coupled): moments 1, 2, 4 and "
@@ -222,11 +224,13 @@ static int run_normals(const sdv_check_ctx *ctx, sdv_check_result *res) {
     res->control_value = res->control_ratio;
     res->control_rejected = res->control_ratio > 1.0;
     snprintf(res->control, sizeof res->control,
-             "the same ledger on sqrt(1.1) xi (10%% too much variance in the SDE's normals)");
+             "the same ledger on sqrt(%g) xi (%g%% too much variance in the SDE's normals)",
+             CTL_VAR, 100.0 * (CTL_VAR - 1.0));
+    char num[32];
     sdv_check_note(res,
-                   "%zu steps per model; %zu statistical entries at family-wise alpha = 1e-3 "
+                   "%zu steps per model; %zu statistical entries at family-wise alpha = %s "
                    "(z = %.2f), worst %s; %zu steps differ from step() (must be 0)",
-                   M, s.nstat, s.z, s.what, mismatches);
+                   M, s.nstat, sdv_check_num(num, sizeof num, ALPHA), s.z, s.what, mismatches);
     sdv_ledger_write_csv(&L, &s, ctx->csv);
   }
   sdv_ledger_free(&L);

@@ -28,6 +28,9 @@ typedef struct pair {
   size_t j, l;
 } pair;
 
+/* The pairs (j, l) of run_randk_cross, d = 3. */
+enum { NPAIRS = 3 };
+
 static double product(void *user, size_t dim, const double *x) {
   const pair *p = user;
   (void)dim;
@@ -53,7 +56,7 @@ static int cross_exact(const sdv_check_ctx *ctx, const char *id, const cfg *ck, 
       if (!rc) rc = sdv_exact_moments(m, sd, &K, 1, mean, second, NULL, NULL);
       check_model_free(m);
       if (rc) return rc;
-      for (size_t q = 0; q < 3; q++) {
+      for (size_t q = 0; q < NPAIRS; q++) {
         const size_t j = pairs[q].j, l = pairs[q].l;
         const double lj = ck->lam[j], ll = ck->lam[l];
         const double mj = side ? exp(-lj * t) * ck->x0[j] : mk[j];
@@ -93,9 +96,9 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
   cb.comp = COMP_BERNOULLI;
   cb.par[0] = 1.0 / 3.0;
   const size_t K = 10, d = ck.d;
-  pair pairs[3] = {{0, 1}, {0, 2}, {1, 2}};
-  sdv_observable obs[3];
-  for (size_t q = 0; q < 3; q++)
+  pair pairs[NPAIRS] = {{0, 1}, {0, 2}, {1, 2}};
+  sdv_observable obs[NPAIRS];
+  for (size_t q = 0; q < NPAIRS; q++)
     obs[q] =
         (sdv_observable){.kind = SDV_OBS_USER, .fn = product, .user = &pairs[q], .label = "xjxl"};
   int rc = SDV_OK;
@@ -106,11 +109,12 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
   for (size_t j = 0; j < d; j++) mk[j] = pow(1.0 - ck.eta * ck.lam[j], (double)K) * ck.x0[j];
 
   /* Exact, both sides, against the closed forms. */
-  double cov_disc[3], cov_sde[3];
+  double cov_disc[NPAIRS], cov_sde[NPAIRS];
   if ((rc = cross_exact(ctx, id, &ck, &cb, pairs, K, mk, cov_disc, cov_sde, &pass))) return rc;
 
   /* Monte Carlo of the optimizer: E x_j x_l at step K minus the exact means. */
-  const double z = sdv_z_critical(ALPHA / 6.0);
+  const int ntests = 2 * NPAIRS; /* every pair for rand-k and for Bernoulli */
+  const double z = sdv_z_critical(ALPHA / (double)ntests);
   double zmin_ctl = INFINITY, v01 = NAN, se01 = NAN;
   const size_t mc_steps[1] = {K};
   sdv_mc_options mo;
@@ -120,8 +124,8 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
     sdv_process_options po;
     sdv_process_options_default(&po);
     if ((rc = cfg_model(c, sdv_check_seed(ctx, id, 1 + (unsigned)which), 1.0, &m))) goto fail;
-    if ((rc = sdv_mc_run(&mr, m, &po, mc_steps, 1, obs, 3, &mo))) goto fail;
-    for (size_t q = 0; q < 3; q++) {
+    if ((rc = sdv_mc_run(&mr, m, &po, mc_steps, 1, obs, NPAIRS, &mo))) goto fail;
+    for (size_t q = 0; q < NPAIRS; q++) {
       sdv_mc_summary s;
       if ((rc = sdv_mc_result_get(mr, 0, q, &s))) goto fail;
       const size_t j = pairs[q].j, l = pairs[q].l;
@@ -151,8 +155,8 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
     m = NULL;
   }
   snprintf(res->measured, sizeof res->measured,
-           "Cov(x_1, x_2) of DCSGD rand-k (d 3, k 1, N 1, eta %g) at step %zu, Monte Carlo", ck.eta,
-           K);
+           "Cov(x_1, x_2) of DCSGD rand-k (d %zu, k %g, N %zu, eta %g) at step %zu, Monte Carlo",
+           ck.d, ck.par[0], ck.N, ck.eta, K);
   snprintf(res->prediction, sizeof res->prediction,
            "x0_1 x0_2 [(1-eta l1)(1-eta l2) - eta^2 beta l1 l2]^k - m1 m2 = %.6g (SDE %.6g)",
            cov_disc[0], cov_sde[0]);
@@ -168,9 +172,9 @@ static int run_randk_cross(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->control_rejected = ctl;
   sdv_check_note(res,
                  "exact disc/SDE covariances vs closed forms (tol %g |x0_j x0_l|); MC %zu paths, "
-                 "6 z-tests (3 pairs x rand-k/Bernoulli), |z| <= %.2f (alpha %g); control "
+                 "%d z-tests (%d pairs x rand-k/Bernoulli), |z| <= %.2f (alpha %g); control "
                  "rejected at >= %.1f se",
-                 RTOL_EXACT, mo.paths, z, ALPHA, zmin_ctl);
+                 RTOL_EXACT, mo.paths, ntests, NPAIRS, z, ALPHA, zmin_ctl);
   return SDV_OK;
 fail:
   sdv_mc_result_free(mr);
@@ -320,8 +324,10 @@ static int run_dense_moments(const sdv_check_ctx *ctx, sdv_check_result *res) {
   }
   pass = pass && zmax <= z;
   ctl = zmax_ctl > z;
-  snprintf(res->measured, sizeof res->measured,
-           "E f and E x_j x_l of DCSGD rand-k (k 1, 2; N 2) on a dense 3x3 H at step %zu, MC", K);
+  snprintf(
+      res->measured, sizeof res->measured,
+      "E f and E x_j x_l of DCSGD rand-k (k %g, %g; N %zu) on a dense %zux%zu H at step %zu, MC",
+      c.par[0], c.par[1], c.N, d, d, K);
   snprintf(res->prediction, sizeof res->prediction,
            "Lyapunov recursion S_k (evaluated here): E f = 0.5 tr(H S) = %.6g", ef);
   res->predicted = ef;
@@ -334,9 +340,9 @@ static int run_dense_moments(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->control_value = ef0;
   res->control_rejected = ctl;
   sdv_check_note(res,
-                 "%zu paths; max |z| over 6 entries + E f = %.2f <= %.2f (alpha %g, "
-                 "Bonferroni over 7); control max |z| = %.1f; library recursion vs ours: %.1g",
-                 mo.paths, zmax, z, ALPHA, zmax_ctl, worst_lib);
+                 "%zu paths; max |z| over %zu entries + E f = %.2f <= %.2f (alpha %g, "
+                 "Bonferroni over %zu); control max |z| = %.1f; library recursion vs ours: %.1g",
+                 mo.paths, np, zmax, z, ALPHA, np + 1, zmax_ctl, worst_lib);
   sdv_mc_result_free(mr);
   check_model_free(m);
   return SDV_OK;
@@ -394,7 +400,8 @@ static int run_randk_offdiag_level(const sdv_check_ctx *ctx, sdv_check_result *r
   }
   snprintf(res->measured, sizeof res->measured,
            "order in eta of |E f_inf(rand-k) - E f_inf(Bernoulli p=k/d)| / E f_inf, dense H "
-           "(d 4, k 1), exact, discrete");
+           "(d %zu, k %g), exact, discrete",
+           base.d, base.par[0]);
   snprintf(res->prediction, sizeof res->prediction,
            "2 (rand-k's off-diagonal Phi changes the stationary level at O(eta^2) relative)");
   res->predicted = 2.0;
@@ -405,10 +412,10 @@ static int run_randk_offdiag_level(const sdv_check_ctx *ctx, sdv_check_result *r
   res->control_value = 1.0;
   res->control_rejected = ctl;
   sdv_check_note(res,
-                 "rel diff disc %.3g, %.3g, %.3g; SDE %.3g, %.3g, %.3g at eta 0.1, 0.05, 0.025; "
+                 "rel diff disc %.3g, %.3g, %.3g; SDE %.3g, %.3g, %.3g at eta %g, %g, %g; "
                  "local orders disc %.3f, SDE %.3f; pass |order - 2| <= %g",
-                 rel[0][0], rel[0][1], rel[0][2], rel[1][0], rel[1][1], rel[1][2], order[0],
-                 order[1], otol);
+                 rel[0][0], rel[0][1], rel[0][2], rel[1][0], rel[1][1], rel[1][2], etas[0], etas[1],
+                 etas[2], order[0], order[1], otol);
   return SDV_OK;
 fail:
   check_model_free(m);

@@ -33,6 +33,12 @@ static const size_t HT_M[HT_NM] = {2048, 8192, 32768, 131072};
 /* DSGD/DCSGD setting: d = 1, N = 2, lambda = 1, eta = 0.2, x0 = 0.5, observed at k = 20. */
 static const double HT_ETA = 0.2, HT_LAM = 1.0, HT_X0 = 0.5;
 enum { HT_K = 20 };
+/* The DSignSGD level study (ht_sign_mc, run_heavy_tails): N = 2 agents of scales HT_SG,
+ * lambda = 1, eta = 0.05, x0 = 0.2; Monte Carlo with HT_SIGN_PATHS paths (x4 with --full) at
+ * k = HT_SIGN_K. */
+static const double HT_SIGN_ETA = 0.05, HT_SG[2] = {1.0, 2.385}, HT_SIGN_LAM = 1.0,
+                    HT_SIGN_X0 = 0.2;
+enum { HT_SIGN_K = 300, HT_SIGN_PATHS = 16384, HT_N = 2 /* agents of every model here */ };
 
 static double ht_inside(void *user, size_t dim, const double *x) {
   (void)dim;
@@ -52,7 +58,7 @@ static sign_spec ht_spec(const char *method, double eta, const char *const *nois
                          const double *lam, const double *x0) {
   return (sign_spec){.method = method,
                      .dim = 1,
-                     .agents = 2,
+                     .agents = HT_N,
                      .eta = eta,
                      .lam = lam,
                      .noise = noise,
@@ -156,23 +162,21 @@ static int ht_dsgd_t3(const sdv_check_ctx *ctx, sdv_check_result *res, bool *pas
  * (4.5 se, two-sided 6.8e-6: f is bounded by |x_k| <= x0 + k eta, so the CLT applies) and
  * against the formula (4.5 se plus the formula's tolerance). The flag must stay off. ex: the exact
  * lattice E f at steps 0 and 300; su: the Monte Carlo summary at 300. */
-static int ht_sign_mc(const sdv_check_ctx *ctx, double eta, size_t scale, double ex[2],
-                      sdv_mc_summary *su) {
+static int ht_sign_mc(const sdv_check_ctx *ctx, size_t scale, double ex[2], sdv_mc_summary *su) {
   static const char *const cauchy[1] = {"cauchy"};
-  static const double sg[2] = {1.0, 2.385}, lam = 1.0, x0 = 0.2;
-  sign_spec sp = ht_spec("dsignsgd", eta, cauchy, sg, &lam, &x0);
+  sign_spec sp = ht_spec("dsignsgd", HT_SIGN_ETA, cauchy, HT_SG, &HT_SIGN_LAM, &HT_SIGN_X0);
   sp.seed = sdv_check_seed(ctx, "heavy-tails", 100);
   sdv_model *m = NULL;
   int rc = sign_model(&m, &sp);
   if (rc) return rc;
-  const size_t steps[2] = {0, 300};
+  const size_t steps[2] = {0, HT_SIGN_K};
   const sdv_observable f = {.kind = SDV_OBS_F};
   rc = sdv_exact_eval(m, SDV_SIDE_DISCRETE, steps, 2, &f, 1, ex, NULL, NULL);
   sdv_process_options po;
   sdv_process_options_default(&po);
   sdv_mc_options o;
   sdv_mc_options_default(&o);
-  o.paths = 16384 * scale;
+  o.paths = HT_SIGN_PATHS * scale;
   o.threads = (int)ctx->threads;
   o.cancel = ctx->cancel;
   sdv_mc_result *r = NULL;
@@ -280,21 +284,20 @@ static int run_heavy_tails(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
   /* DSignSGD: finite level, exact (lattice) and Monte Carlo. N = 2, sigma = (1, 2.385),
    * lambda = 1, eta = 0.05. Exact vs formula: tolerance twice the predicted O(eta) term. */
-  const double eta = 0.05, sg[2] = {1.0, 2.385};
+  const double eta = HT_SIGN_ETA, *sg = HT_SG;
   const double nus[2] = {1.0, 1.5};
   const char *const spec[2] = {"cauchy", "student-t:nu=1.5"};
-  static const double lam = 1.0, x0 = 0.2;
   double level_c = NAN, pred_c = NAN, tol_c = NAN;
   for (int v = 0; v < 2; v++) {
     CANCEL_CHECK(ctx);
     double lev;
-    const sign_spec sp = ht_spec("dsignsgd", eta, &spec[v], sg, &lam, &x0);
+    const sign_spec sp = ht_spec("dsignsgd", eta, &spec[v], sg, &HT_SIGN_LAM, &HT_SIGN_X0);
     rc = sign_exact_level(SDV_SIDE_DISCRETE, &sp, &lev);
     if (rc) return rc;
     const double nu2[2] = {nus[v], nus[v]};
-    const sign_avg a = sign_averages(2, sg, nu2);
-    const sign_pred p = sign_predict(&a, 2, eta, 1.0);
-    const double pred = eta * a.sigma_h / (4.0 * 2.0 * t_ell(nus[v])), tol = 2.0 * p.first;
+    const sign_avg a = sign_averages(HT_N, sg, nu2);
+    const sign_pred p = sign_predict(&a, HT_N, eta, HT_SIGN_LAM);
+    const double pred = eta * a.sigma_h / (4.0 * HT_N * t_ell(nus[v])), tol = 2.0 * p.first;
     sign_csv_row(ctx, "dsignsgd_level_exact", spec[v], nus[v], lev, pred, tol * pred);
     pass = pass && fabs(lev / pred - 1.0) <= tol;
     if (v == 0) {
@@ -308,10 +311,11 @@ static int run_heavy_tails(const sdv_check_ctx *ctx, sdv_check_result *res) {
   CANCEL_CHECK(ctx);
   double ex[2];
   sdv_mc_summary su;
-  if ((rc = ht_sign_mc(ctx, eta, scale, ex, &su))) return rc;
+  if ((rc = ht_sign_mc(ctx, scale, ex, &su))) return rc;
   const double z = 4.5;
-  sign_csv_row(ctx, "dsignsgd_level_mc_vs_exact_k300", "cauchy", 300, su.mean, ex[1], z * su.se);
-  sign_csv_row(ctx, "dsignsgd_level_mc_vs_formula", "cauchy", 300, su.mean, pred_c,
+  sign_csv_row(ctx, "dsignsgd_level_mc_vs_exact_k300", "cauchy", HT_SIGN_K, su.mean, ex[1],
+               z * su.se);
+  sign_csv_row(ctx, "dsignsgd_level_mc_vs_formula", "cauchy", HT_SIGN_K, su.mean, pred_c,
                z * su.se + tol_c * pred_c);
   const bool mc_ok = fabs(su.mean - ex[1]) <= z * su.se &&
                      fabs(su.mean - pred_c) <= z * su.se + tol_c * pred_c && !su.unstable;
@@ -319,8 +323,9 @@ static int run_heavy_tails(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
   res->exact = false;
   snprintf(res->measured, sizeof res->measured,
-           "DSignSGD (Cauchy, N = 2, sigma = 1, 2.385, eta = 0.05) level by Monte Carlo, 16384 "
-           "paths at k = 300");
+           "DSignSGD (Cauchy, N = %d, sigma = %g, %g, eta = %g) level by Monte Carlo, %zu paths "
+           "at k = %d",
+           HT_N, sg[0], sg[1], eta, (size_t)HT_SIGN_PATHS * scale, HT_SIGN_K);
   res->value = su.mean;
   res->lo = su.mean - z * su.se;
   res->hi = su.mean + z * su.se;
@@ -331,16 +336,17 @@ static int run_heavy_tails(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->pass = pass;
   snprintf(res->control, sizeof res->control,
            "finite E f for DSGD/DCSGD with nu = 1, 1.5: mean would settle (no heavy-tail flag, "
-           "median-of-means ratio ~ 1 over 64x more paths); value = smallest ratio seen");
+           "median-of-means ratio ~ 1 over %zux more paths); value = smallest ratio seen",
+           HT_M[HT_NM - 1] / HT_M[0]);
   res->control_value = min_growth;
   res->control_rejected = ctrl;
   sdv_check_note(res,
                  "min tail stat %.3g (>5), min MoM growth %.3g (>1.5); Gaussian: max stat %.2g, "
-                 "ratio %.3f; Cauchy median off by %.2f se; DSignSGD MC vs exact(k=300) %.6g; "
+                 "ratio %.3f; Cauchy median off by %.2f se; DSignSGD MC vs exact(k=%d) %.6g; "
                  "flag %s",
-                 min_stat, min_growth, max_spec_stat, spec_growth, worst_med, ex[1],
+                 min_stat, min_growth, max_spec_stat, spec_growth, worst_med, HT_SIGN_K, ex[1],
                  su.unstable ? "ON" : "off");
-  sdv_check_note(res, "false-failure < 1e-3 (z = 4.5 tests 4e-5; flag/growth rules: see docs)");
+  sdv_check_note(res, "false-failure < 1e-3 (z = %g tests 4e-5; flag/growth rules: see docs)", z);
   return SDV_OK;
 }
 

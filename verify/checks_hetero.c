@@ -42,18 +42,23 @@
 #define HD 5 /* dimension */
 #define NRUNG 3
 
+/* The setting (the note prints these): l2 penalty, batch, added noise scales, family-wise
+ * level of the test. */
+static const double HT_L2 = 0.1, HT_SIGMA[2] = {0.3, 1.2}, HT_ALPHA = 1e-3;
+enum { HT_BATCH = 16 };
+
 /* The model (x0 NULL: 0): minibatch noise from label-skewed shards of the Iris data, plus
  * Gaussian noise of scales sigma; free it with check_model_free. */
 static int build(sdv_model **m, double eta, const double *x0, uint64_t seed, const char *dir) {
-  static const double sigma[2] = {0.3, 1.2}, zero = 0.0;
+  static const double zero = 0.0;
   char spec[1024];
-  snprintf(spec, sizeof spec, "logistic:data=%s/iris-versicolor-virginica.csv:l2=0.1", dir);
+  snprintf(spec, sizeof spec, "logistic:data=%s/iris-versicolor-virginica.csv:l2=%g", dir, HT_L2);
   mspec v;
   mspec_init(&v, sdv_method_dsignsgd, HD, 2, eta, seed);
-  v.s.batch = 16;
+  v.s.batch = HT_BATCH;
   v.s.minibatch = true;
   v.s.shards = "label-skew";
-  mspec_sigma(&v, sigma, 2);
+  mspec_sigma(&v, HT_SIGMA, 2);
   mspec_x0(&v, x0 ? x0 : &zero, x0 ? HD : 1);
   int rc = mspec_objective(&v, spec);
   if (!rc) rc = mspec_noise(&v, "gaussian");
@@ -116,7 +121,7 @@ static int run_hetero(const sdv_check_ctx *ctx, sdv_check_result *res) {
   if (rc) return rc;
   double xb[HD], xs[HD], xw[HD];
   if ((rc = drift_root(m, xb))) goto done;
-  const double ones[2] = {1, 1}, inv[2] = {1 / 0.3, 1 / 1.2};
+  const double ones[2] = {1, 1}, inv[2] = {1 / HT_SIGMA[0], 1 / HT_SIGMA[1]};
   weighted_root(m, ones, xs);
   weighted_root(m, inv, xw);
   double mean[NRUNG][HD], se[NRUNG][HD];
@@ -147,7 +152,7 @@ static int run_hetero(const sdv_check_ctx *ctx, sdv_check_result *res) {
     check_model_free(mr);
   }
   if (rc) goto done;
-  const double z = sdv_z_critical(1e-3 / HD);
+  const double z = sdv_z_critical(HT_ALPHA / HD);
   double worst = 0, cmax = 0, dist_b = 0, dist_s = 0, dist_w = 0, gap_bs = 0;
   fprintf(ctx->csv, "coordinate,m0,se,remainder,x_b,x_w,x_star,ratio,control_ratio\n");
   for (size_t j = 0; j < HD; j++) {
@@ -181,16 +186,18 @@ static int run_hetero(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->control_ratio = cmax;
   res->control_value = dist_s;
   res->control_rejected = cmax > 1.0;
+  char num[32];
   snprintf(res->control, sizeof res->control,
            "the homogeneous prediction: the minimiser x* of f (max_j |m0 - x*| = %.3g, "
            "|x_b - x*| = %.3g)",
            dist_s, gap_bs);
   sdv_check_note(res,
-                 "%zu paths per rung, eta = 0.04, 0.02, 0.01, t = %g from x_b; test |m0 - x_b| "
+                 "%zu paths per rung, eta = %g, %g, %g, t = %g from x_b; test |m0 - x_b| "
                  "<= z se + |m0 - m0'| per coordinate, z = %.2f (Bonferroni over %d "
-                 "coordinates, family-wise alpha = 1e-3); logistic Iris l2 = 0.1, label-skew "
-                 "shards, B = 16, added sigma = (0.3, 1.2)",
-                 paths, T, z, HD);
+                 "coordinates, family-wise alpha = %s); logistic Iris l2 = %g, label-skew "
+                 "shards, B = %d, added sigma = (%g, %g)",
+                 paths, eta[0], eta[1], eta[2], T, z, HD, sdv_check_num(num, sizeof num, HT_ALPHA),
+                 HT_L2, HT_BATCH, HT_SIGMA[0], HT_SIGMA[1]);
 done:
   check_model_free(m);
   return rc;

@@ -57,6 +57,8 @@
  * rank-1 root reproduces Sigma to a few ulps of its largest entry), so 1e-9 of the scale
  * leaves a margin of 1e4 while the smallest realistic error (a 1% term) is 1e7 tolerances. */
 #define DET_RTOL 1e-9
+/* The first control's factor on the SDE's diffusion variance. */
+static const double CTL_VAR = 1.1;
 #define MAXD 40
 #define MAXN 4
 #define MAXSTATES 3
@@ -438,7 +440,9 @@ static int run_case(const sdv_check_ctx *ctx, const os_case *c, uint64_t seed, s
   double sigma[MAXN];
   mspec_init(&v, NULL, 0, 0, 0.0, 0); /* owns nothing yet: safe to clear at done */
   const size_t d = c->dim;
-  const double ctl_scale[2] = {sqrt(1.1), sqrt((double)c->agents)};
+  const double ctl_scale[2] = {sqrt(CTL_VAR), sqrt((double)c->agents)};
+  char ctl_what[48];
+  snprintf(ctl_what, sizeof ctl_what, "step vs SDE with %g x variance", CTL_VAR);
   sdv_model *m[2] = {NULL, NULL}, *mc[2] = {NULL, NULL};
   sdv_work *w[2] = {NULL, NULL}, *wc[2] = {NULL, NULL};
   int rc = case_spec(c, seed, sigma, &v);
@@ -511,7 +515,7 @@ static int run_case(const sdv_check_ctx *ctx, const os_case *c, uint64_t seed, s
       for (int k = 0; k < 2; k++) {
         if ((rc = sde_at(mc[k], wc[k], x, M, sub, R->V, &ctl))) break;
         compare_samples(&R->ctl[k], d, M, mu4, mean, se_mean, cov, se_cov, nb, ctl.cov, ctl.se_cov,
-                        k ? "step vs SDE without 1/N" : "step vs SDE with 1.1 x variance", st);
+                        k ? "step vs SDE without 1/N" : ctl_what, st);
       }
       if (rc) break;
     }
@@ -566,7 +570,7 @@ static int run_cases(const sdv_check_ctx *ctx, sdv_check_result *res, const char
   res->ratio = s.worst;
   res->pass = sdv_ledger_passes(&s);
   snprintf(res->control, sizeof res->control,
-           "SDE with 1.1 x diffusion variance; SDE without the 1/N (x N variance)");
+           "SDE with %g x diffusion variance; SDE without the 1/N (x N variance)", CTL_VAR);
   res->control_value = fmin(w0, w1);
   res->control_ratio = fmin(w0, w1);
   res->control_rejected = w0 > 1.0 && w1 > 1.0;
@@ -574,7 +578,8 @@ static int run_cases(const sdv_check_ctx *ctx, sdv_check_result *res, const char
                  "%zu statistical comparisons at z = %.2f (Bonferroni, family-wise false-failure "
                  "rate %g), %zu deterministic at %g relative; worst: %s (%.3g tol)",
                  s.nstat, s.z, MOMENTS_ALPHA, s.ndet, DET_RTOL, s.what, s.worst);
-  sdv_check_note(res, "controls: 1.1 x variance at %.3g tol, missing 1/N at %.3g tol", w0, w1);
+  sdv_check_note(res, "controls: %g x variance at %.3g tol, missing 1/N at %.3g tol", CTL_VAR, w0,
+                 w1);
   sdv_ledger_write_csv(&R.main, &s, ctx->csv);
 done:
   sdv_ledger_free(&R.main);

@@ -59,8 +59,8 @@ static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, co
   /* Undecided, not failed: a resolved fluctuation part that passes with an order interval too
    * wide to decide (the harness says INCONCLUSIVE and what would help), or a fluctuation part
    * the data cannot decide, with no decided failure of either test. */
-  res->inconclusive =
-      !res->pass && T->order_verdict != SDV_VERDICT_FAIL && T->diffusion_verdict != SDV_VERDICT_FAIL;
+  res->inconclusive = !res->pass && T->order_verdict != SDV_VERDICT_FAIL &&
+                      T->diffusion_verdict != SDV_VERDICT_FAIL;
   sdv_model_spec wrong = *mo;
   wrong.diffusion_scale = sqrt(var_err);
   wo.controls = false;
@@ -85,16 +85,18 @@ static int fluctuation_check(const sdv_check_ctx *ctx, sdv_check_result *res, co
       vr_lo = fmin(vr_lo, w->rows[k].vr);
       vr_hi = fmax(vr_hi, w->rows[k].vr);
     }
+  char alpha[32];
+  sdv_check_num(alpha, sizeof alpha, wo.alpha);
   sdv_check_note(res,
                  "%zu paths per rung (%s), eta = %g..%g, t = %g, Euler h = eta/%zu; weak order "
-                 "%.3f [%.3f, %.3f] %s; test |a| <= %.2f se(a) (family-wise alpha = 1e-3 with "
-                 "the order test, so the false-failure rate is <= 1e-3); se(a)/L = %.3g; "
+                 "%.3f [%.3f, %.3f] %s; test |a| <= %.2f se(a) (family-wise alpha = %s with "
+                 "the order test, so the false-failure rate is <= %s); se(a)/L = %.3g; "
                  "variance reduction %.3g..%.3g; controls x0, x2, variance x%g: a/L = %.3g, "
                  "%.3g, %.3g (%s)",
-                 wo.paths, w->coupled ? "coupled" : "uncoupled", eta[neta - 1], eta[0], t,
-                 substeps, T->slope, T->slope_lo, T->slope_hi,
-                 sdv_verdict_name(T->order_verdict), w->z_test, T->intercept_se / T->limit,
-                 vr_lo, vr_hi, var_err, w->ncontrols > 0 ? w->controls[0].tests[0].rel : NAN,
+                 wo.paths, w->coupled ? "coupled" : "uncoupled", eta[neta - 1], eta[0], t, substeps,
+                 T->slope, T->slope_lo, T->slope_hi, sdv_verdict_name(T->order_verdict), w->z_test,
+                 alpha, alpha, T->intercept_se / T->limit, vr_lo, vr_hi, var_err,
+                 w->ncontrols > 0 ? w->controls[0].tests[0].rel : NAN,
                  w->ncontrols > 1 ? w->controls[1].tests[0].rel : NAN, C->rel,
                  rej10 ? "rejected" : "NOT rejected");
   sdv_weak_result_free(w);

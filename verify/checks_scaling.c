@@ -50,21 +50,34 @@ static int exact_f_stationary(const sdv_model_spec *mo, sdv_side side, double *v
 }
 
 /* The DSGD base of the DSGD and DCSGD rules: d = 4, lambda = 0.5..2 (the objective's own range
- * spec), N agents, batch B, sigma = 2, x0 = 0.1. */
+ * spec), N agents, batch B, sigma = 2, x0 = 0.1. The notes print these same constants. */
+#define DSGD_LAM "0.5..2"
+enum { DSGD_D = 4 };
+static const double DSGD_SIGMA = 2.0, DSGD_X0 = 0.1, DSGD_LMAX = 2.0; /* the top of DSGD_LAM */
+
 static int dsgd_base(mspec *v, size_t N, size_t B, double eta) {
-  static const double sigma = 2.0, x0 = 0.1;
-  mspec_init(v, sdv_method_dsgd, 4, N, eta, 1);
+  mspec_init(v, sdv_method_dsgd, DSGD_D, N, eta, 1);
   v->s.batch = B;
-  mspec_sigma(v, &sigma, 1);
-  mspec_x0(v, &x0, 1);
-  return mspec_objective(v, "quadratic:lam=0.5..2");
+  mspec_sigma(v, &DSGD_SIGMA, 1);
+  mspec_x0(v, &DSGD_X0, 1);
+  return mspec_objective(v, "quadratic:lam=" DSGD_LAM);
 }
 
 /* The DSignSGD base: d = 2, lambda = (0.5, 1), one agent with scale *sigma, x0[1]. */
-static void dsignsgd_base(mspec *v, double eta, const double *sigma, const double *x0) {
-  mspec_init(v, sdv_method_dsignsgd, 2, 1, eta, 1);
+enum { SIGN_D = 2, SIGN_N = 1 };
+static const double SIGN_LAM[SIGN_D] = {0.5, 1.0};
+
+static int dsignsgd_base(mspec *v, double eta, const double *sigma, const double *x0) {
+  mspec_init(v, sdv_method_dsignsgd, SIGN_D, SIGN_N, eta, 1);
   mspec_sigma(v, sigma, 1);
   mspec_x0(v, x0, 1);
+  return mspec_quadratic(v, SIGN_LAM);
+}
+
+/* "d = 2, lambda = (0.5, 1)" of the DSignSGD base, for the notes. */
+static const char *sign_base_text(char *buf, size_t n) {
+  snprintf(buf, n, "d = %d, lambda = (%g, %g)", SIGN_D, SIGN_LAM[0], SIGN_LAM[1]);
+  return buf;
 }
 
 /* K = t/eta, which the configurations below keep integral. */
@@ -134,7 +147,7 @@ static void tally_result(const tally *t, sdv_check_result *res, const char *what
 static int run_dsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const double times[] = {0.8, 3.2};
   static const size_t kb[] = {4, 1, 4, 16}, kn[] = {1, 4, 2, 1};
-  const double eta = 0.005, lmax = 2.0;
+  const double eta = 0.005, lmax = DSGD_LMAX;
   const size_t B = 2, N = 2;
   fprintf(ctx->csv,
           "rule,kappa_B,kappa_N,eta_scaled,t,steps_base,steps_scaled,Ef_base,"
@@ -182,13 +195,25 @@ static int run_dsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   tally_result(&tl, res, "DSGD linear rule eta' = kappa_B kappa_N eta, K' = K/kappa");
   snprintf(res->control, sizeof res->control,
            "square-root rule in B: eta' = sqrt(kappa_B) kappa_N eta (matched t)");
+  char nb[48], pairs[96] = "";
+  if (N == B)
+    snprintf(nb, sizeof nb, "N = B = %zu", N);
+  else
+    snprintf(nb, sizeof nb, "N = %zu, B = %zu", N, B);
+  size_t kmax = 0;
+  for (size_t c = 0; c < sizeof kb / sizeof *kb; c++) {
+    const size_t used = strlen(pairs);
+    snprintf(pairs + used, sizeof pairs - used, "%s(%zu,%zu)", c ? " " : "", kb[c], kn[c]);
+    if (kb[c] * kn[c] > kmax) kmax = kb[c] * kn[c];
+  }
   sdv_check_note(res,
-                 "base d = 4, lambda = 0.5..2, N = B = 2, sigma = 2, eta = 0.005, x0 = 0.1, "
-                 "t = 0.8, 3.2; (kappa_B, kappa_N) = (4,1) (1,4) (4,2) (16,1); tol = eta' "
-                 "lambda_max = twice the leading discrete-SDE gap eta' lambda/2 (validity "
-                 "kappa eta lambda_max <= 0.16); worst rule |R|/tol = %.3g; control: smallest "
-                 "|R|/tol = %.3g; exact, so no false failures",
-                 tl.worst, tl.ctrl_best);
+                 "base d = %d, lambda = %s, %s, sigma = %g, eta = %g, x0 = %g, t = %g, %g; "
+                 "(kappa_B, kappa_N) = %s; tol = eta' lambda_max = twice the leading "
+                 "discrete-SDE gap eta' lambda/2 (validity kappa eta lambda_max <= %g); worst "
+                 "rule |R|/tol = %.3g; control: smallest |R|/tol = %.3g; exact, so no false "
+                 "failures",
+                 DSGD_D, DSGD_LAM, nb, DSGD_SIGMA, eta, DSGD_X0, times[0], times[1], pairs,
+                 (double)kmax * eta * lmax, tl.worst, tl.ctrl_best);
   return SDV_OK;
 }
 
@@ -198,16 +223,21 @@ static int run_dsgd_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * with Bernoulli(p = 1/4) and rand-1 of 4 coordinates (both omega = 3). */
 static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const double times[] = {0.8, 3.2};
-  static const char *const comp[] = {"bernoulli:p=0.25", "rand-k:k=1"};
-  const double eta = 0.01, lmax = 2.0, omega = 3.0;
+  /* Bernoulli(p) and rand-k of d coordinates, both of omega = 1/p - 1 = d/k - 1. */
+  static const double p = 0.25;
+  static const size_t k = 1;
+  const double eta = 0.01, lmax = DSGD_LMAX, omega = 1.0 / p - 1.0;
   const size_t N = 2, B = 1;
+  char comp[2][32];
+  snprintf(comp[0], sizeof comp[0], "bernoulli:p=%g", p);
+  snprintf(comp[1], sizeof comp[1], "rand-k:k=%zu", k);
   fprintf(ctx->csv, "compressor,variant,eta,N,B,t,steps,Ef_dsgd,Ef_dcsgd,R,tol\n");
   tally tl;
   tally_init(&tl);
   mspec mb;
   sdv_compressor *cz[2] = {NULL, NULL};
   int rc = dsgd_base(&mb, N, B, eta);
-  for (size_t c = 0; c < 2 && !rc; c++) rc = sdv_compressor_alloc(&cz[c], comp[c], 4);
+  for (size_t c = 0; c < 2 && !rc; c++) rc = sdv_compressor_alloc(&cz[c], comp[c], DSGD_D);
   const sdv_model_spec base = mb.s;
   static const char *const variant[] = {"B'=(1+omega)B", "N'=(1+omega)N",
                                         "eta'=eta/(1+omega) with (1+omega)K steps",
@@ -243,16 +273,19 @@ static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
   for (size_t c = 0; c < 2; c++) sdv_compressor_free(cz[c]);
   mspec_clear(&mb);
   if (rc) return rc;
-  tally_result(&tl, res, "DCSGD (omega = 3) scaled to DSGD's noise level vs DSGD");
+  char what[80];
+  snprintf(what, sizeof what, "DCSGD (omega = %g) scaled to DSGD's noise level vs DSGD", omega);
+  tally_result(&tl, res, what);
   snprintf(res->control, sizeof res->control,
            "unscaled DCSGD (same eta, B, N as DSGD): level (1+omega) times higher");
   sdv_check_note(res,
-                 "DSGD base d = 4, lambda = 0.5..2, N = 2, B = 1, sigma = 2, eta = 0.01, "
-                 "x0 = 0.1, t = 0.8, 3.2; Bernoulli(1/4) and rand-1 (omega = 3); tol = eta "
+                 "DSGD base d = %d, lambda = %s, N = %zu, B = %zu, sigma = %g, eta = %g, "
+                 "x0 = %g, t = %g, %g; Bernoulli(1/%g) and rand-%zu (omega = %g); tol = eta "
                  "lambda_max omega/N' = twice the leading mismatch of the signal channel; worst "
                  "rule |R|/tol = %.3g; control: smallest |R|/tol = %.3g; exact, so no false "
                  "failures",
-                 tl.worst, tl.ctrl_best);
+                 DSGD_D, DSGD_LAM, N, B, DSGD_SIGMA, eta, DSGD_X0, times[0], times[1], 1.0 / p, k,
+                 omega, tl.worst, tl.ctrl_best);
   return SDV_OK;
 }
 
@@ -263,24 +296,22 @@ static int run_dcsgd_recovers(const sdv_check_ctx *ctx, sdv_check_result *res) {
  * <= 1/2). Under the rule the law depends on eta/(N sqrt(B)) in tau = sqrt(B) t, so matched
  * times are K' = K/kappa steps. */
 static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  const double eta = 0.01, sigma = 4.0, lmax = 1.0, kappa = 4.0;
+  const double eta = 0.01, sigma = 4.0, lmax = SIGN_LAM[SIGN_D - 1], kappa = 4.0;
   static const double taus[] = {2.0, 8.0};
   const double ell = sqrt(2.0 / M_PI);
   fprintf(ctx->csv, "rule,x0,B,eta,tau,steps,Ef_base,Ef_scaled,R,tol\n");
   tally tl;
   tally_init(&tl);
-  static const double lam[2] = {0.5, 1.0}, x0s[2] = {0.5, 8.0};
-  static const char *const x0_text[2] = {"0.5", "8"}; /* the CSV's x0 column */
+  static const double x0s[2] = {0.5, 8.0};
   mspec mb;
-  dsignsgd_base(&mb, eta, &sigma, &x0s[0]);
-  int rc = mspec_quadratic(&mb, lam);
+  int rc = dsignsgd_base(&mb, eta, &sigma, &x0s[0]);
   sdv_model_spec base = mb.s;
   /* Tolerance: twice the sum of the two leading relative corrections at the scaled run,
    * the discrete-SDE stationary gap (eta' A'/N) pi/8 with A' = ell lambda sqrt(B')/sigma
    * (theory §6.3, N = 1) and the cubic term of erf, Y^2/6 at the largest SNR Y on the path. */
   const double Bs = kappa, etas = sqrt(kappa) * eta;
   const double A = ell * lmax * sqrt(Bs) / sigma;
-  const double Y = sqrt(Bs) * lmax * 0.5 / sigma;
+  const double Y = sqrt(Bs) * lmax * x0s[0] / sigma, Y1 = sqrt(Bs) * lmax * x0s[1] / sigma;
   const double tol = 2.0 * (etas * A * M_PI / 8.0 + Y * Y / 6.0);
   double phase1_r[2] = {NAN, NAN};
   for (int pass = 0; pass < 2 && !rc; pass++) { /* 0: Phase 3 (x0 = 0.5), 1: Phase 1 (x0 = 8) */
@@ -305,32 +336,35 @@ static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) 
           tally_control(&tl, r, tol);
         else
           tally_rule(&tl, r, tol);
-        fprintf(ctx->csv, "%s,%s,%zu,%.17g,%.17g,%zu,%.17g,%.17g,%.17g,%.17g\n",
+        fprintf(ctx->csv, "%s,%g,%zu,%.17g,%.17g,%zu,%.17g,%.17g,%.17g,%.17g\n",
                 pass   ? "sqrt-B outside Phase 3 (must exceed tol)"
                 : ctrl ? "linear-B (control)"
                        : "sqrt-B",
-                x0_text[pass], s.batch, s.eta, tau, Ks, fb, fs, r, tol);
+                x0s[pass], s.batch, s.eta, tau, Ks, fb, fs, r, tol);
       }
     }
   }
   mspec_clear(&mb);
   if (rc) return rc;
-  tally_result(&tl, res, "DSignSGD sqrt-B rule B' = 4B, eta' = 2 eta, K' = K/4 (Phase 3)");
+  char what[96], bt[48];
+  snprintf(what, sizeof what, "DSignSGD sqrt-B rule B' = %gB, eta' = %g eta, K' = K/%g (Phase 3)",
+           kappa, sqrt(kappa), kappa);
+  tally_result(&tl, res, what);
   /* Outside Phase 3 the drift is -sign(grad f), which does not depend on B: the rule must fail
    * there (theory §10). Tested: |R| beyond the Phase-3 tolerance at both times, i.e. the
    * prediction "the sqrt rule holds in every phase" is rejected by the same measurement. */
   const bool degrades = fabs(phase1_r[0]) > tol && fabs(phase1_r[1]) > tol;
   res->pass = res->pass && degrades;
   snprintf(res->control, sizeof res->control,
-           "linear-B rule: B' = 4B, eta' = 4 eta, K' = K/4 (matched t)");
+           "linear-B rule: B' = %gB, eta' = %g eta, K' = K/%g (matched t)", kappa, kappa, kappa);
   sdv_check_note(res,
-                 "Gaussian, N = 1, d = 2, lambda = (0.5, 1), sigma = 4, eta = 0.01, x0 = 0.5 "
-                 "(largest SNR on the path sqrt(B') lambda x0/sigma = 0.25), tau = sqrt(B) t = "
-                 "2, 8; tol = 2 (eta' A' pi/8 + Y^2/6) = %.3g; worst rule |R|/tol = %.3g; "
-                 "control: smallest |R|/tol = %.3g; outside Phase 3 (x0 = 8, SNR 4 for B') the "
-                 "sqrt rule degrades to R = %.3g, %.3g (tested: must exceed tol; %s); exact "
-                 "lattice, so no false failures",
-                 tol, tl.worst, tl.ctrl_best, phase1_r[0], phase1_r[1],
+                 "Gaussian, N = %d, %s, sigma = %g, eta = %g, x0 = %g (largest SNR on the path "
+                 "sqrt(B') lambda x0/sigma = %g), tau = sqrt(B) t = %g, %g; tol = 2 (eta' A' "
+                 "pi/8 + Y^2/6) = %.3g; worst rule |R|/tol = %.3g; control: smallest |R|/tol = "
+                 "%.3g; outside Phase 3 (x0 = %g, SNR %g for B') the sqrt rule degrades to R = "
+                 "%.3g, %.3g (tested: must exceed tol; %s); exact lattice, so no false failures",
+                 SIGN_N, sign_base_text(bt, sizeof bt), sigma, eta, x0s[0], Y, taus[0], taus[1],
+                 tol, tl.worst, tl.ctrl_best, x0s[1], Y1, phase1_r[0], phase1_r[1],
                  degrades ? "it does" : "IT DOES NOT");
   return SDV_OK;
 }
@@ -340,15 +374,14 @@ static int run_dsignsgd_sqrt_b(const sdv_check_ctx *ctx, sdv_check_result *res) 
 /* Gaussian, d = 2, lambda = (0.5, 1), sigma = 1, N = 1 -> N' = 4, eta = 0.01 -> 0.04, x0 = 1
  * (starts in Phase 2/1 for lambda = 1: the rule is exact for the SDE in every phase). */
 static int run_dsignsgd_linear_n(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  const double eta = 0.01, lmax = 1.0, kappa = 4.0, ell = sqrt(2.0 / M_PI);
+  const double eta = 0.01, lmax = SIGN_LAM[SIGN_D - 1], kappa = 4.0, ell = sqrt(2.0 / M_PI);
   static const double times[] = {4.0, 12.0, INFINITY};
   fprintf(ctx->csv, "rule,side,N,eta,t,steps,Ef_base,Ef_scaled,R,tol\n");
   tally tl;
   tally_init(&tl);
-  static const double lam[2] = {0.5, 1.0}, sigma = 1.0, x0 = 1.0;
+  static const double sigma = 1.0, x0 = 1.0;
   mspec mb;
-  dsignsgd_base(&mb, eta, &sigma, &x0);
-  int rc = mspec_quadratic(&mb, lam);
+  int rc = dsignsgd_base(&mb, eta, &sigma, &x0);
   const sdv_model_spec base = mb.s;
   /* Twice the stated stationary gap eta' a1 lambda/2, a1 = ell/sigma_H. */
   const double tol = kappa * eta * ell * lmax;
@@ -392,16 +425,20 @@ static int run_dsignsgd_linear_n(const sdv_check_ctx *ctx, sdv_check_result *res
   tally_rule(&tl, sde_r, sde_tol);
   fprintf(ctx->csv, "linear-N,sde,%zu,%.17g,inf,0,%.17g,%.17g,%.17g,%.17g\n", s.agents, s.eta, sb,
           ss, sde_r, sde_tol);
-  tally_result(&tl, res, "DSignSGD linear-N rule N' = 4N, eta' = 4 eta, K' = K/4");
+  char what[80], bt[48];
+  snprintf(what, sizeof what, "DSignSGD linear-N rule N' = %gN, eta' = %g eta, K' = K/%g", kappa,
+           kappa, kappa);
+  tally_result(&tl, res, what);
   snprintf(res->control, sizeof res->control,
-           "square-root rule in N: N' = 4N, eta' = 2 eta (matched t)");
+           "square-root rule in N: N' = %gN, eta' = %g eta (matched t)", kappa, sqrt(kappa));
   sdv_check_note(res,
-                 "Gaussian, d = 2, lambda = (0.5, 1), sigma = 1, N = 1, eta = 0.01, x0 = 1, "
-                 "t = 4, 12 and stationary; discrete tol = eta' a1 lambda_max = %.3g (twice the "
-                 "stated gap eta' a1 lambda/2); SDE stationary law (quadrature): R = %.3g, tol "
-                 "%.0e; worst rule |R|/tol = %.3g; control: smallest |R|/tol = %.3g; exact, so "
-                 "no false failures",
-                 tol, sde_r, sde_tol, tl.worst, tl.ctrl_best);
+                 "Gaussian, %s, sigma = %g, N = %d, eta = %g, x0 = %g, t = %g, %g and "
+                 "stationary; discrete tol = eta' a1 lambda_max = %.3g (twice the stated gap "
+                 "eta' a1 lambda/2); SDE stationary law (quadrature): R = %.3g, tol %.0e; worst "
+                 "rule |R|/tol = %.3g; control: smallest |R|/tol = %.3g; exact, so no false "
+                 "failures",
+                 sign_base_text(bt, sizeof bt), sigma, SIGN_N, eta, x0, times[0], times[1], tol,
+                 sde_r, sde_tol, tl.worst, tl.ctrl_best);
   return SDV_OK;
 }
 

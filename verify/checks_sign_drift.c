@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sdv/errors.h>
 #include <sdv/exact.h>
@@ -33,13 +34,15 @@
  * kappa = -c1/c0. The omitted y^6 term moves c0 by O(u_max^3) ~ 2e-8 and c1/c0 by
  * O(u_max^2) ~ 6e-6 (coefficients <= 1 for every law here); m/y itself has relative accuracy
  * ~1e-15. */
+static const double FIT_YMAX = 0.05, FIT_DY = 0.005; /* FIT_YMAX = 10 FIT_DY */
+
 static int fit_slope(const sdv_noise *nz, double *ell, double *kappa) {
   enum { K = 10 };
-  const double umax = 0.05 * 0.05;
+  const double umax = FIT_YMAX * FIT_YMAX;
   double u[K], r[K], c[3], c_se[3], chi2;
   size_t dof;
   for (int k = 1; k <= K; k++) {
-    const double y = 0.005 * k;
+    const double y = FIT_DY * k;
     u[k - 1] = y * y / umax;
     r[k - 1] = sdv_noise_sign_mean(nz, y) / y;
   }
@@ -55,6 +58,8 @@ static int run_t_drift(const sdv_check_ctx *ctx, sdv_check_result *res) {
   static const double NU[NNU] = {1.0, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0, INFINITY};
   static const double BIG[NBIG] = {1e2, 1e3, 1e4, 1e5};
   const double tol_ell = 1e-7, tol_kappa = 1e-4; /* relative; see fit_slope */
+  const double nu_rep = 1.0;                     /* the reported law: Cauchy */
+  char nus[96] = "";
   sign_csv_header(ctx);
   bool pass = true, ctrl = true;
   double worst_l = 0.0, worst_k = 0.0, ell1 = NAN;
@@ -81,7 +86,12 @@ static int run_t_drift(const sdv_check_ctx *ctx, sdv_check_result *res) {
     if (!isinf(NU[k]))
       ctrl = ctrl && fabs(ell / t_ell(INFINITY) - 1.0) > tol_ell &&
              fabs(kappa / t_kappa(INFINITY) - 1.0) > tol_kappa;
-    if (NU[k] == 1.0) ell1 = ell;
+    if (NU[k] == nu_rep) ell1 = ell;
+    const size_t used = strlen(nus);
+    if (isinf(NU[k]))
+      snprintf(nus + used, sizeof nus - used, "%sGaussian", k ? "," : "");
+    else
+      snprintf(nus + used, sizeof nus - used, "%s%g", k ? "," : "", NU[k]);
   }
 
   /* Gaussian limit: sup over y in [0, 8] of |m_nu - m_Gauss| and 1 - ell_nu/ell_Gauss both
@@ -121,23 +131,27 @@ static int run_t_drift(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
   res->exact = true;
   snprintf(res->measured, sizeof res->measured,
-           "slope at 0 of the noise law's 2F_nu - 1 (polynomial fit at |y| <= 0.05), nu = 1 "
-           "(Cauchy)");
+           "slope at 0 of the noise law's 2F_nu - 1 (polynomial fit at |y| <= %g), nu = %g "
+           "(Cauchy)",
+           FIT_YMAX, nu_rep);
   res->value = res->lo = res->hi = ell1;
-  res->predicted = t_ell(1.0);
+  res->predicted = t_ell(nu_rep);
   snprintf(res->prediction, sizeof res->prediction,
-           "ell_nu = 2 Gamma((nu+1)/2)/(sqrt(nu pi) Gamma(nu/2)) = 2/pi for nu = 1; kappa_nu = "
-           "(nu+1)/(6 nu) (nu = 1,2,2.5,3,4,5,10,Gaussian)");
+           "ell_nu = 2 Gamma((nu+1)/2)/(sqrt(nu pi) Gamma(nu/2)) = 2/pi for nu = %g; kappa_nu = "
+           "(nu+1)/(6 nu) (nu = %s)",
+           nu_rep, nus);
   res->pass = pass;
   snprintf(res->control, sizeof res->control,
            "Gaussian ell = sqrt(2/pi) and kappa = 1/6 for every finite nu");
   res->control_value = ell1 / t_ell(INFINITY);
   res->control_rejected = ctrl;
+  char num[32];
   sdv_check_note(res,
                  "worst relative errors: ell %.2g (tol %.0e), kappa %.2g (tol %.0e); Gaussian "
                  "limit: sup|m_nu - m_G| ~ nu^%.4f, 1 - ell_nu/ell_G ~ nu^%.4f, nu(1 - "
-                 "ell_nu/ell_G) = %.5f at nu = 1e5 (-> 1/4)",
-                 worst_l, tol_ell, worst_k, tol_kappa, s_sup, s_dl, lastc);
+                 "ell_nu/ell_G) = %.5f at nu = %s (-> 1/4)",
+                 worst_l, tol_ell, worst_k, tol_kappa, s_sup, s_dl, lastc,
+                 sdv_check_num(num, sizeof num, BIG[NBIG - 1]));
   sdv_check_note(res, "deterministic: false-failure rate 0");
   (void)ctx;
   return SDV_OK;
@@ -230,10 +244,10 @@ static bool sandwich(const sdv_check_ctx *ctx, const sdv_noise *nz, double ell, 
 }
 
 static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  const double sigma = 2.385, lam = 1.7, eta = 0.05, Y0 = 8.0;
-  const double x0 = Y0 * sigma / lam, edge = 1.5 * sigma / lam;
+  const double sigma = 2.385, lam = 1.7, eta = 0.05, Y0 = 8.0, Y1 = 1.5; /* Y1: Phase 1's edge */
+  const double x0 = Y0 * sigma / lam, edge = Y1 * sigma / lam;
   /* Predictions evaluated from erf (theory §8) and the stated decimals they must round to. */
-  const double tail15 = erfc(1.5 / M_SQRT2), lo_speed = erf(1.5 / M_SQRT2), ell = t_ell(INFINITY);
+  const double tail15 = erfc(Y1 / M_SQRT2), lo_speed = erf(Y1 / M_SQRT2), ell = t_ell(INFINITY);
   sign_csv_header(ctx);
   static const char *const gauss[1] = {"gaussian"};
   const sign_spec ms = {.method = "dsignsgd",
@@ -260,7 +274,7 @@ static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
    * the model's own drift. Tolerance: the stated 6 decimals. */
   double worst_tail = 0.0, worst_var = 0.0;
   for (int i = 0; i <= 385; i++) {
-    const double Y = 1.5 + 0.1 * i, x = Y * sigma / lam;
+    const double Y = Y1 + 0.1 * i, x = Y * sigma / lam;
     double b;
     sdv_model_drift(m, w, &x, &b);
     const double t = fabs(b + 1.0), v = sdv_noise_sign_var(m->noise[0], Y);
@@ -291,7 +305,7 @@ static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
          fabs(lo_speed - 0.866) <= 5e-4;
   /* Control: the Phase-3 linear model dx/dt = -ell lambda x/sigma predicts the time to reach
    * Y = 1.5 as log(Y0/1.5) sigma/(ell lambda), far outside [t1, t1/0.866]. */
-  const double t_lin = log(Y0 / 1.5) * sigma / (ell * lam);
+  const double t_lin = log(Y0 / Y1) * sigma / (ell * lam);
   sign_csv_row(ctx, "control_linear_model_duration", "phase3-linear", NAN, t_hit, t_lin, NAN);
   const bool ctrl = !(t_lin >= t1 && t_lin <= t1 / lo_speed) && fabs(t_hit / t_lin - 1.0) > 0.5;
 
@@ -315,24 +329,25 @@ static int run_phases(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
   res->exact = true;
   snprintf(res->measured, sizeof res->measured,
-           "slowest Phase-1 speed of |x| on the drift ODE from Y0 = 8 (sigma = 2.385, lambda = "
-           "1.7); also on the exact discrete mean");
+           "slowest Phase-1 speed of |x| on the drift ODE from Y0 = %g (sigma = %g, lambda = %g); "
+           "also on the exact discrete mean",
+           Y0, sigma, lam);
   res->value = res->lo = res->hi = smin;
   res->predicted = NAN;
   snprintf(res->prediction, sizeof res->prediction,
-           "speed in [erf(1.5/sqrt2), 1] = [%.6f, 1]; drift gap <= %.6f; overshoot 16.9%%, 4.2%%",
-           lo_speed, tail15);
+           "speed in [erf(%g/sqrt2), 1] = [%.6f, 1]; drift gap <= %.6f; overshoot %g%%, %g%%", Y1,
+           lo_speed, tail15, 100.0 * STATED[0], 100.0 * STATED[1]);
   res->pass = pass;
   snprintf(res->control, sizeof res->control,
-           "Phase-3 linear model: time to reach Y = 1.5 is log(Y0/1.5) sigma/(ell lambda) = %.4g",
-           t_lin);
+           "Phase-3 linear model: time to reach Y = %g is log(Y0/%g) sigma/(ell lambda) = %.4g", Y1,
+           Y1, t_lin);
   res->control_value = t_lin;
   res->control_rejected = ctrl;
   sdv_check_note(res,
-                 "ODE speed [%.6f, %.6f], discrete mean speed [%.6f, %.6f]; Y = 1.5 reached at t "
+                 "ODE speed [%.6f, %.6f], discrete mean speed [%.6f, %.6f]; Y = %g reached at t "
                  "= %.4f (pred [%.4f, %.4f]); drift gap max %.6f, diffusion max %.6f; overshoot "
                  "%.4f%%, %.4f%%; sandwich violations %zu; Phase-2 secant error %.5f",
-                 smin, smax, dmin, dmax, t_hit, t1, t1 / lo_speed, worst_tail, worst_var,
+                 smin, smax, dmin, dmax, Y1, t_hit, t1, t1 / lo_speed, worst_tail, worst_var,
                  100.0 * over[0], 100.0 * over[1], viol, p2);
   sdv_check_note(res, "deterministic: false-failure rate 0");
   rc = SDV_OK;

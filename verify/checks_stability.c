@@ -36,6 +36,8 @@ static int stable_at(const cfg *base, double eta, sdv_side side, bool *stable, d
 /* The stability threshold of a side in eta, located without using the prediction: from
  * eta = 1e-4 the bracket doubles until the side is unstable (up to eta = 1e4), then bisection
  * to 1e-12 relative. *thr = 0 if already unstable at 1e-4, INFINITY if stable up to 1e4. */
+static const double BISECT_RTOL = 1e-12; /* the bisection's relative width (the note says it) */
+
 static int threshold(const cfg *c, sdv_side side, double *thr) {
   bool st;
   double g, lo = 1e-4, hi;
@@ -54,7 +56,7 @@ static int threshold(const cfg *c, sdv_side side, double *thr) {
     if (!st) break;
     lo = hi;
   }
-  while (hi - lo > 1e-12 * hi) {
+  while (hi - lo > BISECT_RTOL * hi) {
     const double mid = 0.5 * (lo + hi);
     if ((rc = stable_at(c, mid, side, &st, &g))) return rc;
     if (st)
@@ -116,6 +118,7 @@ static int run_dcsgd_stability(const sdv_check_ctx *ctx, sdv_check_result *res) 
   int rc = SDV_OK;
   bool pass = true, ctl = true;
   const double tol = 1e-9;
+  const double eta_mid = 0.45; /* between the example's two thresholds */
   for (size_t k = 0; k < 2; k++) {
     const cfg *c = &cfgs[k];
     const cfg_means a = cfg_averages(c);
@@ -146,7 +149,8 @@ static int run_dcsgd_stability(const sdv_check_ctx *ctx, sdv_check_result *res) 
       res->control_value = pm;
       snprintf(res->measured, sizeof res->measured,
                "discrete second-moment stability threshold in eta (bisection on the exact "
-               "spectral radius), lam 1, omega 4, N 1");
+               "spectral radius), lam %g, omega %g, N %zu",
+               lmax, a.ob, c->N);
       snprintf(res->prediction, sizeof res->prediction,
                "eta < 2/(lam (1 + omega_bar/N)) = %.6g; SDE eta < 2N/(lam omega_bar) = %.6g", pd,
                ps);
@@ -156,7 +160,7 @@ static int run_dcsgd_stability(const sdv_check_ctx *ctx, sdv_check_result *res) 
   /* At eta = 0.45 (between the thresholds): exact growth factors, then Monte Carlo. */
   {
     const cfg *c = &cfgs[0];
-    const double eta = 0.45, lam = c->lam[0], p = c->par[0];
+    const double eta = eta_mid, lam = c->lam[0], p = c->par[0];
     bool sd, ss;
     double gd, gs;
     if ((rc = stable_at(c, eta, SDV_SIDE_DISCRETE, &sd, &gd)) ||
@@ -166,10 +170,13 @@ static int run_dcsgd_stability(const sdv_check_ctx *ctx, sdv_check_result *res) 
     const double gd_p = (1.0 - eta * lam) * (1.0 - eta * lam) + eta * eta * w * lam * lam;
     const double gs_p = -(2.0 * lam - eta * w * lam * lam);
     const bool ok_g = !sd && ss && sdv_check_close(gd, gd_p, tol) && sdv_check_close(gs, gs_p, tol);
-    cfg_csv_row(ctx, "exact", c, "disc_growth_eta0.45", gd, 0.0, gd_p, tol, ok_g);
-    cfg_csv_row(ctx, "exact", c, "sde_growth_rate_eta0.45", gs, 0.0, gs_p, tol, ok_g);
+    char row[2][48];
+    snprintf(row[0], sizeof row[0], "disc_growth_eta%g", eta);
+    snprintf(row[1], sizeof row[1], "sde_growth_rate_eta%g", eta);
+    cfg_csv_row(ctx, "exact", c, row[0], gd, 0.0, gd_p, tol, ok_g);
+    cfg_csv_row(ctx, "exact", c, row[1], gs, 0.0, gs_p, tol, ok_g);
     pass = pass && ok_g;
-    ctl = ctl && !sd; /* the naive rule calls eta = 0.45 stable */
+    ctl = ctl && !sd; /* the naive rule calls eta_mid stable */
 
     /* E log x_k^2: on a discrete path, |x| is multiplied by |1 - eta lam/p| w.p. p and by 1
      * otherwise once |x| dwarfs the noise, so E log x^2 grows by 2 p log|1 - eta lam/p| per
@@ -189,16 +196,16 @@ static int run_dcsgd_stability(const sdv_check_ctx *ctx, sdv_check_result *res) 
                 ok_s);
     pass = pass && ok_d && ok_s;
     sdv_check_note(res,
-                   "eta 0.45: disc growth %.6g/step, SDE rate %.4g; MC slope of E log x^2: disc "
+                   "eta %g: disc growth %.6g/step, SDE rate %.4g; MC slope of E log x^2: disc "
                    "%.5f ± %.1g (pred %.5f), SDE %.2g ± %.1g (pred 0), z = %.2f",
-                   gd, gs, slope[0], se[0], slope_p, slope[1], se[1], z);
+                   eta, gd, gs, slope[0], se[0], slope_p, slope[1], se[1], z);
   }
   res->exact = true;
   res->pass = pass;
   snprintf(res->control, sizeof res->control,
-           "naive second-moment threshold eta lam_max < 2 (stable at eta = 0.45)");
+           "naive second-moment threshold eta lam_max < 2 (stable at eta = %g)", eta_mid);
   res->control_rejected = ctl;
-  sdv_check_note(res, "thresholds by bisection to 1e-12, compared with rtol %g", tol);
+  sdv_check_note(res, "thresholds by bisection to %g, compared with rtol %g", BISECT_RTOL, tol);
   return SDV_OK;
 }
 

@@ -391,6 +391,8 @@ static int run_dcsgd_rate(const sdv_check_ctx *ctx, sdv_check_result *res) {
   const double N = (double)ce.N;
   if ((rc = cfg_model(&ce, sdv_check_seed(ctx, id, 0), 1.0, &m))) goto fail;
   const size_t steps[2] = {5, 25};
+  /* Round-off in s - s_inf, amplified by 1/(dk (s - s_inf)): 1e-7 is ample. */
+  const double tol = 1e-7;
   for (size_t j = 0; j < ce.d; j++) {
     const double lam = ce.lam[j];
     const sdv_observable x2 = {.kind = SDV_OBS_X2, .index = j};
@@ -406,8 +408,6 @@ static int run_dcsgd_rate(const sdv_check_ctx *ctx, sdv_check_result *res) {
     const double x = ce.eta * lam;
     const double rho_p = (1.0 - x) * (1.0 - x) + x * x * a.ob / N;
     const double a_p = 2.0 * lam - ce.eta * a.ob * lam * lam / N;
-    /* Round-off in s - s_inf, amplified by 1/(dk (s - s_inf)): 1e-7 is ample. */
-    const double tol = 1e-7;
     const bool ok = sdv_check_close(rho, rho_p, tol) && sdv_check_close(rate, a_p, tol);
     const bool rej =
         !sdv_check_close(rho, (1.0 - x) * (1.0 - x), tol) && !sdv_check_close(rate, 2.0 * lam, tol);
@@ -464,15 +464,16 @@ static int run_dcsgd_rate(const sdv_check_ctx *ctx, sdv_check_result *res) {
     pass = pass && ok;
     ctl = ctl && zc > z;
     sdv_check_note(res,
-                   "MC (sigma = 0, %zu paths, K = %zu): log rho %.5f ± %.2g vs %.5f; DSGD "
+                   "MC (sigma = %g, %zu paths, K = %zu): log rho %.5f ± %.2g vs %.5f; DSGD "
                    "%.5f rejected at %.0f se (z = %.2f, alpha %g)",
-                   mo.paths, K, lr, se, lr_p, lr_c, zc, z, ALPHA);
+                   cm.sigma[0], mo.paths, K, lr, se, lr_p, lr_c, zc, z, ALPHA);
   }
   res->exact = true;
   res->pass = pass;
   snprintf(res->control, sizeof res->control, "DSGD's rate 2 lam (disc factor (1 - eta lam)^2)");
   res->control_rejected = ctl;
-  sdv_check_note(res, "exact rates vs formulas rtol 1e-7");
+  char num[32];
+  sdv_check_note(res, "exact rates vs formulas rtol %s", sdv_check_num(num, sizeof num, tol));
   sdv_mc_result_free(mr);
   check_model_free(m);
   return SDV_OK;

@@ -48,6 +48,8 @@
 #include "checks_util.h"
 
 #define TRAJ_ALPHA 1e-4
+/* The controls' factors: run_linear's SDE diffusion variance, run_dsignsgd's sigma_i. */
+static const double CTL_VAR = 1.1, CTL_SIGMA = 1.1;
 #define MAXD 4
 #define MAXN 4
 /* sdv's discrete exact route and the recursion below are two recursions in double precision
@@ -436,7 +438,7 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
     if ((rc = sdv_model_alloc_spec(&mod[lit], &o))) goto done;
   }
   o.literal = false;
-  const double scales[2] = {sqrt(1.1), sqrt((double)c->agents)};
+  const double scales[2] = {sqrt(CTL_VAR), sqrt((double)c->agents)};
   for (int k = 0; k < 2; k++) {
     o.diffusion_scale = scales[k];
     if ((rc = sdv_model_alloc_spec(&ctl[k], &o))) goto done;
@@ -480,8 +482,10 @@ static int run_case(const sdv_check_ctx *ctx, const tr_case *c, uint64_t seed, s
     po.integrator = sdv_integrator_euler;
     for (int k = 0; k < 2 && rc == SDV_OK; k++) {
       if ((rc = simulate(ctl[k], &po, K, M, ctx, R->out))) break;
-      snprintf(what, sizeof what, "%s SDE euler %s", c->label,
-               k ? "without 1/N" : "1.1 x variance");
+      if (k)
+        snprintf(what, sizeof what, "%s SDE euler without 1/N", c->label);
+      else
+        snprintf(what, sizeof what, "%s SDE euler %g x variance", c->label, CTL_VAR);
       compare_paths(&R->ctl[k], R->out, M, d, &eul, what);
     }
   }
@@ -493,6 +497,14 @@ done:
   sdv_model_free(smp);
   mspec_clear(&v); /* after the models, which borrow its objective */
   return rc;
+}
+
+/* "N = 2-3" (the range of a size over the cases) or "N = 2" (one value). */
+static void range_text(char *buf, size_t n, const char *name, size_t lo, size_t hi) {
+  if (lo == hi)
+    snprintf(buf, n, "%s = %zu", name, lo);
+  else
+    snprintf(buf, n, "%s = %zu-%zu", name, lo, hi);
 }
 
 static int run_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
@@ -546,25 +558,38 @@ static int run_linear(const sdv_check_ctx *ctx, sdv_check_result *res) {
   sdv_ledger_summary s;
   if ((rc = sdv_ledger_close(&R.main, TRAJ_ALPHA, &s))) goto done;
   const double w0 = sdv_ledger_worst_at(&R.ctl[0], s.z), w1 = sdv_ledger_worst_at(&R.ctl[1], s.z);
+  /* The cases share T and the Euler substeps m (run_case also runs 2m); N and B may vary. */
+  size_t nlo = SIZE_MAX, nhi = 0, blo = SIZE_MAX, bhi = 0;
+  for (size_t k = 0; k < nc; k++) {
+    nlo = cases[k].agents < nlo ? cases[k].agents : nlo;
+    nhi = cases[k].agents > nhi ? cases[k].agents : nhi;
+    blo = cases[k].batch < blo ? cases[k].batch : blo;
+    bhi = cases[k].batch > bhi ? cases[k].batch : bhi;
+  }
+  char ntext[32], btext[32];
+  range_text(ntext, sizeof ntext, "N", nlo, nhi);
+  range_text(btext, sizeof btext, "B", blo, bhi);
   snprintf(res->measured, sizeof res->measured,
-           "largest |difference|/tolerance over %zu comparisons of E x, E x x^T at t = 1 (%zu "
+           "largest |difference|/tolerance over %zu comparisons of E x, E x x^T at t = %g (%zu "
            "paths per process)",
-           s.nstat + s.ndet, M);
+           s.nstat + s.ndet, cases[0].T, M);
   snprintf(res->prediction, sizeof res->prediction,
-           "moment recursions of the optimizer, of Euler (m = 4, 8) and of Richardson; ratio <= 1");
+           "moment recursions of the optimizer, of Euler (m = %zu, %zu) and of Richardson; ratio "
+           "<= 1",
+           cases[0].substeps, 2 * cases[0].substeps);
   res->predicted = 1.0;
   res->value = res->lo = res->hi = res->ratio = s.worst;
   res->pass = sdv_ledger_passes(&s);
   snprintf(res->control, sizeof res->control,
-           "Euler SDE with 1.1 x diffusion variance; without the 1/N");
+           "Euler SDE with %g x diffusion variance; without the 1/N", CTL_VAR);
   res->control_value = res->control_ratio = fmin(w0, w1);
   res->control_rejected = w0 > 1.0 && w1 > 1.0;
   sdv_check_note(res,
-                 "cases: DCSGD rand-k (fused Euler step), Bernoulli + identity, DSGD; N = 2-3, "
-                 "B = 2, unequal sigma; %zu statistical comparisons at z = %.2f (family-wise "
+                 "cases: DCSGD rand-k (fused Euler step), Bernoulli + identity, DSGD; %s, "
+                 "%s, unequal sigma; %zu statistical comparisons at z = %.2f (family-wise "
                  "false-failure rate %g), %zu deterministic (sdv's exact routes); worst: %s "
                  "(%.3g tol); controls at %.3g and %.3g tol",
-                 s.nstat, s.z, TRAJ_ALPHA, s.ndet, s.what, s.worst, w0, w1);
+                 ntext, btext, s.nstat, s.z, TRAJ_ALPHA, s.ndet, s.what, s.worst, w0, w1);
   sdv_ledger_write_csv(&R.main, &s, ctx->csv);
 done:
   sdv_ledger_free(&R.main);
@@ -582,7 +607,7 @@ typedef struct ds_case {
   size_t nsigma, agents, batch;
 } ds_case;
 
-/* Case c's models: m[0] shortcut, m[1] literal, m[2] the control with every sigma_i 1.1 x
+/* Case c's models: m[0] shortcut, m[1] literal, m[2] the control with every sigma_i CTL_SIGMA x
  * (sigma: the caller's N doubles). They borrow v's objective. */
 static int ds_models(const ds_case *c, uint64_t seed, mspec *v, double *sigma, sdv_model **m) {
   static const double lam[2] = {0.8, 2.1}, x0[2] = {0.7, -0.5};
@@ -600,7 +625,7 @@ static int ds_models(const ds_case *c, uint64_t seed, mspec *v, double *sigma, s
   /* Control: the optimizer with every scale 10% larger must not match the lattice of the
    * true model (a realistic sigma_i mix-up). */
   if (rc == SDV_OK) {
-    for (size_t i = 0; i < m[0]->agents; i++) sigma[i] = 1.1 * m[0]->sigma[i];
+    for (size_t i = 0; i < m[0]->agents; i++) sigma[i] = CTL_SIGMA * m[0]->sigma[i];
     o.literal = false;
     o.sigma = sigma;
     o.nsigma = m[0]->agents;
@@ -638,10 +663,11 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
       po.sub = (uint32_t)v;
       if ((rc = simulate(m[v], &po, K, M, ctx, out))) break;
       char what[80];
-      snprintf(what, sizeof what, "%s: %s", cases[k].label,
-               v == 2 ? "step() with 1.1 x sigma"
-               : v    ? "literal step()"
-                      : "shortcut step()");
+      if (v == 2)
+        snprintf(what, sizeof what, "%s: step() with %g x sigma", cases[k].label, CTL_SIGMA);
+      else
+        snprintf(what, sizeof what, "%s: %s", cases[k].label,
+                 v ? "literal step()" : "shortcut step()");
       compare_paths(v == 2 ? &C : &L, out, M, d, &ref, what);
     }
     for (int i = 0; i < 3; i++) sdv_model_free(m[i]);
@@ -657,15 +683,16 @@ static int run_dsignsgd(const sdv_check_ctx *ctx, sdv_check_result *res) {
     res->predicted = 1.0;
     res->value = res->lo = res->hi = res->ratio = s.worst;
     res->pass = sdv_ledger_passes(&s);
-    snprintf(res->control, sizeof res->control, "step() with every sigma_i 10%% too large");
+    snprintf(res->control, sizeof res->control, "step() with every sigma_i %g%% too large",
+             100.0 * (CTL_SIGMA - 1.0));
     res->control_value = res->control_ratio = w;
     res->control_rejected = w > 1.0;
     sdv_ledger_write_csv(&L, &s, ctx->csv);
     sdv_check_note(res,
-                   "Gaussian equal agents (binomial shortcut), B = 2; Student-t(3), Cauchy and "
+                   "Gaussian equal agents (binomial shortcut), B = %zu; Student-t(3), Cauchy and "
                    "Gaussian agents; %zu comparisons at z = %.2f (family-wise false-failure rate "
                    "%g); worst: %s (%.3g tol); control at %.3g tol",
-                   s.nstat, s.z, TRAJ_ALPHA, s.what, s.worst, w);
+                   cases[0].batch, s.nstat, s.z, TRAJ_ALPHA, s.what, s.worst, w);
   }
   sdv_ledger_free(&L);
   sdv_ledger_free(&C);

@@ -51,6 +51,18 @@ void sdv_check_note(sdv_check_result *res, const char *fmt, ...) {
   va_end(ap);
 }
 
+const char *sdv_check_num(char *buf, size_t n, double v) {
+  snprintf(buf, n, "%g", v);
+  if (!(v != 0.0 && isfinite(v))) return buf;
+  int k = (int)floor(log10(fabs(v)));
+  double m = nearbyint(v / pow(10.0, k));
+  if (fabs(m) >= 10.0) m = nearbyint(v / pow(10.0, ++k)); /* log10 rounded below a power */
+  char e[32];
+  snprintf(e, sizeof e, "%ge%d", m, k);
+  if (strtod(e, NULL) == v && strlen(e) < strlen(buf)) snprintf(buf, n, "%s", e);
+  return buf;
+}
+
 const char *sdv_check_verdict(const sdv_check_result *r) {
   /* A Monte Carlo test that passed but whose control was not rejected lacked the power to
    * tell right from wrong: undecided, not failed. An exact check has no such excuse. */

@@ -30,6 +30,11 @@ void sdv_check_note(sdv_check_result *res, const char *fmt, ...)
 #endif
     ;
 
+/* v as a note writes a parameter: "%g", or, where shorter and exact, one significant digit
+ * and a bare exponent ("1e-3" for 0.001, "1e6" for 1e+06), the notation of the claims.
+ * Returns buf (n >= 32). */
+const char *sdv_check_num(char *buf, size_t n, double v);
+
 /* ---- A ledger of comparisons with one verdict (checks_moments.c, checks_trajectory.c) ----
  *
  * Each entry compares an estimate with a reference. A statistical entry has the standard

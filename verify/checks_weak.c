@@ -234,15 +234,19 @@ static int run_dsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
   if (!rc) rc = rw;
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, false);
-  const order_spec sp = {
-      .disc = &disc.s,
-      .wrong = &wrong.s,
-      .wrong_text =
-          "SDE of a mis-specified drift (lambda 2.2 instead of 2): its error does "
-          "not vanish, so order or limit must fail",
-      .wo = &wo,
-      .predicted = quadratic_limit(&lam, &x0, 1, t),
-      .prediction = "-(1/2) lambda^3 x0^2 t e^{-2 lambda t} (lambda = 2, x0 = 1, t = 1)"};
+  char wtext[160], ptext[96];
+  snprintf(wtext, sizeof wtext,
+           "SDE of a mis-specified drift (lambda %g instead of %g): its error does not vanish, so "
+           "order or limit must fail",
+           lam_wrong, lam);
+  snprintf(ptext, sizeof ptext,
+           "-(1/2) lambda^3 x0^2 t e^{-2 lambda t} (lambda = %g, x0 = %g, t = %g)", lam, x0, t);
+  const order_spec sp = {.disc = &disc.s,
+                         .wrong = &wrong.s,
+                         .wrong_text = wtext,
+                         .wo = &wo,
+                         .predicted = quadratic_limit(&lam, &x0, 1, t),
+                         .prediction = ptext};
   if (!rc) rc = run_order(ctx, res, &sp);
   mspec_clear(&disc);
   mspec_clear(&wrong);
@@ -347,15 +351,16 @@ static int run_dsgd_diffusion(const sdv_check_ctx *ctx, sdv_check_result *res) {
 
 /* ---- claim 2: DCSGD ---- */
 
-/* d = 3, heterogeneous curvatures and starts, N = 2 agents with different sigma; exact
- * sides (linear compressors). The wrong SDE has every lambda_j scaled by 1.1. */
+/* d = 3, heterogeneous curvatures and starts, N = 2 agents with different sigma; exact sides
+ * (linear compressors). The wrong SDE has every lambda_j scaled by 1.1. */
+enum { DC_D = 3 };
 static int dcsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res, const char *id,
                        const char *const *compressor, size_t ncompressor, const char *what) {
-  static const double lam[] = {2.0, 1.0, 0.5}, x0[] = {1.0, -0.6, 0.8}, t = 1.0;
-  static const double eta[] = {0.04, 0.02, 0.01, 0.005, 0.0025};
-  const size_t d = sizeof lam / sizeof *lam;
-  double lamw[3];
-  for (size_t j = 0; j < d; j++) lamw[j] = 1.1 * lam[j];
+  static const double lam[DC_D] = {2.0, 1.0, 0.5}, x0[DC_D] = {1.0, -0.6, 0.8}, t = 1.0;
+  static const double eta[] = {0.04, 0.02, 0.01, 0.005, 0.0025}, wrong_factor = 1.1;
+  const size_t d = DC_D;
+  double lamw[DC_D];
+  for (size_t j = 0; j < d; j++) lamw[j] = wrong_factor * lam[j];
   static const double sigma[2] = {0.9, 1.4};
   const uint64_t seed = sdv_check_seed(ctx, id, 0);
   mspec disc, wrong;
@@ -367,12 +372,17 @@ static int dcsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res, const ch
       rc = mspec_compressor(&wrong, compressor[i]);
   sdv_weak_options wo;
   weak_setup(&wo, eta, sizeof eta / sizeof *eta, &t, true);
-  char pred[200];
+  char pred[200], om[48] = "", wtext[64];
+  for (size_t i = 0; !rc && i < ncompressor; i++)
+    snprintf(om + strlen(om), sizeof om - strlen(om), "%s%g", i ? ", " : "",
+             sdv_compressor_omega(disc.comp[i]));
   snprintf(pred, sizeof pred,
-           "-(1/2) sum_j lambda_j^3 x0_j^2 t e^{-2 lambda_j t} (same as DSGD; %s)", what);
+           "-(1/2) sum_j lambda_j^3 x0_j^2 t e^{-2 lambda_j t} (same as DSGD; %s, omega%s = %s)",
+           what, ncompressor > 1 ? "_i" : "", om);
+  snprintf(wtext, sizeof wtext, "SDE of a mis-specified drift (every lambda_j x %g)", wrong_factor);
   const order_spec sp = {.disc = &disc.s,
                          .wrong = &wrong.s,
-                         .wrong_text = "SDE of a mis-specified drift (every lambda_j x 1.1)",
+                         .wrong_text = wtext,
                          .wo = &wo,
                          .predicted = quadratic_limit(lam, x0, d, t),
                          .prediction = pred};
@@ -383,14 +393,21 @@ static int dcsgd_order(const sdv_check_ctx *ctx, sdv_check_result *res, const ch
 }
 
 static int run_dcsgd_randk_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  static const char *const rand1[1] = {"rand-k:k=1"};
-  return dcsgd_order(ctx, res, "dcsgd-randk-order", rand1, 1, "rand-1 of 3, omega = 2");
+  static const size_t k = 1;
+  char spec[32], what[32];
+  snprintf(spec, sizeof spec, "rand-k:k=%zu", k);
+  snprintf(what, sizeof what, "rand-%zu of %d", k, DC_D);
+  const char *const randk[1] = {spec};
+  return dcsgd_order(ctx, res, "dcsgd-randk-order", randk, 1, what);
 }
 
 static int run_dcsgd_bernoulli_order(const sdv_check_ctx *ctx, sdv_check_result *res) {
-  static const char *const bern[2] = {"bernoulli:p=0.5", "bernoulli:p=0.25"};
-  return dcsgd_order(ctx, res, "dcsgd-bernoulli-order", bern, 2,
-                     "Bernoulli p = 0.5, 0.25, omega_i = 1, 3");
+  static const double p[2] = {0.5, 0.25};
+  char spec[2][32], what[48];
+  for (size_t i = 0; i < 2; i++) snprintf(spec[i], sizeof spec[i], "bernoulli:p=%g", p[i]);
+  snprintf(what, sizeof what, "Bernoulli p = %g, %g", p[0], p[1]);
+  const char *const bern[2] = {spec[0], spec[1]};
+  return dcsgd_order(ctx, res, "dcsgd-bernoulli-order", bern, 2, what);
 }
 
 /* Var(x_k) and Var(X_t) of coordinate 0, exactly. */
@@ -468,9 +485,9 @@ static int channel_rungs(const sdv_check_ctx *ctx, const sdv_model_spec *disc,
   res->lo = res->hi = slope;
   res->predicted = NAN;
   snprintf(res->measured, sizeof res->measured,
-           "DCSGD sigma = 0 (Bernoulli, omega_bar = 2, N = 2), exact Var x_k, Var X_t and "
+           "DCSGD sigma = 0 (Bernoulli, omega_bar = %g, N = %g), exact Var x_k, Var X_t and "
            "formula on %zu rungs; value: slope of log |Var x_k - Var X_t|/Var x_k vs log eta",
-           n);
+           omega_bar, N, n);
   snprintf(res->prediction, sizeof res->prediction,
            "slope >= 0.75, rel. error <= %g at eta = %g; Var X_t ~ eta omega_bar lambda^2 x0^2 "
            "t e^{-2 lambda t}/N within eps = eta omega_bar lambda^2 t/N",
