@@ -75,6 +75,7 @@ extern const sdv_check sdv_checks_trajectory[];
 extern const sdv_check sdv_checks_minibatch[];
 extern const sdv_check sdv_checks_coupling[];
 extern const sdv_check sdv_checks_hetero[];
+extern const sdv_check sdv_checks_lsq[]; /* family "minibatch" */
 
 /* All checks in suite order; returns how many and sets *list (static storage). */
 size_t sdv_checks_all(const sdv_check *const **list);

@@ -136,7 +136,22 @@ void sdv_ledger_stat(sdv_ledger *L, double est, double se_est, double ref, doubl
   if (!e) return;
   e->diff = est - ref;
   e->se = sqrt(se_est * se_est + se_ref * se_ref);
+  e->tol = e->bias = 0.0;
+  e->det = false;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->what, sizeof e->what, fmt, ap);
+  va_end(ap);
+}
+
+void sdv_ledger_stat_biased(sdv_ledger *L, double est, double se_est, double ref, double bias,
+                            const char *fmt, ...) {
+  sdv_ledger_entry *e = ledger_push(L);
+  if (!e) return;
+  e->diff = est - ref;
+  e->se = se_est;
   e->tol = 0.0;
+  e->bias = bias;
   e->det = false;
   va_list ap;
   va_start(ap, fmt);
@@ -148,7 +163,7 @@ void sdv_ledger_det(sdv_ledger *L, double est, double ref, double tol, const cha
   sdv_ledger_entry *e = ledger_push(L);
   if (!e) return;
   e->diff = est - ref;
-  e->se = 0.0;
+  e->se = e->bias = 0.0;
   e->tol = tol;
   e->det = true;
   va_list ap;
@@ -164,7 +179,7 @@ int sdv_ledger_close(const sdv_ledger *L, double alpha, sdv_ledger_summary *s) {
   s->z = s->nstat ? gsl_cdf_ugaussian_Qinv(alpha / (2.0 * (double)s->nstat)) : 0.0;
   for (size_t k = 0; k < L->n; k++) {
     const sdv_ledger_entry *e = &L->e[k];
-    const double tol = e->det ? e->tol : s->z * e->se;
+    const double tol = e->det ? e->tol : s->z * e->se + e->bias;
     const double r = fabs(e->diff) == 0.0 ? 0.0 : (tol > 0.0 ? fabs(e->diff) / tol : INFINITY);
     if (isnan(r) || isnan(e->diff)) {
       s->worst = NAN;
@@ -195,8 +210,10 @@ bool sdv_ledger_passes(const sdv_ledger_summary *s) { return s->worst <= 1.0; }
 double sdv_ledger_worst_at(const sdv_ledger *L, double z) {
   double w = 0.0;
   for (size_t k = 0; k < L->n; k++)
-    if (!L->e[k].det && L->e[k].diff != 0.0)
-      w = fmax(w, L->e[k].se > 0.0 ? fabs(L->e[k].diff) / (z * L->e[k].se) : INFINITY);
+    if (!L->e[k].det && L->e[k].diff != 0.0) {
+      const double tol = z * L->e[k].se + L->e[k].bias;
+      w = fmax(w, tol > 0.0 ? fabs(L->e[k].diff) / tol : INFINITY);
+    }
   return w;
 }
 
@@ -204,7 +221,7 @@ void sdv_ledger_write_csv(const sdv_ledger *L, const sdv_ledger_summary *s, FILE
   fprintf(f, "comparison,difference,se,tolerance,ratio\n");
   for (size_t k = 0; k < L->n; k++) {
     const sdv_ledger_entry *e = &L->e[k];
-    const double tol = e->det ? e->tol : s->z * e->se;
+    const double tol = e->det ? e->tol : s->z * e->se + e->bias;
     fprintf(f, "\"%s\",%.17g,%.17g,%.17g,%.17g\n", e->what, e->diff, e->se, tol,
             fabs(e->diff) / tol);
   }

@@ -48,6 +48,7 @@ typedef struct sdv_ledger_entry {
   double diff; /* estimate - reference */
   double se;   /* statistical: se of the difference; deterministic: 0 */
   double tol;  /* deterministic: the tolerance; statistical: 0 (set by the ledger) */
+  double bias; /* statistical: a bound on the estimator's bias, added to z se (else 0) */
   bool det;    /* deterministic entry (its tolerance may be 0: then any difference fails) */
   char what[80];
 } sdv_ledger_entry;
@@ -62,6 +63,14 @@ typedef struct sdv_ledger {
  * makes the ratio infinite). */
 void sdv_ledger_stat(sdv_ledger *L, double est, double se_est, double ref, double se_ref,
                      const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+/* A statistical comparison whose estimator has a known bias bound >= 0 (e.g. an SDE
+ * integrator's): tolerance z se + bias. */
+void sdv_ledger_stat_biased(sdv_ledger *L, double est, double se_est, double ref, double bias,
+                            const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 6, 7)))
 #endif
@@ -85,7 +94,7 @@ int sdv_ledger_close(const sdv_ledger *L, double alpha, sdv_ledger_summary *s);
 /* Empties the ledger (keeps its memory). */
 void sdv_ledger_reset(sdv_ledger *L);
 void sdv_ledger_free(sdv_ledger *L);
-/* The largest |diff| / (z se) over a ledger's statistical entries: a control judged by the
+/* The largest |diff| / (z se + bias) over a ledger's statistical entries: a control judged by the
  * critical value z of the model's own ledger (the same test). */
 double sdv_ledger_worst_at(const sdv_ledger *L, double z);
 /* Writes every entry as "comparison,difference,se,tolerance,ratio" rows (with the header)
