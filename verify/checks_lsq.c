@@ -54,6 +54,9 @@
 #define LQ_NT 2                 /* times */
 #define LQ_SUB 2                /* Richardson substeps m: h = eta/2, fine eta/4 */
 #define LQ_ETA 0.08
+#define LQ_D 14       /* 13 features and the intercept */
+#define LQ_BFACTOR 2  /* the discrete control's batch factor */
+#define LQ_DSCALE 1.2 /* the SDE control's diffusion_scale */
 
 static const size_t lq_coord[LQ_NJ] = {0, 6, 13};
 static const size_t lq_steps[LQ_NT] = {4, 12};
@@ -100,7 +103,7 @@ static int lq_model(sdv_model **m, const lq_case *c, double eta, size_t batch, d
   sdv_model_options o;
   sdv_model_options_default(&o);
   o.method = c->method;
-  o.dim = 14;
+  o.dim = LQ_D;
   o.agents = c->agents;
   o.batch = batch;
   o.eta = eta;
@@ -182,7 +185,7 @@ static void lq_compare(sdv_ledger *L, const double *mean, const double *se, cons
 }
 
 /* The SDE side of case c (model m): Richardson paths against the exact SDE with the exact
- * integrator bias, and against the SDE with 1.2 x diffusion. */
+ * integrator bias, and against the SDE with LQ_DSCALE x diffusion. */
 static int lq_sde(const sdv_check_ctx *ctx, const lq_case *c, const sdv_model *m, uint64_t seed,
                   size_t M, lq_run *R) {
   double mean[LQ_NT * LQ_NOBS], se[LQ_NT * LQ_NOBS], ref[LQ_NT * LQ_NOBS], bias[LQ_NT * LQ_NOBS],
@@ -191,7 +194,7 @@ static int lq_sde(const sdv_check_ctx *ctx, const lq_case *c, const sdv_model *m
   char what[80];
   int rc;
   if ((rc = lq_exact(m, SDV_SIDE_SDE, 1, ref)) || (rc = lq_rich_bias(c, seed, ref, bias)) ||
-      (rc = lq_model(&wrong, c, LQ_ETA, c->batch, 1.2, seed)) ||
+      (rc = lq_model(&wrong, c, LQ_ETA, c->batch, LQ_DSCALE, seed)) ||
       (rc = lq_exact(wrong, SDV_SIDE_SDE, 1, ctl)))
     goto done;
   sdv_process_options po;
@@ -205,7 +208,9 @@ static int lq_sde(const sdv_check_ctx *ctx, const lq_case *c, const sdv_model *m
     R->bias_over_se = fmax(R->bias_over_se, fabs(bias[k]) / se[k]);
   snprintf(what, sizeof what, "%s SDE richardson h = eta/%d", c->label, LQ_SUB);
   lq_compare(&R->main, mean, se, ref, bias, what);
-  snprintf(what, sizeof what, "%s SDE vs 1.2 x diffusion", c->label);
+  char num[32];
+  snprintf(what, sizeof what, "%s SDE vs %s x diffusion", c->label,
+           sdv_check_num(num, sizeof num, LQ_DSCALE));
   lq_compare(&R->sde_ctl, mean, se, ctl, bias, what);
 done:
   sdv_model_free(wrong);
@@ -219,7 +224,7 @@ static int lq_case_run(const sdv_check_ctx *ctx, const lq_case *c, uint64_t seed
   char what[80];
   int rc;
   if ((rc = lq_model(&m, c, LQ_ETA, c->batch, 1.0, seed)) ||
-      (rc = lq_model(&wrong, c, LQ_ETA, 2 * c->batch, 1.0, seed)) ||
+      (rc = lq_model(&wrong, c, LQ_ETA, LQ_BFACTOR * c->batch, 1.0, seed)) ||
       (rc = lq_exact(m, SDV_SIDE_DISCRETE, 1, ref)) ||
       (rc = lq_exact(wrong, SDV_SIDE_DISCRETE, 1, ctl)))
     goto done;
@@ -228,7 +233,7 @@ static int lq_case_run(const sdv_check_ctx *ctx, const lq_case *c, uint64_t seed
   if ((rc = lq_mc(ctx, m, &po, M, mean, se))) goto done;
   snprintf(what, sizeof what, "%s step()", c->label);
   lq_compare(&R->main, mean, se, ref, NULL, what);
-  snprintf(what, sizeof what, "%s step() vs B doubled", c->label);
+  snprintf(what, sizeof what, "%s step() vs B x %d", c->label, LQ_BFACTOR);
   lq_compare(&R->disc_ctl, mean, se, ctl, NULL, what);
   if (c->sde) rc = lq_sde(ctx, c, m, seed, M, R);
 done:
@@ -256,8 +261,8 @@ static int run_lsq(const sdv_check_ctx *ctx, sdv_check_result *res) {
   const bool sde_undecided = ws <= 1.0 && R.bias_over_se > s.z;
   snprintf(res->measured, sizeof res->measured,
            "largest |difference|/tolerance over %zu comparisons of E f, E x_j, E x_j^2 "
-           "(least squares on Wine, d = 14; %zu paths per process)",
-           s.nstat, M);
+           "(least squares on Wine, d = %d; %zu paths per process)",
+           s.nstat, LQ_D, M);
   snprintf(res->prediction, sizeof res->prediction,
            "the exact moments of lib/exact/lsq.c (discrete recursion; SDE moment ODE + exact "
            "Richardson bias), i.e. ratio <= 1");
@@ -265,18 +270,21 @@ static int run_lsq(const sdv_check_ctx *ctx, sdv_check_result *res) {
   res->value = res->lo = res->hi = res->ratio = s.worst;
   res->pass = sdv_ledger_passes(&s) && !sde_undecided;
   res->inconclusive = sdv_ledger_passes(&s) && sde_undecided;
+  char num[32];
+  sdv_check_num(num, sizeof num, LQ_DSCALE);
   snprintf(res->control, sizeof res->control,
-           "exact discrete moments with B doubled; exact SDE with diffusion x 1.2");
+           "exact discrete moments with B x %d; exact SDE with diffusion x %s", LQ_BFACTOR, num);
   res->control_value = res->control_ratio = fmin(wd, ws);
   res->control_rejected = wd > 1.0 && ws > 1.0;
+  char anum[32];
   sdv_check_note(res,
                  "%zu statistical comparisons at z = %.2f (Bonferroni, family-wise false-failure "
-                 "rate %g); worst: %s (%.3g tol)",
-                 s.nstat, s.z, LQ_ALPHA, s.what, s.worst);
+                 "rate %s); worst: %s (%.3g tol)",
+                 s.nstat, s.z, sdv_check_num(anum, sizeof anum, LQ_ALPHA), s.what, s.worst);
   sdv_check_note(res,
                  "SDE: Richardson m = %d, its exact bias (added to the tolerance) <= %.2g se; "
-                 "controls: B doubled at %.3g tol, diffusion x 1.2 at %.3g tol%s",
-                 LQ_SUB, R.bias_over_se, wd, ws,
+                 "controls: B x %d at %.3g tol, diffusion x %s at %.3g tol%s",
+                 LQ_SUB, R.bias_over_se, LQ_BFACTOR, wd, num, ws,
                  sde_undecided
                      ? " (SDE side undecided: the integrator bias hides the control; more "
                        "substeps would help)"
