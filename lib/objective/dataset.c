@@ -8,6 +8,8 @@
  */
 #include "objective/dataset.h"
 
+#include "core/clones.h"
+
 #include <sdv/errors.h>
 
 #include <errno.h>
@@ -201,4 +203,25 @@ fail:
   fclose(fp);
   sdv_dataset_clear(ds);
   return rc;
+}
+
+SDV_CLONES void sdv_dataset_gemm_tn(size_t nb, size_t rows, size_t q, const double *coef,
+                                    size_t ldc, const double *a, size_t lda, double *g,
+                                    size_t ldg) {
+  for (size_t r = 0; r < rows; r++) {
+    double *restrict gr = g + r * ldg;
+    size_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      const double c0 = coef[b * ldc + r], c1 = coef[(b + 1) * ldc + r];
+      const double c2 = coef[(b + 2) * ldc + r], c3 = coef[(b + 3) * ldc + r];
+      const double *restrict a0 = a + b * lda, *restrict a1 = a0 + lda;
+      const double *restrict a2 = a1 + lda, *restrict a3 = a2 + lda;
+      for (size_t j = 0; j < q; j++) gr[j] += (c0 * a0[j] + c1 * a1[j]) + (c2 * a2[j] + c3 * a3[j]);
+    }
+    for (; b < nb; b++) {
+      const double c0 = coef[b * ldc + r];
+      const double *restrict a0 = a + b * lda;
+      for (size_t j = 0; j < q; j++) gr[j] += c0 * a0[j];
+    }
+  }
 }

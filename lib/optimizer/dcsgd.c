@@ -410,6 +410,7 @@ static const sdv_method_type dcsgd_type = {
     .increment = dcsgd_increment,
     .em_step = dcsgd_em_step,
     .step_coupled = dcsgd_step_coupled,
+    .scratch = sdv_mb_scratch,
 };
 
 const sdv_method_type *const sdv_method_dcsgd = &dcsgd_type;

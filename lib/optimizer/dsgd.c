@@ -149,6 +149,7 @@ static const sdv_method_type dsgd_type = {
     .diffusion = dsgd_routes,
     .increment = dsgd_increment,
     .step_coupled = dsgd_step_coupled,
+    .scratch = sdv_mb_scratch,
 };
 
 const sdv_method_type *const sdv_method_dsgd = &dsgd_type;

@@ -281,6 +281,7 @@ static const sdv_method_type dsignsgd_type = {
     .diffusion = dsignsgd_diffusion,
     .increment = NULL,
     .step_coupled = dsignsgd_step_coupled,
+    .scratch = sdv_mb_scratch,
 };
 
 const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;
