@@ -79,6 +79,12 @@ static inline double sdv_dataset_dot4(const double *a, const double *x, size_t p
 void sdv_dataset_gemm_tn(size_t nb, size_t rows, size_t q, const double *coef, size_t ldc,
                          const double *a, size_t lda, double *g, size_t ldg);
 
+/* z[b * ldz + r] = sdv_dataset_dot4(w + r * ldw, a + b * lda, q) for b < nb, r < rows, bit for
+ * bit (the same four partial sums in the same order), four samples at a time so that each
+ * load of w serves four products: the scores of a block of samples. */
+void sdv_dataset_dots(size_t nb, size_t rows, size_t q, const double *w, size_t ldw,
+                      const double *a, size_t lda, double *z, size_t ldz);
+
 /* The raw text of the spec key `data` into *path (marked used). SDV_EINVAL naming who if the
  * key is absent (sdv/params.h has no string getter: values are parsed as numbers there). */
 int sdv_dataset_param_path(sdv_params *params, const char *who, const char **path);

@@ -165,9 +165,11 @@ static void softmax_sample_gradient_sum(const void *state, size_t dim, const dou
   for (size_t j = 0; j < dim; j++) g[j] = 0.0;
   for (size_t s0 = 0; s0 < s->n; s0 += S) {
     const size_t nb = s->n - s0 < S ? s->n - s0 : S;
+    /* The block's scores x_c.a~_s, in place in rb. */
+    sdv_dataset_dots(nb, C, q, x, q, s->a + s0 * q, q, rb, C);
     for (size_t b = 0; b < nb; b++) {
       const size_t i = s0 + b;
-      const double wi = w[i], *ai = s->a + i * q;
+      const double wi = w[i];
       double *r = rb + b * C;
       wsum += wi;
       if (wi == 0.0) {
@@ -176,7 +178,7 @@ static void softmax_sample_gradient_sum(const void *state, size_t dim, const dou
       }
       double zmax = -HUGE_VAL;
       for (size_t c = 0; c < C; c++) {
-        z[c] = sdv_dataset_dot4(x + c * q, ai, q);
+        z[c] = r[c];
         if (z[c] > zmax) zmax = z[c];
       }
       double sum = 0.0;
