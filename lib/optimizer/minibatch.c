@@ -78,11 +78,14 @@ size_t sdv_mb_scratch(const sdv_model *m) {
   return m->minibatch ? 2 * m->samples * sizeof(double) : 0;
 }
 
-/* out = (1/N) sum_i grad f_i(x): grad f(x) when every shard has n/N samples, else
- * sum_s grad f_s / (N n_{i(s)}) as one weighted sum (weights in the method scratch). */
+/* out = (1/N) sum_i grad f_i(x) = sum_s grad f_s / (N n_{i(s)}) as one weighted sum (weights
+ * in the method scratch), which is grad f when every shard has n/N samples. Outside the Euler
+ * step (w->pair_x false: the noise-free recursion and drift ODE that serve as the optimizer's
+ * references) equal shards take the objective's own gradient, so that those references keep
+ * their bits; the two differ by rounding only. */
 static void mean_gradient(const sdv_model *m, sdv_work *w, const double *x, double *out) {
   const size_t N = m->agents;
-  if (equal_shards(m)) {
+  if (!w->pair_x && equal_shards(m)) {
     sdv_objective_gradient(m->objective, x, out);
     return;
   }
