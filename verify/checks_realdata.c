@@ -204,7 +204,7 @@ static const rd_case cases[] = {
     {"minibatch-weak-softmax-dcsgd", "dcsgd", "rand-k:k=8", 0, 4, 8000, 0.2, true, true},
     {"minibatch-weak-softmax-dsignsgd", "dsignsgd", NULL, 0, 4, 6000, 0.4, false, true},
     {"minibatch-weak-mlp-dsgd", "dsgd", NULL, 1, 4, 5000, 0.4, true, true},
-    {"minibatch-weak-mlp-dcsgd", "dcsgd", "rand-k:k=8", 1, 4, 2000, 0.2, true, false},
+    {"minibatch-weak-mlp-dcsgd", "dcsgd", "rand-k:k=8", 1, 4, 4000, 0.2, true, false},
     {"minibatch-weak-mlp-dsignsgd", "dsignsgd", NULL, 1, 4, 3000, 0.4, false, true},
 };
 
