@@ -337,6 +337,105 @@ START_TEST(test_sample_sum) {
 }
 END_TEST
 
+typedef struct wsum_ctx {
+  const sdv_objective *o;
+  const double *x, *w;
+  double *xt;
+  size_t n, j;
+} wsum_ctx;
+
+/* t -> sum_s w_s f_s(x + t e_j), whose derivative is component j of sum_s w_s grad f_s. */
+static double wsum_value_along(void *p, double t) {
+  wsum_ctx *c = p;
+  for (size_t i = 0; i < c->o->dim; i++) c->xt[i] = c->x[i] + (i == c->j ? t : 0.0);
+  double sum = 0;
+  for (size_t s = 0; s < c->n; s++) {
+    double fs;
+    ck_assert_int_eq(sdv_objective_sample_value(c->o, s, c->xt, &fs), SDV_OK);
+    sum += c->w[s] * fs;
+  }
+  return sum;
+}
+
+/* The weighted sum of per-sample gradients (the sample_gradient_sum hook, or the generic loop
+ * where a type has none) against the per-sample loop sum_s w_s grad f_s, with weights of both
+ * signs and with centred weights (sum_s w_s = 0, as the minibatch SDE's increment uses them,
+ * where the result is far smaller than its terms). Both are sums of the same n d-vectors in
+ * different orders: each within ~n eps sum_s |w_s grad f_s| of the exact sum, so they agree to
+ * 1e-12 relative to that sum of magnitudes (n <= 1797: n eps = 4e-13). Then against finite
+ * differences of sum_s w_s f_s (the per-sample values, an independent route). */
+START_TEST(test_weighted_sum) {
+  const problem *pr = &problems[_i];
+  char path[1024];
+  sdv_objective *o = make_problem(pr, path, sizeof path);
+  const size_t d = pr->dim;
+  size_t n = 0;
+  ck_assert_int_eq(sdv_objective_samples(o, &n), SDV_OK);
+  double *x = malloc(d * sizeof *x), *g = malloc(d * sizeof *g), *gs = malloc(d * sizeof *gs),
+         *sum = malloc(d * sizeof *sum), *abs = malloc(d * sizeof *abs),
+         *w = malloc(n * sizeof *w), *xt = malloc(d * sizeof *xt), *scratch = malloc(d * sizeof *g);
+  size_t *js = malloc(d * sizeof *js);
+  ck_assert(x && g && gs && sum && abs && w && xt && scratch && js);
+  point(x, d, pr->scale);
+  for (int centred = 0; centred < 2; centred++) {
+    double wbar = 0;
+    for (size_t s = 0; s < n; s++) wbar += (w[s] = sin(2.3 * (double)s + 0.7) + 0.113);
+    wbar /= (double)n;
+    if (centred)
+      for (size_t s = 0; s < n; s++) w[s] -= wbar;
+    ck_assert_int_eq(sdv_objective_sample_gradient_sum(o, x, w, g, scratch), SDV_OK);
+    for (size_t j = 0; j < d; j++) sum[j] = abs[j] = 0.0;
+    for (size_t s = 0; s < n; s++) {
+      ck_assert_int_eq(sdv_objective_sample_gradient(o, s, x, gs), SDV_OK);
+      for (size_t j = 0; j < d; j++) {
+        sum[j] += w[s] * gs[j];
+        abs[j] += fabs(w[s] * gs[j]);
+      }
+    }
+    double worst = 0;
+    for (size_t j = 0; j < d; j++) {
+      worst = fmax(worst, fabs(g[j] - sum[j]) / abs[j]);
+      ck_assert_msg(fabs(g[j] - sum[j]) <= 1e-12 * abs[j],
+                    "%s (centred %d): hook[%zu] = %.17g, loop %.17g (terms %g)", pr->spec,
+                    centred, j, g[j], sum[j], abs[j]);
+    }
+    /* Finite differences of the weighted values, on 16 (or all) coordinates. */
+    const size_t m = coordinates(d, js);
+    double fabs_sum = 0;
+    for (size_t s = 0; s < n; s++) {
+      double fs;
+      ck_assert_int_eq(sdv_objective_sample_value(o, s, x, &fs), SDV_OK);
+      fabs_sum += fabs(w[s] * fs);
+    }
+    wsum_ctx c = {.o = o, .x = x, .w = w, .xt = xt, .n = n, .j = 0};
+    for (size_t k = 0; k < m; k++) {
+      c.j = js[k];
+      const double dh = five_point(wsum_value_along, &c, FD_H);
+      const double dh2 = five_point(wsum_value_along, &c, FD_H / 2);
+      const double tol = fd_tol(dh, dh2, fabs_sum, FD_H);
+      ck_assert_msg(tol < 1e-6 * fmax(1.0, abs[c.j]), "%s: tol %g too loose", pr->spec, tol);
+      ck_assert_msg(fabs(g[c.j] - dh2) <= tol, "%s (centred %d): hook[%zu] = %.17g, fd %.17g (tol %g)",
+                    pr->spec, centred, c.j, g[c.j], dh2, tol);
+    }
+  }
+  /* A type without the hook needs the scratch. */
+  if (!o->type->sample_gradient_sum) {
+    ck_assert_int_eq(sdv_objective_sample_gradient_sum(o, x, w, g, NULL), SDV_EINVAL);
+    ck_assert_msg(strstr(sdv_last_error(), "scratch"), "%s", sdv_last_error());
+  }
+  free(x);
+  free(g);
+  free(gs);
+  free(sum);
+  free(abs);
+  free(w);
+  free(xt);
+  free(scratch);
+  free(js);
+  done_problem(pr, o, path);
+}
+END_TEST
+
 /* The Glorot initial point: reproducible per seed, different across seeds, biases 0, weights
  * within +-r and spread like U(-r, r). With 2048 first-layer weights the sample variance of
  * U(-r, r) has relative standard error sqrt(4/5 / 2048) = 0.0198, so +-10% is 5 standard
@@ -401,13 +500,14 @@ START_TEST(test_not_supported) {
   sdv_objective *o = NULL;
   ck_assert_int_eq(sdv_objective_alloc(&o, "quadratic:lam=1.5", 2), SDV_OK);
   const double x[2] = {0.25, -1.5};
-  double out[2], f;
+  double out[2], f, f2[2];
   size_t n = 5;
   ck_assert_int_eq(sdv_objective_samples(o, &n), SDV_ENOTSUP);
   ck_assert_uint_eq(n, 0);
   ck_assert(strstr(sdv_last_error(), "objective quadratic: no per-sample structure"));
   ck_assert_int_eq(sdv_objective_sample_value(o, 0, x, &f), SDV_ENOTSUP);
   ck_assert_int_eq(sdv_objective_sample_gradient(o, 0, x, out), SDV_ENOTSUP);
+  ck_assert_int_eq(sdv_objective_sample_gradient_sum(o, x, x, out, f2), SDV_ENOTSUP);
   ck_assert_int_eq(sdv_objective_hvp(o, x, x, out), SDV_ENOTSUP);
   ck_assert(strstr(sdv_last_error(), "objective quadratic: no Hessian-vector product"));
   ck_assert_int_eq(sdv_objective_initial_point(o, out), SDV_ENOTSUP);
@@ -553,6 +653,7 @@ static Suite *training_suite(void) {
   tcase_add_loop_test(tc, test_gradient_fd, 0, np);
   tcase_add_loop_test(tc, test_hvp_fd, 0, np);
   tcase_add_loop_test(tc, test_sample_sum, 0, np);
+  tcase_add_loop_test(tc, test_weighted_sum, 0, np);
   suite_add_tcase(s, tc);
   tc = tcase_create("hooks");
   tcase_set_timeout(tc, 30);

@@ -13,7 +13,8 @@ size_t sdv_checks_all(const sdv_check *const **list) {
         sdv_checks_stationary, sdv_checks_stability,   sdv_checks_covariance,
         sdv_checks_dsignsgd,   sdv_checks_heavy_tails, sdv_checks_sign_drift,
         sdv_checks_scaling,    sdv_checks_conformance, sdv_checks_nonquadratic,
-        sdv_checks_minibatch,  sdv_checks_hetero,      sdv_checks_lsq,
+        sdv_checks_minibatch,  sdv_checks_realdata,    sdv_checks_hetero,
+        sdv_checks_lsq,
         sdv_checks_coupling};
     for (size_t f = 0; f < sizeof fam / sizeof *fam; f++)
       for (const sdv_check *c = fam[f]; c->id && n < 256; c++) all[n++] = c;

@@ -73,6 +73,7 @@ extern const sdv_check sdv_checks_nonquadratic[];
 extern const sdv_check sdv_checks_moments[];
 extern const sdv_check sdv_checks_trajectory[];
 extern const sdv_check sdv_checks_minibatch[];
+extern const sdv_check sdv_checks_realdata[]; /* family "minibatch": weak studies */
 extern const sdv_check sdv_checks_coupling[];
 extern const sdv_check sdv_checks_hetero[];
 extern const sdv_check sdv_checks_lsq[]; /* family "minibatch" */

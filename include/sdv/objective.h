@@ -72,6 +72,14 @@ typedef struct sdv_objective_type {
    * (linear compressors) then close, and sdv_exact_eval computes them exactly
    * (docs/math/exact.md, "Least squares with minibatch noise"); least-squares provides it. */
   void (*sample_affine)(const void *state, size_t dim, size_t s, double *a, double *y, double *mu);
+  /* Weighted sum of the per-sample gradients, out[dim] = sum_{s=0}^{n-1} w[s] grad f_s(x), for
+   * weights w[n] of any sign (n = samples()), in about the cost of one full gradient: the
+   * samples are processed in blocks, so that no d-vector is written per sample. The result is
+   * sum_s w_s grad f_s up to rounding (a different summation order than the per-sample loop).
+   * NULL: sdv_objective_sample_gradient_sum loops over sample_gradient. Needs the finite-sum
+   * hooks above. */
+  void (*sample_gradient_sum)(const void *state, size_t dim, const double *x, const double *w,
+                              double *out);
 } sdv_objective_type;
 
 typedef struct sdv_objective {
@@ -165,6 +173,12 @@ int sdv_objective_hvp(const sdv_objective *o, const double *x, const double *v, 
 int sdv_objective_initial_point(const sdv_objective *o, double *x0);
 /* *label = the label of sample s (class index, or the regression target). */
 int sdv_objective_sample_label(const sdv_objective *o, size_t s, double *label);
+/* out = sum_{s=0}^{n-1} w[s] grad f_s(x) for weights w[n] (n from sdv_objective_samples):
+ * through the type's sample_gradient_sum hook, or else by a loop over sample_gradient that
+ * uses scratch[dim] (scratch may be NULL when the type has the hook; it must not alias out).
+ * SDV_ENOTSUP without the finite-sum hooks, SDV_EINVAL for a NULL scratch that is needed. */
+int sdv_objective_sample_gradient_sum(const sdv_objective *o, const double *x, const double *w,
+                                      double *out, double *scratch);
 
 #ifdef __cplusplus
 }

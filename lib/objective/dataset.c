@@ -8,6 +8,8 @@
  */
 #include "objective/dataset.h"
 
+#include "core/clones.h"
+
 #include <sdv/errors.h>
 
 #include <errno.h>
@@ -201,4 +203,65 @@ fail:
   fclose(fp);
   sdv_dataset_clear(ds);
   return rc;
+}
+
+SDV_CLONES void sdv_dataset_gemm_tn(size_t nb, size_t rows, size_t q, const double *coef,
+                                    size_t ldc, const double *a, size_t lda, double *g,
+                                    size_t ldg) {
+  for (size_t r = 0; r < rows; r++) {
+    double *restrict gr = g + r * ldg;
+    size_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      const double c0 = coef[b * ldc + r], c1 = coef[(b + 1) * ldc + r];
+      const double c2 = coef[(b + 2) * ldc + r], c3 = coef[(b + 3) * ldc + r];
+      const double *restrict a0 = a + b * lda, *restrict a1 = a0 + lda;
+      const double *restrict a2 = a1 + lda, *restrict a3 = a2 + lda;
+      for (size_t j = 0; j < q; j++) gr[j] += (c0 * a0[j] + c1 * a1[j]) + (c2 * a2[j] + c3 * a3[j]);
+    }
+    for (; b < nb; b++) {
+      const double c0 = coef[b * ldc + r];
+      const double *restrict a0 = a + b * lda;
+      for (size_t j = 0; j < q; j++) gr[j] += c0 * a0[j];
+    }
+  }
+}
+
+/* The four lanes of a v4d partial sum as dot4's m0..m3: lane l holds the products j = l mod 4
+ * of the whole chunks; the tail goes to m0, then (m0 + m1) + (m2 + m3). */
+static inline double finish_dot4(sdv_v4d acc, const double *w, const double *a, size_t j,
+                                 size_t q) {
+  double m0 = acc[0];
+  for (; j < q; j++) m0 += w[j] * a[j];
+  return (m0 + acc[1]) + (acc[2] + acc[3]);
+}
+
+SDV_CLONES void sdv_dataset_dots(size_t nb, size_t rows, size_t q, const double *w, size_t ldw,
+                                 const double *a, size_t lda, double *z, size_t ldz) {
+  const size_t q4 = q - q % 4;
+  size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const double *a0 = a + b * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    for (size_t r = 0; r < rows; r++) {
+      const double *wr = w + r * ldw;
+      sdv_v4d s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0, s2 = s0, s3 = s0;
+      for (size_t j = 0; j < q4; j += 4) {
+        sdv_v4d v, x0, x1, x2, x3;
+        memcpy(&v, wr + j, sizeof v);
+        memcpy(&x0, a0 + j, sizeof v);
+        memcpy(&x1, a1 + j, sizeof v);
+        memcpy(&x2, a2 + j, sizeof v);
+        memcpy(&x3, a3 + j, sizeof v);
+        s0 += v * x0;
+        s1 += v * x1;
+        s2 += v * x2;
+        s3 += v * x3;
+      }
+      z[b * ldz + r] = finish_dot4(s0, wr, a0, q4, q);
+      z[(b + 1) * ldz + r] = finish_dot4(s1, wr, a1, q4, q);
+      z[(b + 2) * ldz + r] = finish_dot4(s2, wr, a2, q4, q);
+      z[(b + 3) * ldz + r] = finish_dot4(s3, wr, a3, q4, q);
+    }
+  }
+  for (; b < nb; b++)
+    for (size_t r = 0; r < rows; r++) z[b * ldz + r] = sdv_dataset_dot4(w + r * ldw, a + b * lda, q);
 }

@@ -66,6 +66,25 @@ static inline double sdv_dataset_dot4(const double *a, const double *x, size_t p
   return (m0 + m1) + (m2 + m3);
 }
 
+/* Samples per block in the sample_gradient_sum hooks: a block's design rows (block x (p + 1)
+ * doubles: 16.6 KB for digits) and per-sample coefficients stay in the L1 cache while every
+ * output row is updated from them. */
+#define SDV_DATASET_BLOCK 32
+
+/* g[r * ldg + j] += sum_{b < nb} coef[b * ldc + r] * a[b * lda + j] for r < rows, j < q: the
+ * product Coef^T A of a block of nb samples, which turns per-sample rank-one gradient updates
+ * into one pass over each output row per block. Samples are taken four at a time, summed as
+ * (c0 a0 + c1 a1) + (c2 a2 + c3 a3) before being added to g, then one at a time; the same
+ * bits on every CPU (lib/core/clones.h). */
+void sdv_dataset_gemm_tn(size_t nb, size_t rows, size_t q, const double *coef, size_t ldc,
+                         const double *a, size_t lda, double *g, size_t ldg);
+
+/* z[b * ldz + r] = sdv_dataset_dot4(w + r * ldw, a + b * lda, q) for b < nb, r < rows, bit for
+ * bit (the same four partial sums in the same order), four samples at a time so that each
+ * load of w serves four products: the scores of a block of samples. */
+void sdv_dataset_dots(size_t nb, size_t rows, size_t q, const double *w, size_t ldw,
+                      const double *a, size_t lda, double *z, size_t ldz);
+
 /* The raw text of the spec key `data` into *path (marked used). SDV_EINVAL naming who if the
  * key is absent (sdv/params.h has no string getter: values are parsed as numbers there). */
 int sdv_dataset_param_path(sdv_params *params, const char *who, const char **path);

@@ -161,6 +161,29 @@ static void logistic_sample_gradient(const void *state, size_t dim, size_t i, co
   for (size_t j = 0; j < dim; j++) g[j] = c * ai[j] + s->mu * x[j];
 }
 
+/* sum_s w_s grad f_s: the coefficients w_s (-y_s s(-y_s a_s.x)) of a block of samples enter
+ * g as one product c^T A (sdv_dataset_gemm_tn); then (sum_s w_s) mu x. */
+static void logistic_sample_gradient_sum(const void *state, size_t dim, const double *x,
+                                         const double *w, double *g) {
+  const logistic_state *s = state;
+  double cb[SDV_DATASET_BLOCK];
+  double wsum = 0.0;
+  for (size_t j = 0; j < dim; j++) g[j] = 0.0;
+  for (size_t s0 = 0; s0 < s->n; s0 += SDV_DATASET_BLOCK) {
+    const size_t nb = s->n - s0 < SDV_DATASET_BLOCK ? s->n - s0 : SDV_DATASET_BLOCK;
+    for (size_t b = 0; b < nb; b++) {
+      const size_t i = s0 + b;
+      wsum += w[i];
+      cb[b] = w[i] == 0.0
+                  ? 0.0
+                  : -w[i] * s->y[i] * sigmoid(-s->y[i] * sdv_dataset_dot(s->a + i * dim, x, dim));
+    }
+    sdv_dataset_gemm_tn(nb, 1, dim, cb, 1, s->a + s0 * dim, dim, g, dim);
+  }
+  const double c = wsum * s->mu;
+  for (size_t j = 0; j < dim; j++) g[j] += c * x[j];
+}
+
 /* Hess f v = (1/n) sum_i p_i (1 - p_i) (a_i.v) a_i + mu v: two passes over a_i, no d x d. */
 static void logistic_hvp(const void *state, size_t dim, const double *x, const double *v,
                          double *hv) {
@@ -197,6 +220,7 @@ static const sdv_objective_type logistic_type = {
     .sample_gradient = logistic_sample_gradient,
     .hvp = logistic_hvp,
     .sample_label = logistic_sample_label,
+    .sample_gradient_sum = logistic_sample_gradient_sum,
 };
 
 const sdv_objective_type *const sdv_objective_logistic = &logistic_type;

@@ -54,6 +54,11 @@ static int check_type(const sdv_objective_type *t) {
                      "objective type '%s': samples, sample_value and sample_gradient must be "
                      "given together (%d of 3 are set)",
                      t->name, sum_hooks);
+  if (t->sample_gradient_sum && !t->samples)
+    return SDV_ERROR(SDV_EINVAL,
+                     "objective type '%s': sample_gradient_sum needs the finite-sum hooks "
+                     "(samples, sample_value, sample_gradient)",
+                     t->name);
   return SDV_OK;
 }
 
@@ -288,4 +293,28 @@ int sdv_objective_sample_label(const sdv_objective *o, size_t s, double *label) 
   if (!rc) rc = check_sample(o, s);
   *label = rc ? NAN : o->type->sample_label(o->state, s);
   return rc;
+}
+
+int sdv_objective_sample_gradient_sum(const sdv_objective *o, const double *x, const double *w,
+                                      double *out, double *scratch) {
+  const int rc = need(o, o->type->samples != NULL, "per-sample structure (samples)");
+  if (rc) return rc;
+  const size_t d = o->dim;
+  if (o->type->sample_gradient_sum) {
+    o->type->sample_gradient_sum(o->state, d, x, w, out);
+    return SDV_OK;
+  }
+  if (!scratch)
+    return SDV_ERROR(SDV_EINVAL,
+                     "objective %s: sdv_objective_sample_gradient_sum needs scratch[dim] (the "
+                     "type has no sample_gradient_sum hook)",
+                     o->type->name);
+  const size_t n = o->type->samples(o->state);
+  for (size_t j = 0; j < d; j++) out[j] = 0.0;
+  for (size_t s = 0; s < n; s++) {
+    if (w[s] == 0.0) continue;
+    o->type->sample_gradient(o->state, d, s, x, scratch);
+    for (size_t j = 0; j < d; j++) out[j] += w[s] * scratch[j];
+  }
+  return SDV_OK;
 }

@@ -150,6 +150,49 @@ static void softmax_sample_gradient(const void *state, size_t dim, size_t i, con
   add_sample_gradient(s, i, q, g);
 }
 
+/* sum_s w_s grad f_s by blocks of samples: the scores of a block, then its coefficients
+ * w_s (q_sc - [c = y_s]) enter g as the product R^T A~ (sdv_dataset_gemm_tn), one pass over
+ * each class's block of g per sample block; then (sum_s w_s) mu x. */
+#define SOFTMAX_SUM_BUF 2048
+static void softmax_sample_gradient_sum(const void *state, size_t dim, const double *x,
+                                        const double *w, double *g) {
+  const softmax_state *s = state;
+  double rb[SOFTMAX_SUM_BUF], z[SDV_DATASET_CLASSES_MAX];
+  const size_t C = s->c, q = s->q;
+  size_t S = SDV_DATASET_BLOCK;
+  if (S > SOFTMAX_SUM_BUF / C) S = SOFTMAX_SUM_BUF / C;
+  double wsum = 0.0;
+  for (size_t j = 0; j < dim; j++) g[j] = 0.0;
+  for (size_t s0 = 0; s0 < s->n; s0 += S) {
+    const size_t nb = s->n - s0 < S ? s->n - s0 : S;
+    /* The block's scores x_c.a~_s, in place in rb. */
+    sdv_dataset_dots(nb, C, q, x, q, s->a + s0 * q, q, rb, C);
+    for (size_t b = 0; b < nb; b++) {
+      const size_t i = s0 + b;
+      const double wi = w[i];
+      double *r = rb + b * C;
+      wsum += wi;
+      if (wi == 0.0) {
+        for (size_t c = 0; c < C; c++) r[c] = 0.0;
+        continue;
+      }
+      double zmax = -HUGE_VAL;
+      for (size_t c = 0; c < C; c++) {
+        z[c] = r[c];
+        if (z[c] > zmax) zmax = z[c];
+      }
+      double sum = 0.0;
+      for (size_t c = 0; c < C; c++) sum += (z[c] = exp(z[c] - zmax));
+      const double ws = wi / sum;
+      for (size_t c = 0; c < C; c++) r[c] = z[c] * ws;
+      r[s->label[i]] -= wi;
+    }
+    sdv_dataset_gemm_tn(nb, C, q, rb, C, s->a + s0 * q, q, g, q);
+  }
+  const double c = wsum * s->mu;
+  for (size_t j = 0; j < dim; j++) g[j] += c * x[j];
+}
+
 /* Exact: per sample the Hessian is (diag q - q q^T) (x) a~ a~^T, applied without forming it. */
 static void softmax_hvp(const void *state, size_t dim, const double *x, const double *v,
                         double *hv) {
@@ -195,6 +238,7 @@ static const sdv_objective_type softmax_type = {
     .sample_gradient = softmax_sample_gradient,
     .hvp = softmax_hvp,
     .sample_label = softmax_sample_label,
+    .sample_gradient_sum = softmax_sample_gradient_sum,
 };
 
 const sdv_objective_type *const sdv_objective_softmax = &softmax_type;

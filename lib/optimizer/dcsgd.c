@@ -67,6 +67,8 @@ typedef struct dcsgd_scratch {
 } dcsgd_scratch;
 
 static size_t dcsgd_scratch_bytes(const sdv_model *m) {
+  /* Minibatch models run lib/optimizer/minibatch.c's functions, with its scratch. */
+  if (m->minibatch) return sdv_mb_scratch(m);
   const size_t n = m->agents, nd = n * m->dim;
   return sizeof(dcsgd_scratch) + (nd + n) * sizeof(double) + (nd + n) * sizeof(size_t);
 }

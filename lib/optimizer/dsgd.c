@@ -150,6 +150,7 @@ static const sdv_method_type dsgd_type = {
     .increment = dsgd_increment,
     .step_coupled = dsgd_step_coupled,
     .family = SDV_METHOD_FAMILY_LINEAR,
+    .scratch = sdv_mb_scratch,
 };
 
 const sdv_method_type *const sdv_method_dsgd = &dsgd_type;

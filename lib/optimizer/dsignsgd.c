@@ -331,6 +331,7 @@ static const sdv_method_type dsignsgd_type = {
     .family = SDV_METHOD_FAMILY_SIGN,
     .lattice = dsignsgd_lattice,
     .lattice_law = dsignsgd_lattice_law,
+    .scratch = sdv_mb_scratch,
 };
 
 const sdv_method_type *const sdv_method_dsignsgd = &dsignsgd_type;

@@ -32,8 +32,20 @@
  * with m = sign(mu), 1 - m^2 = 0 when s_ij = 0. An approximation: the minibatch mean of a few
  * samples is not Gaussian (small B, skewed or heavy-tailed per-sample gradients), and the
  * checks are there to show where it fails. It needs finite var_i (validate()).
- * Cost: drift and diffusion n per-sample gradients; DSGD/DCSGD increment n per-sample
- * gradients (+ N B for DCSGD); step N B per-sample gradients.
+ * The Gaussian part of the increment, (1/N) sum_i [ sum_{s in S_i} (grad f_s - grad f_i)
+ * zeta_s / sqrt(n_i B) + sqrt(var_i) xi_i ], is one weighted sum of per-sample gradients: since
+ * grad f_i = (1/n_i) sum_{s in S_i} grad f_s,
+ *     sum_{s in S_i} (grad f_s - grad f_i) zeta_s = sum_{s in S_i} (zeta_s - zbar_i) grad f_s,
+ * zbar_i the mean of agent i's zeta_s, so the whole sum is sum_s w_s grad f_s with
+ *     w_s = (zeta_s - zbar_i) / (N sqrt(n_i B)),  s in S_i,
+ * the same Gaussian vector (covariance (1/N^2) sum_i C_i/B) with the same normals: only the
+ * summation order differs from the per-shard form. It is computed by the objective's
+ * sample_gradient_sum hook (sdv_objective_sample_gradient_sum), which batches the samples.
+ * With unequal shards the drift is sum_s grad f_s / (N n_{i(s)}), one weighted sum too.
+ * Cost: drift one full gradient (or weighted sum); DSGD/DCSGD increment one weighted sum of
+ * the n per-sample gradients (+ N B per-sample gradients for DCSGD); DSignSGD drift and
+ * diffusion n per-sample gradients (moments per coordinate); step N B per-sample gradients.
+ * Scratch (sdv_mb_scratch): the n weights and the n normals.
  */
 #include <math.h>
 #include <string.h>
@@ -41,11 +53,102 @@
 #include <sdv/errors.h>
 #include <sdv/model.h>
 
-#include "model/minibatch.h"
 #include "core/work.h"
 #include "optimizer/minibatch.h"
 
 static double sign0(double v) { return (v > 0.0) - (v < 0.0); }
+
+static inline size_t shard_size(const sdv_model *m, size_t i) {
+  return m->shard_start[i + 1] - m->shard_start[i];
+}
+
+static inline void sample_gradient(const sdv_model *m, size_t s, const double *x, double *g) {
+  const sdv_objective *o = m->objective;
+  o->type->sample_gradient(o->state, o->dim, s, x, g);
+}
+
+/* True when every shard has the same size (then (1/N) sum_i grad f_i = grad f). */
+static bool equal_shards(const sdv_model *m) {
+  for (size_t i = 1; i < m->agents; i++)
+    if (shard_size(m, i) != shard_size(m, 0)) return false;
+  return true;
+}
+
+size_t sdv_mb_scratch(const sdv_model *m) {
+  return m->minibatch ? 2 * m->samples * sizeof(double) : 0;
+}
+
+/* out = (1/N) sum_i grad f_i(x) = sum_s grad f_s / (N n_{i(s)}) as one weighted sum (weights
+ * in the method scratch), which is grad f when every shard has n/N samples. Outside the Euler
+ * step (w->pair_x false: the noise-free recursion and drift ODE that serve as the optimizer's
+ * references) equal shards take the objective's own gradient, so that those references keep
+ * their bits; the two differ by rounding only. */
+static void mean_gradient(const sdv_model *m, sdv_work *w, const double *x, double *out) {
+  const size_t N = m->agents;
+  if (!w->pair_x && equal_shards(m)) {
+    sdv_objective_gradient(m->objective, x, out);
+    return;
+  }
+  double *wt = sdv_work_scratch(w);
+  for (size_t i = 0; i < N; i++) {
+    const size_t lo = m->shard_start[i], ni = shard_size(m, i);
+    const double c = 1.0 / ((double)ni * (double)N);
+    for (size_t k = 0; k < ni; k++) wt[m->shard_index[lo + k]] = c;
+  }
+  sdv_objective_sample_gradient_sum(m->objective, x, wt, out, w->gi);
+}
+
+/* Per-coordinate mean and population variance over shard i of the per-sample gradients
+ * (Welford), into mean[d] and var[d]; uses w->gi. */
+static void shard_moments(const sdv_model *m, sdv_work *w, size_t i, const double *x, double *mean,
+                          double *var) {
+  const size_t d = m->dim, lo = m->shard_start[i], ni = shard_size(m, i);
+  for (size_t j = 0; j < d; j++) mean[j] = var[j] = 0.0;
+  for (size_t k = 0; k < ni; k++) {
+    sample_gradient(m, m->shard_index[lo + k], x, w->gi);
+    const double inv = 1.0 / (double)(k + 1);
+    for (size_t j = 0; j < d; j++) {
+      const double delta = w->gi[j] - mean[j];
+      mean[j] += delta * inv;
+      var[j] += delta * (w->gi[j] - mean[j]);
+    }
+  }
+  const double inv = 1.0 / (double)ni;
+  for (size_t j = 0; j < d; j++) var[j] *= inv;
+}
+
+/* out = (1/N) sum_i [ sum_{s in S_i} (grad f_s - grad f_i) zeta_s / sqrt(n_i B)
+ *                     + sqrt(var_i) xi_i ]
+ * as one weighted sum (top of the file): the zeta_s of every shard in shard order and the d
+ * normals xi_i of each agent with an added law, agent by agent, from s. */
+static void gaussian_part(const sdv_model *m, sdv_work *w, const double *x, sdv_stream *s,
+                          double *out) {
+  const size_t d = m->dim, N = m->agents;
+  double *wt = sdv_work_scratch(w), *z = wt + m->samples;
+  bool added = false;
+  for (size_t i = 0; i < N; i++) {
+    const size_t lo = m->shard_start[i], ni = shard_size(m, i);
+    sdv_stream_normals(s, z + lo, ni);
+    double zsum = 0.0;
+    for (size_t k = 0; k < ni; k++) zsum += z[lo + k];
+    const double zbar = zsum / (double)ni;
+    const double c = 1.0 / ((double)N * sqrt((double)ni * (double)m->batch));
+    for (size_t k = 0; k < ni; k++) wt[m->shard_index[lo + k]] = c * (z[lo + k] - zbar);
+    if (m->sigma[i] > 0.0) {
+      /* The added law's normals follow the agent's zeta_s in the stream; kept in w->acc
+       * until the weighted sum is formed (out is written by it). */
+      if (!added)
+        for (size_t j = 0; j < d; j++) w->acc[j] = 0.0;
+      added = true;
+      sdv_stream_normals(s, w->noise, d);
+      const double cz = sqrt(m->var[i]) / (double)N;
+      for (size_t j = 0; j < d; j++) w->acc[j] += cz * w->noise[j];
+    }
+  }
+  sdv_objective_sample_gradient_sum(m->objective, x, wt, out, w->gi);
+  if (added)
+    for (size_t j = 0; j < d; j++) out[j] += w->acc[j];
+}
 
 int sdv_mb_validate(const sdv_model *m) {
   if (m->method != sdv_method_dsignsgd) return SDV_OK;
@@ -80,7 +183,7 @@ int sdv_mb_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise, s
 
 void sdv_mb_drift(const sdv_model *m, sdv_work *w, const double *x, double *b) {
   const size_t d = m->dim;
-  sdv_minibatch_mean_gradient(m, w, x, w->grad);
+  mean_gradient(m, w, x, w->grad);
   for (size_t j = 0; j < d; j++) b[j] = -w->grad[j];
 }
 
@@ -101,7 +204,7 @@ int sdv_mb_increment(const sdv_model *m, sdv_work *w, const double *x, sdv_strea
   const size_t d = m->dim, n = m->agents;
   const bool comp_ = m->method == sdv_method_dcsgd;
   const double r = comp_ ? sdv_stream_sign(s) : 1.0;
-  sdv_minibatch_gaussian(m, w, x, s, out);
+  gaussian_part(m, w, x, s, out);
   if (!comp_) return SDV_OK;
   const double c = r / (double)n;
   for (size_t i = 0; i < n; i++) {
@@ -120,7 +223,7 @@ static void sign_moments(const sdv_model *m, sdv_work *w, const double *x, doubl
   double *mean = w->ci, *var = w->tmp;
   for (size_t j = 0; j < d; j++) w->acc[j] = diag[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
-    sdv_minibatch_shard_moments(m, w, i, x, mean, var);
+    shard_moments(m, w, i, x, mean, var);
     for (size_t j = 0; j < d; j++) {
       const double s2 = var[j] / (double)m->batch + m->var[i];
       if (!(s2 > 0.0)) { /* a deterministic sign */

@@ -5,6 +5,9 @@
 
 #include <sdv/model.h>
 
+/* Bytes of method scratch a minibatch model needs (the n weights and n normals of the
+ * increment), 0 without minibatch noise: the built-in methods' sdv_method_type.scratch. */
+size_t sdv_mb_scratch(const sdv_model *m);
 /* Method-specific checks of a minibatch model (DSignSGD: finite added variance). */
 int sdv_mb_validate(const sdv_model *m);
 /* One step of the model's method with minibatch gradients. */
