@@ -168,11 +168,13 @@ mv_links_prefix() {
 }
 step mv-links-prefix mv_links_prefix
 step mv-list bash -c "'$sdv' --plugin '$mv/libmajority_vote.so' list | grep -E '^  majority-vote '"
-# Four weak studies that must PASS (quadratic and Iris logistic, Gaussian and Student-t(3)) and
-# the noise-resilience table (README.md of the example).
+# Four weak studies that must PASS (quadratic and Iris logistic, Gaussian and Student-t(3)), the
+# noise-resilience table and the exact lattice law against Monte Carlo of the plugin's step
+# (README.md of the example).
 step mv-studies env THREADS="$THREADS" SDV_DATA="$src/data" "$mv/studies.sh" "$sdv" \
   "$mv/libmajority_vote.so"
 sed -n '1,4p' "$work/log/mv-studies.log" | sed 's/^/      /'
+grep '^lattice' "$work/log/mv-studies.log" | sed 's/^/      /'
 
 for f in weak-dcsgd-natural-dithering weak-dsignsgd-alpha-stable; do
   printf '      %s: %s\n' "$f" "$(grep -m1 '^verdict' "$work/log/$f.log" || echo 'no verdict')"
