@@ -16,16 +16,22 @@
  * Scratch: grad and z (2 d doubles), through sdv_work_scratch. */
 static size_t half_scratch(const sdv_model *m) { return 2 * m->dim * sizeof(double); }
 
-static int half_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
-                     sdv_stream *comp) {
-  (void)comp;
+/* x -= c eta (grad f + mean_i Z_i), the agents' noise drawn one by one (scratch: g, z). */
+static void scaled_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                        double c) {
   double *g = sdv_work_scratch(w), *z = g + m->dim;
   sdv_objective_gradient(m->objective, x, g);
   for (size_t i = 0; i < m->agents; i++) {
     sdv_model_draw_noise(m, i, noise, z);
     for (size_t j = 0; j < m->dim; j++) g[j] += z[j] / (double)m->agents;
   }
-  for (size_t j = 0; j < m->dim; j++) x[j] -= 0.5 * m->eta * g[j];
+  for (size_t j = 0; j < m->dim; j++) x[j] -= c * m->eta * g[j];
+}
+
+static int half_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
+                     sdv_stream *comp) {
+  (void)comp;
+  scaled_step(m, w, x, noise, 0.5);
   return SDV_OK;
 }
 
@@ -58,13 +64,7 @@ static const sdv_method_type half_type = {.name = "half-sgd",
 static int plain_step(const sdv_model *m, sdv_work *w, double *x, sdv_stream *noise,
                       sdv_stream *comp) {
   (void)comp;
-  double *g = sdv_work_scratch(w), *z = g + m->dim;
-  sdv_objective_gradient(m->objective, x, g);
-  for (size_t i = 0; i < m->agents; i++) {
-    sdv_model_draw_noise(m, i, noise, z);
-    for (size_t j = 0; j < m->dim; j++) g[j] += z[j] / (double)m->agents;
-  }
-  for (size_t j = 0; j < m->dim; j++) x[j] -= m->eta * g[j];
+  scaled_step(m, w, x, noise, 1.0);
   return SDV_OK;
 }
 

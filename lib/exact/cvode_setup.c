@@ -48,6 +48,22 @@ int sdv_exact_cvode_advance(sdv_exact_cvode *cv, double tout) {
   return flag < 0 ? failed(cv, "CVode", flag) : SDV_OK;
 }
 
+int sdv_exact_cvode_moments(sdv_exact_cvode *cv, const size_t *steps, size_t nt, double eta,
+                            volatile sig_atomic_t *cancel, size_t d, double *mean, double *S) {
+  const double *Y = sdv_exact_cvode_state(cv);
+  const size_t dd = d * d;
+  for (size_t t = 0; t < nt; t++) {
+    const int rc = sdv_exact_cvode_advance(cv, (double)steps[t] * eta);
+    if (rc) {
+      if (cancel && *cancel) return SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
+      return rc;
+    }
+    if (mean) memcpy(mean + t * d, Y, d * sizeof *Y);
+    if (S) memcpy(S + t * dd, Y + d, dd * sizeof *Y);
+  }
+  return SDV_OK;
+}
+
 int sdv_exact_cvode_steps(sdv_exact_cvode *cv, size_t *steps) {
   long nst = 0;
   const int flag = CVodeGetNumSteps(cv->mem, &nst);

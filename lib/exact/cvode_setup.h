@@ -10,6 +10,7 @@
 #ifndef SDV_EXACT_CVODE_SETUP_H
 #define SDV_EXACT_CVODE_SETUP_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "exact/sundials_compat.h"
@@ -40,6 +41,14 @@ int sdv_exact_cvode_init(sdv_exact_cvode *cv, int lmm, CVRhsFn rhs, void *user, 
 
 /* Integrates to tout (nothing if the solution is already there or beyond). */
 int sdv_exact_cvode_advance(sdv_exact_cvode *cv, double tout);
+
+/* The moment trajectory of the second-moment ODEs (moment_ode.c, lsq.c), whose state is the
+ * mean (d values) followed by S (d x d): integrates to steps[t] * eta for t < nt in turn and
+ * copies the mean to mean + t d and S to S + t d^2 (either may be NULL). Returns SDV_OK,
+ * SDV_EINTR (with its message) when a failed advance was the cancellation *cancel (cancel
+ * may be NULL), or the advance's status, cv->what and cv->flag saying which call failed. */
+int sdv_exact_cvode_moments(sdv_exact_cvode *cv, const size_t *steps, size_t nt, double eta,
+                            volatile sig_atomic_t *cancel, size_t d, double *mean, double *S);
 
 /* Internal steps taken so far. */
 int sdv_exact_cvode_steps(sdv_exact_cvode *cv, size_t *steps);

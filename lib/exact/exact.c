@@ -80,6 +80,20 @@ static bool is_sign_method(const sdv_model *m) {
   return m->method->family == SDV_METHOD_FAMILY_SIGN;
 }
 
+bool sdv_exact_compressors_linear(const sdv_model *m, char *why, size_t len) {
+  for (size_t i = 0; m->compressor && i < m->agents; i++) {
+    const sdv_compressor *c = m->compressor[i];
+    if (c && !c->type->linear) {
+      snprintf(why, len,
+               "exact: %s: compressor '%s' (agent %zu) has no linear covariance "
+               "a Diag(v^2) - c v v^T, so the moments do not close; use Monte Carlo",
+               m->method->name, c->spec ? c->spec : c->type->name, i + 1);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* Which route answers the request; ROUTE_NONE with the reason in why. */
 static route classify(const sdv_model *m, sdv_side side, const sdv_observable *obs, bool stationary,
                       char *why, size_t len) {
@@ -141,17 +155,7 @@ static route classify(const sdv_model *m, sdv_side side, const sdv_observable *o
                  meth, i + 1, m->noise[i]->type->name);
         return ROUTE_NONE;
       }
-    if (m->compressor)
-      for (size_t i = 0; i < m->agents; i++) {
-        const sdv_compressor *c = m->compressor[i];
-        if (c && !c->type->linear) {
-          snprintf(why, len,
-                   "exact: %s: compressor '%s' (agent %zu) has no linear covariance "
-                   "a Diag(v^2) - c v v^T, so the moments do not close; use Monte Carlo",
-                   meth, c->spec ? c->spec : c->type->name, i + 1);
-          return ROUTE_NONE;
-        }
-      }
+    if (!sdv_exact_compressors_linear(m, why, len)) return ROUTE_NONE;
     if (stationary && m->objective->type->kind == SDV_OBJECTIVE_QUADRATIC_DENSE &&
         m->dim > SDV_EXACT_DENSE_MAX) {
       snprintf(why, len,

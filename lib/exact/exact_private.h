@@ -18,6 +18,11 @@
 #include <sdv/exact.h>
 #include <sdv/model.h>
 
+/* Whether every agent's compressor (if any) declares the linear covariance form
+ * a Diag(v^2) - c v v^T that closes the second moments; if not, false with the reason in why
+ * (shared by the quadratic and the least-squares routes). */
+bool sdv_exact_compressors_linear(const sdv_model *m, char *why, size_t len);
+
 /* Linear second-moment dynamics of DSGD/DCSGD with linear compressors on f = 0.5 x^T H x.
  * With A = I - eta H, the uncentered S = E x x^T obeys
  *   DISCRETE  S' = A S A + eta^2 [ qv I + asum diag(H S H) - csum H S H ]

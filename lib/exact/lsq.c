@@ -77,18 +77,7 @@ bool sdv_exact_lsq_supported(const sdv_model *m, bool stationary, char *why, siz
                meth, i + 1, m->noise[i]->type->name);
       return false;
     }
-  if (m->compressor)
-    for (size_t i = 0; i < m->agents; i++) {
-      const sdv_compressor *c = m->compressor[i];
-      if (c && !c->type->linear) {
-        snprintf(why, len,
-                 "exact: %s: compressor '%s' (agent %zu) has no linear covariance "
-                 "a Diag(v^2) - c v v^T, so the moments do not close; use Monte Carlo",
-                 meth, c->spec ? c->spec : c->type->name, i + 1);
-        return false;
-      }
-    }
-  return true;
+  return sdv_exact_compressors_linear(m, why, len);
 }
 
 typedef struct lsq {
@@ -401,16 +390,9 @@ static int run_sde(lsq *L, const size_t *steps, size_t nt, double *mean, double 
   if (!(scale > 0.0) || !isfinite(scale)) scale = 1.0;
   if ((rc = sdv_exact_cvode_init(&cv, CV_ADAMS, cv_rhs, L, opt->rtol, opt->atol * scale)))
     goto fail;
-  for (size_t t = 0; t < nt; t++) {
-    if ((rc = sdv_exact_cvode_advance(&cv, (double)steps[t] * L->eta))) {
-      if (L->cancel && *L->cancel) {
-        rc = SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
-        goto done;
-      }
-      goto fail;
-    }
-    if (mean) memcpy(mean + t * d, Y, d * sizeof *Y);
-    if (S) memcpy(S + t * dd, Y + d, dd * sizeof *Y);
+  if ((rc = sdv_exact_cvode_moments(&cv, steps, nt, L->eta, L->cancel, d, mean, S))) {
+    if (rc == SDV_EINTR) goto done;
+    goto fail;
   }
   if (info && (rc = sdv_exact_cvode_steps(&cv, &info->iterations))) goto fail;
   goto done;

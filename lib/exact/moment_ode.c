@@ -93,16 +93,9 @@ int sdv_exact_lin_run_sde(const sdv_exact_lin *L, const size_t *steps, size_t nt
   if (level > scale) scale = level;
   if (!(scale > 0.0)) scale = 1.0;
   if ((rc = sdv_exact_cvode_init(&cv, CV_ADAMS, rhs, &od, opt->rtol, opt->atol * scale))) goto fail;
-  for (size_t t = 0; t < nt; t++) {
-    if ((rc = sdv_exact_cvode_advance(&cv, (double)steps[t] * L->eta))) {
-      if (L->cancel && *L->cancel) {
-        rc = SDV_ERROR(SDV_EINTR, "exact: moment ODE cancelled");
-        goto done;
-      }
-      goto fail;
-    }
-    if (mean) memcpy(mean + t * d, Y, d * sizeof *Y);
-    if (S) memcpy(S + t * dd, Y + d, dd * sizeof *Y);
+  if ((rc = sdv_exact_cvode_moments(&cv, steps, nt, L->eta, L->cancel, d, mean, S))) {
+    if (rc == SDV_EINTR) goto done;
+    goto fail;
   }
   if (info && (rc = sdv_exact_cvode_steps(&cv, &info->iterations))) goto fail;
   goto done;
